@@ -1,0 +1,428 @@
+"""Forced alignment of a transcript to speech: the steps around the engine.
+
+1. Normalize the transcript into the user's tokens and the words a speaker says for them.
+2. Cut long audio at pauses; align piece by piece, each piece taking the leading run of the
+   remaining words that its speech covers (so memory stays bounded and time stays linear).
+3. Score each word (acoustic fit per frame). Where scores collapse (missing words, extra
+   speech, noise, music) re-align just that stretch with a search that may skip words and
+   absorb untranscribed sound, so the neighbours keep their true times.
+4. Refine boundaries next to pauses, then map the spoken words back to the user's tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import cache
+from .audio import ALIGN_RATE, Audio, resample
+from .chunks import HOP, cut_points, frame_energy_db
+from .engines import get_aligner
+from .errors import AlignmentError, AudioError, TranscriptError
+from .normalize import Token, tokenize
+from .refine import refine_boundaries
+from .sphinx import FRAME, WordTiming
+from .types import Alignment, Phone, Span, Word
+
+log = logging.getLogger(__name__)
+
+ALGORITHM_VERSION = 1
+Progress = Callable[[float, float], None]
+
+# Score-per-frame thresholds (pocketsphinx units, relative to the best senone of each frame).
+_CONF_MID = -45.0  # confidence 0.5
+_CONF_SLOPE = 8.0
+_BAD_RUN = -55.0  # a run of two or more words this bad is re-aligned robustly
+_BAD_SINGLE = -120.0  # a single word this bad is re-aligned robustly
+_BAD_RUN_WORDS = 3
+_SKIP_PROB = 1e-12  # robust search: prior of a transcript word being absent
+_GARBAGE_PROB = 1e-14  # robust search: prior per phone of untranscribed sound
+_MIN_GARBAGE = 0.25  # seconds of untranscribed sound worth reporting
+_BAD_PAUSE = -40.0  # a pause scoring worse than this per frame is not silence
+
+
+@dataclass
+class _Result:
+    """Where one spoken word was found (times in seconds)."""
+
+    start: float
+    end: float
+    phones: list[Phone] = field(default_factory=list)
+    spf: float = 0.0
+    found: bool = True
+
+
+def confidence(score_per_frame: float) -> float:
+    """Map an acoustic score per frame to a 0-1 confidence (logistic, calibrated on speech)."""
+    return 1.0 / (1.0 + math.exp(-(score_per_frame - _CONF_MID) / _CONF_SLOPE))
+
+
+@dataclass
+class _Pause:
+    """A pause or filler the engine placed between words, with its acoustic fit."""
+
+    start: float
+    end: float
+    spf: float
+
+
+def _to_results(
+    timings: list[WordTiming], offset: int, index_base: int, out: list, pauses: list
+) -> int:
+    """Store engine timings (frames relative to a piece) as results; return next word index."""
+    nxt = index_base
+    for t in timings:
+        if t.index < 0:
+            pauses.append(_Pause((t.start + offset) * FRAME, (t.end + offset) * FRAME,
+                                 t.score_per_frame))
+            continue
+        phones = [Phone(p.label, (p.start + offset) * FRAME, (p.end + offset) * FRAME)
+                  for p in t.phones]
+        out[index_base + t.index] = _Result(
+            (t.start + offset) * FRAME, (t.end + offset) * FRAME, phones, t.score_per_frame
+        )
+        nxt = index_base + t.index + 1
+    return nxt
+
+
+def _align_pieces(
+    engine, x: np.ndarray, words: list[str], pauses: list, progress: Progress | None
+) -> list:
+    """Align all words over the whole audio, piece by piece. Returns one _Result|None per word."""
+    results: list[_Result | None] = [None] * len(words)
+    cuts = cut_points(x, ALIGN_RATE)
+    bounds = [0, *cuts, len(x)]
+    total = len(x) / ALIGN_RATE
+    rate = len(words) / max(total, 1e-6)  # words per second over the whole file
+    p = 0
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        piece = x[a:b]
+        offset = a // HOP
+        last = k == len(bounds) - 2
+        if p >= len(words):
+            break
+        if last:
+            timings = engine.align(piece, words[p:])
+            if timings is None:
+                timings = _robust_as_timings(engine, piece, words[p:])
+        else:
+            span = (b - a) / ALIGN_RATE
+            width = int(span * rate * 1.6) + 20
+            while True:
+                window = words[p:p + width]
+                timings = engine.align_prefix(piece, window)
+                last_word = max((t.index for t in timings or []), default=-1)
+                full = last_word == len(window) - 1
+                if not full or p + width >= len(words):
+                    break
+                width *= 2  # the piece may hold more words than expected: widen and retry
+            if timings is None:
+                timings = _robust_as_timings(engine, piece, words[p:p + width])
+        p = _to_results(timings or [], offset, p, results, pauses)
+        if progress:
+            progress(b / ALIGN_RATE, total)
+    return results
+
+
+def _robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[WordTiming]:
+    """Fallback when the plain search fails: word times from the robust search, no phones."""
+    items = engine.align_robust(piece, words) or []
+    return [WordTiming(it.index, it.start, it.end, _BAD_RUN * (it.end - it.start), [])
+            for it in items if it.index is not None]
+
+
+def _bad_regions(results: list) -> list[tuple[int, int]]:
+    """Runs of words whose scores collapsed (or that are missing), as inclusive index ranges.
+
+    Natural speech has isolated badly scored words (fast function words); a transcript that
+    does not match the audio leaves a run of them. A run counts when it has at least
+    `_BAD_RUN_WORDS` bad words, or holds a word the search could not place at all, or a
+    single word scores below `_BAD_SINGLE`.
+    """
+    n = len(results)
+    bad = [r is None or r.spf < _BAD_RUN for r in results]
+    regions: list[tuple[int, int]] = []
+    i = 0
+    while i < n:
+        if not bad[i]:
+            i += 1
+            continue
+        j = i
+        # extend, bridging single good words between bad ones
+        while j + 1 < n and (bad[j + 1] or (j + 2 < n and bad[j + 2])):
+            j += 1
+        while not bad[j]:
+            j -= 1
+        run = results[i:j + 1]
+        n_bad = sum(bad[i:j + 1])
+        if (n_bad >= _BAD_RUN_WORDS or any(r is None for r in run)
+                or min(r.spf for r in run) < _BAD_SINGLE):
+            regions.append((i, j))
+        i = j + 1
+    return regions
+
+
+def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: float):
+    """Audio span to re-align for words lo..hi: from the middle of the last pause before the
+    region to the middle of the first pause after it (within 10 s), else at anchor words."""
+    first = next((r for r in results[lo:hi + 1] if r is not None), None)
+    last = next((r for r in reversed(results[lo:hi + 1]) if r is not None), None)
+    before = results[lo - 1].end if lo > 0 and results[lo - 1] is not None else 0.0
+    after = results[hi + 1].start if hi + 1 < len(results) and results[hi + 1] is not None \
+        else duration
+    t_first = first.start if first else before
+    t_last = last.end if last else after
+    t0 = 0.0 if lo == 0 else before
+    t1 = duration if hi == len(results) - 1 else after
+    long_pauses = [p for p in pauses if p.end - p.start >= 0.1]
+    mids_before = [(p.start + p.end) / 2 for p in long_pauses
+                   if p.end <= t_first + 1e-6 and p.start >= t_first - 10]
+    mids_after = [(p.start + p.end) / 2 for p in long_pauses
+                  if p.start >= t_last - 1e-6 and p.end <= t_last + 10]
+    if lo > 0 and mids_before:
+        t0 = max(mids_before)
+    if hi < len(results) - 1 and mids_after:
+        t1 = min(mids_after)
+    return t0, t1
+
+
+def _repair(
+    engine, x: np.ndarray, words: list[str], results: list, pauses: list, spans: list[Span]
+) -> None:
+    """Re-align collapsed stretches with skips and garbage; mark what is missing or extra."""
+    n = len(words)
+    duration = len(x) / ALIGN_RATE
+    regions: list[list] = []
+    for i, j in _bad_regions(results):
+        # Grow the region by two anchor words each side, then to the surrounding pauses.
+        lo, hi = max(0, i - 2), min(n - 1, j + 2)
+        t0, t1 = _region_bounds(results, pauses, lo, hi, duration)
+        # Words lying wholly inside [t0, t1] join the region too.
+        while lo > 0 and results[lo - 1] is not None and results[lo - 1].start >= t0 - 1e-6:
+            lo -= 1
+        while hi < n - 1 and results[hi + 1] is not None and results[hi + 1].end <= t1 + 1e-6:
+            hi += 1
+        if regions and lo <= regions[-1][1] + 1:  # overlapping regions become one
+            prev = regions[-1]
+            regions[-1] = [prev[0], max(prev[1], hi), min(prev[2], t0), max(prev[3], t1)]
+        else:
+            regions.append([lo, hi, t0, t1])
+    for lo, hi, t0, t1 in regions:
+        if t1 - t0 > 90 or hi - lo > 150:
+            log.info("region %d-%d too long to re-align robustly; left as is", lo, hi)
+            continue
+        a = int(t0 * ALIGN_RATE) // HOP * HOP
+        b = int(t1 * ALIGN_RATE)
+        items = engine.align_robust(x[a:b], words[lo:hi + 1], _SKIP_PROB, _GARBAGE_PROB)
+        if items is None:
+            continue
+        off = a // HOP
+        found = {it.index for it in items if it.index is not None}
+        garbage = [it for it in items if it.index is None and
+                   (it.end - it.start) * FRAME >= _MIN_GARBAGE]
+        if len(found) == hi - lo + 1 and not garbage:
+            continue  # the words are all there: the plain alignment stands
+        # Rebuild the region: found words get robust times, then phones per run of words
+        # that follow each other with no garbage between them.
+        for k in range(lo, hi + 1):
+            results[k] = None
+        for it in items:
+            if it.index is not None:
+                results[lo + it.index] = _Result((it.start + off) * FRAME,
+                                                 (it.end + off) * FRAME, spf=_BAD_RUN)
+        gaps = [((g.start + off) * FRAME, (g.end + off) * FRAME) for g in garbage]
+        gaps = _recheck_garbage(engine, x, words, results, lo, hi, gaps)
+        for g0, g1 in gaps:
+            spans.append(Span("untranscribed", g0, g1,
+                              note="sound the transcript does not account for"))
+        _recheck_skipped(engine, x, words, results, lo, hi, gaps)
+        k = lo
+        while k <= hi:
+            if results[k] is None:
+                k += 1
+                continue
+            m = k
+            while (m + 1 <= hi and results[m + 1] is not None
+                   and not _garbage_between(gaps, results[m].end, results[m + 1].start)):
+                m += 1
+            _realign_run(engine, x, words, results, k, m)
+            k = m + 1
+        for k in range(lo, hi + 1):
+            if results[k] is None:
+                results[k] = _Result(0.0, 0.0, found=False)
+
+
+def _garbage_between(gaps: list[tuple[float, float]], t0: float, t1: float) -> bool:
+    return any(g0 < t1 + 0.05 and g1 > t0 - 0.05 for g0, g1 in gaps)
+
+
+def _recheck_garbage(engine, x, words, results, lo: int, hi: int, gaps) -> list:
+    """Untranscribed sound next to a word may be that word drawn out ("ummmm"): let the
+    neighbouring words absorb it, and keep it as garbage only if they then fit badly."""
+    kept = []
+    for g0, g1 in gaps:
+        before = [k for k in range(lo, hi + 1)
+                  if results[k] is not None and abs(results[k].end - g0) <= 0.05]
+        after = [k for k in range(lo, hi + 1)
+                 if results[k] is not None and abs(results[k].start - g1) <= 0.05]
+        ks = sorted(set(before + after))
+        if not ks or (len(ks) == 2 and ks[1] != ks[0] + 1):
+            kept.append((g0, g1))
+            continue
+        a, b = ks[0], ks[-1]
+        t0 = max(0, int(min(results[a].start, g0) * ALIGN_RATE) // HOP * HOP)
+        t1 = min(len(x), int(max(results[b].end, g1) * ALIGN_RATE))
+        timings = engine.align(x[t0:t1], words[a:b + 1])
+        got = [t for t in timings or [] if t.index >= 0]
+        pauses = [t for t in timings or [] if t.index < 0]
+        if (len(got) == b - a + 1 and all(t.score_per_frame > _BAD_RUN for t in got)
+                and all(t.score_per_frame > _BAD_PAUSE for t in pauses)):
+            _to_results(timings, t0 // HOP, a, results, [])
+        else:
+            kept.append((g0, g1))
+    return kept
+
+
+def _recheck_skipped(engine, x, words, results, lo: int, hi: int, gaps) -> None:
+    """A word the robust search skipped with no extra sound beside it may just be spoken
+    quickly: force it back between its neighbours, and keep it if it fits tolerably."""
+    k = lo
+    while k <= hi:
+        if results[k] is not None:
+            k += 1
+            continue
+        m = k
+        while m + 1 <= hi and results[m + 1] is None:
+            m += 1
+        a, b = k - 1, m + 1
+        if (a >= lo and b <= hi and results[a] is not None and results[b] is not None
+                and not _garbage_between(gaps, results[a].end, results[b].start)):
+            t0 = max(0, int(results[a].start * ALIGN_RATE) // HOP * HOP - 3 * HOP)
+            t1 = min(len(x), int(results[b].end * ALIGN_RATE) + 3 * HOP)
+            timings = engine.align(x[t0:t1], words[a:b + 1])
+            got = [t for t in timings or [] if t.index >= 0]
+            if (len(got) == b - a + 1
+                    and all(t.score_per_frame > _BAD_SINGLE for t in got[1:-1])):
+                _to_results(timings, t0 // HOP, a, results, [])
+        k = m + 1
+
+
+def _realign_run(engine, x: np.ndarray, words: list[str], results: list, k: int, m: int):
+    """Phone-level alignment for consecutive found words k..m over their own stretch of audio."""
+    a = max(0, int(results[k].start * ALIGN_RATE) // HOP * HOP - 3 * HOP)
+    b = min(len(x), int(results[m].end * ALIGN_RATE) + 3 * HOP)
+    timings = engine.align(x[a:b], words[k:m + 1])
+    if timings and sum(t.index >= 0 for t in timings) == m - k + 1:
+        _to_results(timings, a // HOP, k, results, [])
+
+
+def _noisy_pauses(pauses: list, spans: list[Span]) -> None:
+    """Pauses the silence model fits badly hold sound (speech, music): report them."""
+    covered = [(sp.start, sp.end) for sp in spans]
+    for p in pauses:
+        if p.end - p.start < _MIN_GARBAGE or p.spf > _BAD_PAUSE:
+            continue
+        if any(a < p.end and b > p.start for a, b in covered):
+            continue
+        spans.append(Span("untranscribed", p.start, p.end,
+                          note="sound in a pause that the transcript does not account for"))
+
+
+def _to_words(tokens: list[Token], results: list) -> tuple[list[Word], list[Span]]:
+    """Map spoken-word results back onto the user's tokens; list missing tokens as spans."""
+    words: list[Word] = []
+    spans: list[Span] = []
+    k = 0
+    last_end = 0.0
+    for t in tokens:
+        rs = results[k:k + len(t.spoken)]
+        k += len(t.spoken)
+        hit = [r for r in rs if r.found]
+        if hit:
+            conf = min(confidence(r.spf) for r in hit) * len(hit) / len(rs)
+            words.append(Word(t.text, hit[0].start, hit[-1].end, conf,
+                              [p for r in hit for p in r.phones], list(t.spoken),
+                              t.start, t.end, True))
+            last_end = hit[-1].end
+        else:
+            words.append(Word(t.text, last_end, last_end, 0.0, [], list(t.spoken),
+                              t.start, t.end, False))
+    # Group consecutive unaligned tokens (that have something to say) into "missing" spans.
+    i = 0
+    while i < len(words):
+        if words[i].aligned or not tokens[i].spoken:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(words) and not words[j + 1].aligned:
+            j += 1
+        nxt = next((w.start for w in words[j + 1:] if w.aligned), None)
+        start = words[i].start
+        end = nxt if nxt is not None else start
+        text = " ".join(w.text for w in words[i:j + 1])
+        spans.append(Span("missing", start, max(start, end), list(range(i, j + 1)),
+                          note=f"not heard in the audio: {text!r}"))
+        i = j + 1
+    return words, spans
+
+
+def align(
+    audio: Audio,
+    transcript: str,
+    language: str = "en",
+    engine: str = "pocketsphinx",
+    progress: Progress | None = None,
+    cache_dir=None,
+    refine: bool = True,
+) -> Alignment:
+    """Align `transcript` to `audio`; return words (as typed) with phones, times and confidence.
+
+    Raises AudioError for silent or too-short audio, TranscriptError for a transcript with
+    nothing to say, AlignmentError when no word at all can be found in the audio.
+    """
+    if not transcript or not transcript.strip():
+        raise TranscriptError("the transcript is empty; give the words that are spoken")
+    x = resample(audio.samples, audio.sample_rate, ALIGN_RATE)
+    duration = len(x) / ALIGN_RATE
+    if duration < 0.2:
+        raise AudioError(f"the audio is too short to align ({duration:.2f} s)")
+    energy = frame_energy_db(x)
+    if np.percentile(energy, 99) < -55:
+        raise AudioError("the audio is silent (no sound above -55 dBFS); nothing to align")
+
+    key = cache.content_key(x, transcript, language, engine, refine, ALGORITHM_VERSION)
+    hit = cache.load(cache_dir, "align", key)
+    if hit is not None:
+        return Alignment.from_json(hit)
+
+    eng = get_aligner(engine, language)
+    tokens = tokenize(transcript, language, is_word=eng.has_word)
+    words = [w for t in tokens for w in t.spoken]
+    if not words:
+        raise TranscriptError("the transcript holds no words that can be spoken")
+
+    pauses: list[_Pause] = []
+    results = _align_pieces(eng, x, words, pauses, progress)
+    spans: list[Span] = []
+    _repair(eng, x, words, results, pauses, spans)
+    results = [r if r is not None else _Result(0.0, 0.0, found=False) for r in results]
+    if not any(r.found for r in results):
+        raise AlignmentError(
+            "none of the transcript's words could be found in the audio; "
+            "check that the transcript matches the recording"
+        )
+    if refine:
+        refine_boundaries(x, ALIGN_RATE, results)
+    _noisy_pauses(pauses, spans)
+    out_words, missing = _to_words(tokens, results)
+    spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
+    al = Alignment(out_words, duration, language, engine, transcript, spans)
+    if not al.aligned_words():
+        raise AlignmentError("no word of the transcript could be aligned")
+    cache.store(cache_dir, "align", key, al.to_json())
+    return al

@@ -1,0 +1,156 @@
+"""Audio in and out at the edges of the library: decode anything FFmpeg reads, write wav atomically.
+
+Inside the library audio is a mono float32 numpy array plus an explicit sample rate. Decoding
+uses PyAV (FFmpeg inside the wheel), so wav, flac, mp3, ogg, m4a and the audio of a video
+all work without system libraries. Decoded frames are placed by their timestamps, so a
+damaged packet leaves a gap of silence rather than shifting everything after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioError
+
+log = logging.getLogger(__name__)
+
+#: Sample rate the aligners work at.
+ALIGN_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at `sample_rate` Hz, plus what went wrong reading them."""
+
+    samples: np.ndarray
+    sample_rate: int
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / float(self.sample_rate)
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample mono float32 audio with soxr's high-quality filter."""
+    if from_rate == to_rate:
+        return samples.astype(np.float32, copy=False)
+    import soxr
+
+    return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, "HQ")
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio:
+    """Decode the first audio stream of any file FFmpeg reads into mono float32.
+
+    `sample_rate=None` keeps the file's own rate. Raises AudioError with a one-line reason for
+    a missing, unreadable, empty or audio-less file.
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise AudioError(
+            f"{path}: not a readable audio or video file ({_reason(exc)})"
+        ) from None
+    warnings: list[str] = []
+    with container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: has no audio stream (it holds {_describe(container)})")
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or stream.rate
+        if not rate:
+            raise AudioError(f"{path}: the audio stream has no sample rate")
+        mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        pieces: list[tuple[int, np.ndarray]] = []
+        cursor = 0
+        origin: float | None = None
+        damaged = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                damaged += 1
+                continue
+            for frame in frames:
+                when = frame.time
+                for out in mono.resample(frame):
+                    data = out.to_ndarray().reshape(-1).astype(np.float32)
+                    if when is not None:
+                        if origin is None:
+                            origin = min(when, 0.0) if when < 0.05 else 0.0
+                        at = int(round((when - origin) * rate))
+                        if at > cursor + rate // 100:  # a gap of more than 10 ms: damaged data
+                            cursor = at
+                        when = None
+                    pieces.append((cursor, data))
+                    cursor += len(data)
+        for out in mono.resample(None):
+            data = out.to_ndarray().reshape(-1).astype(np.float32)
+            pieces.append((cursor, data))
+            cursor += len(data)
+        declared = float(container.duration) / 1e6 if container.duration else None
+    if damaged:
+        warnings.append(
+            f"{path}: {damaged} damaged audio packet(s) skipped; gaps filled with silence"
+        )
+    if cursor == 0:
+        raise AudioError(f"{path}: holds no audio samples (empty or truncated)")
+    samples = np.zeros(cursor, np.float32)
+    for at, data in pieces:
+        samples[at:at + len(data)] = data
+    got = cursor / rate
+    if declared and got < 0.9 * declared - 0.5:
+        warnings.append(
+            f"{path}: the file says {declared:.2f} s but only {got:.2f} s could be decoded "
+            "(truncated?)"
+        )
+    np.clip(samples, -1.0, 1.0, out=samples)
+    if sample_rate and sample_rate != rate:
+        samples = resample(samples, rate, sample_rate)
+        rate = sample_rate
+    for w in warnings:
+        log.warning(w)
+    return Audio(samples, int(rate), tuple(warnings))
+
+
+_IMAGE_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000"}
+
+
+def _describe(container) -> str:
+    kinds = set()
+    for s in container.streams:
+        name = getattr(s.codec_context, "name", "") if s.type == "video" else ""
+        kinds.add("an image" if name in _IMAGE_CODECS else f"{s.type}")
+    return ", ".join(sorted(kinds)) or "nothing"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "Invalid data" in text:
+        return "invalid or damaged data"
+    return text.split(":")[0].strip() or type(exc).__name__
+
+
+def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
+    """Write 16-bit PCM wav atomically (temp file, then rename)."""
+    import soundfile as sf
+
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        sf.write(tmp, np.clip(samples, -1, 1), sample_rate, subtype="PCM_16", format="WAV")

@@ -1,0 +1,282 @@
+"""The default alignment engine: pocketsphinx 5 with its bundled en-US acoustic model.
+
+Three searches over one decoder, all on 16 kHz mono audio with 10 ms frames:
+
+* `align`: the transcript's words in order (pocketsphinx's alignment search), then a second
+  pass for phone and state timings (`set_alignment`, which needs `bestpath=False`).
+* `align_prefix`: the words in order, but the speech may end after any of them; used to cut
+  a long recording into pieces without knowing in advance which words each piece holds.
+* `align_robust`: words may be skipped, and a free phone loop ("garbage") may sit between
+  any two words; used where the plain alignment's scores collapse, so that missing or
+  extra speech is found instead of smearing the neighbouring words.
+
+Word scores are pocketsphinx acoustic scores relative to the best senone of each frame,
+so `score / frames` is a goodness-of-pronunciation measure: near 0 for a clean match,
+strongly negative where the words do not fit the sound.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import EngineUnavailable
+from .g2p import ARPABET, g2p
+
+log = logging.getLogger(__name__)
+
+FRAME = 0.01  # seconds per frame
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
+_GARBAGE_PREFIX = "+gb+"
+
+
+@dataclass
+class PhoneTiming:
+    """One phone: ARPAbet label and [start, end) in frames."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass
+class WordTiming:
+    """One aligned word: index into the word list given, frames [start, end), score, phones.
+
+    Pauses and fillers the engine placed between words come with index -1.
+    """
+
+    index: int
+    start: int
+    end: int
+    score: float
+    phones: list[PhoneTiming]
+
+    @property
+    def score_per_frame(self) -> float:
+        """Mean acoustic score per frame relative to the best senone (0 is a perfect fit)."""
+        return self.score / max(1, self.end - self.start)
+
+
+@dataclass
+class RobustItem:
+    """A piece of a robust alignment: a found word (index), or garbage (index None)."""
+
+    index: int | None
+    start: int
+    end: int
+
+
+class SphinxEngine:
+    """pocketsphinx alignment and recognition for one language (English only for now)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, language: str = "en") -> None:
+        if language.lower() not in ("en", "en-us", "en_us"):
+            raise EngineUnavailable(
+                f"the pocketsphinx engine has an English model only, not {language!r}; "
+                "choose another engine with --engine"
+            )
+        import pocketsphinx as ps
+
+        self._ps = ps
+        self.language = language
+        self._decoder = ps.Decoder(
+            bestpath=False, lm=None, beam=1e-100, pbeam=1e-100, wbeam=1e-80, loglevel="FATAL"
+        )
+        self._known: dict[str, str] = {}
+        self._garbage_ready = False
+        self._recognizer = None
+
+    # ---- pronunciations -------------------------------------------------------------
+
+    def has_word(self, word: str) -> bool:
+        """Whether the pronouncing dictionary (or an earlier G2P) knows `word`."""
+        return self._decoder.lookup_word(word) is not None
+
+    def pronunciation(self, word: str) -> list[str]:
+        """ARPAbet phones for `word` (dictionary first, then espeak-ng G2P)."""
+        known = self._decoder.lookup_word(word)
+        if known is not None:
+            return known.split()
+        return g2p(word, self.language)
+
+    def vocab_name(self, word: str) -> str:
+        """The decoder's name for `word`, adding a G2P pronunciation if the dictionary lacks it."""
+        if word in self._known:
+            return self._known[word]
+        name = word
+        if self._decoder.lookup_word(word) is None:
+            phones = [p for p in g2p(word, self.language) if p in ARPABET]
+            if not phones:
+                phones = ["AH"]
+            self._decoder.add_word(word, " ".join(phones), True)
+            log.info("pronunciation for %r from G2P: %s", word, " ".join(phones))
+        self._known[word] = name
+        return name
+
+    # ---- searches -------------------------------------------------------------------
+
+    def _run(self, pcm: bytes, search: bool = True) -> bool:
+        """Decode `pcm` as one utterance; after a search pass, say whether it found a path.
+
+        Never call `hyp()` after the sub-word alignment pass: pocketsphinx crashes there.
+        """
+        d = self._decoder
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        return d.hyp() is not None if search else True
+
+    def _second_pass(self, pcm: bytes, words: list[str], offset: int = 0) -> list[WordTiming]:
+        """Phone-level alignment of the hypothesis just decoded; map words back to indices."""
+        d = self._decoder
+        d.set_alignment()
+        self._run(pcm, search=False)
+        out: list[WordTiming] = []
+        i = offset
+        for w in d.get_alignment():
+            if w.name in _FILLERS:
+                out.append(WordTiming(-1, w.start, w.start + w.duration, float(w.score), []))
+                continue
+            base = w.name.split("(")[0]
+            while i < len(words) and self._known.get(words[i], words[i]) != base:
+                i += 1
+            if i >= len(words):
+                break
+            phones = [PhoneTiming(p.name, p.start, p.start + p.duration) for p in w]
+            out.append(WordTiming(i, w.start, w.start + w.duration, float(w.score), phones))
+            i += 1
+        return out
+
+    @staticmethod
+    def _pcm(audio: np.ndarray) -> bytes:
+        return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+    def align(self, audio: np.ndarray, words: list[str]) -> list[WordTiming] | None:
+        """Align all `words` in order to 16 kHz `audio`; None if the search fails."""
+        if not words:
+            return []
+        names = [self.vocab_name(w) for w in words]
+        pcm = self._pcm(audio)
+        try:
+            self._decoder.set_align_text(" ".join(names))
+            if not self._run(pcm):
+                return None
+            return self._second_pass(pcm, words)
+        except RuntimeError as exc:
+            log.info("alignment search failed: %s", exc)
+            return None
+
+    def align_prefix(self, audio: np.ndarray, words: list[str]) -> list[WordTiming] | None:
+        """Align a leading run of `words` (at least one) to all of `audio`.
+
+        Returns the timings of the words the speech covers; the caller continues with the
+        word after the last one returned.
+        """
+        if not words:
+            return []
+        names = [self.vocab_name(w) for w in words]
+        final = len(names) + 1
+        transitions = []
+        for i, name in enumerate(names):
+            transitions.append((i, i + 1, 1.0, name))
+            transitions.append((i, final, 1.0, name))
+        pcm = self._pcm(audio)
+        try:
+            fsg = self._decoder.create_fsg("prefix", 0, final, transitions)
+            self._decoder.add_fsg("prefix", fsg)
+            self._decoder.activate_search("prefix")
+            if not self._run(pcm):
+                return None
+            return self._second_pass(pcm, words)
+        except RuntimeError as exc:
+            log.info("prefix search failed: %s", exc)
+            return None
+
+    def _ensure_garbage(self) -> None:
+        if not self._garbage_ready:
+            for p in ARPABET:
+                self._decoder.add_word(_GARBAGE_PREFIX + p, p, False)
+            self._decoder.add_word(_GARBAGE_PREFIX + "SIL", "SIL", True)
+            self._garbage_ready = True
+
+    def align_robust(
+        self,
+        audio: np.ndarray,
+        words: list[str],
+        skip_prob: float = 1e-8,
+        garbage_prob: float = 1e-10,
+    ) -> list[RobustItem] | None:
+        """Align `words` allowing any word to be missing and untranscribed sound between words.
+
+        Returns words found (with their index) and garbage spans, in time order. Timings are
+        word-level only; call `align` on a run of found words for phones.
+        """
+        self._ensure_garbage()
+        names = [self.vocab_name(w) for w in words]
+        n = len(names)
+        transitions = []
+        for i, name in enumerate(names):
+            transitions.append((i, i + 1, 1.0, name))
+            transitions.append((i, i + 1, skip_prob))
+        for s in range(n + 1):
+            for p in ARPABET:
+                transitions.append((s, s, garbage_prob, _GARBAGE_PREFIX + p))
+        pcm = self._pcm(audio)
+        try:
+            fsg = self._decoder.create_fsg("robust", 0, n, transitions)
+            self._decoder.add_fsg("robust", fsg)
+            self._decoder.activate_search("robust")
+            if not self._run(pcm):
+                return None
+            segs = [(s.word, s.start_frame, s.end_frame + 1) for s in self._decoder.seg()]
+        except RuntimeError as exc:
+            log.info("robust search failed: %s", exc)
+            return None
+        items: list[RobustItem] = []
+        i = 0
+        for word, start, end in segs:
+            if word.startswith(_GARBAGE_PREFIX):
+                if items and items[-1].index is None and items[-1].end >= start - 1:
+                    items[-1].end = end
+                else:
+                    items.append(RobustItem(None, start, end))
+                continue
+            if word in _FILLERS:
+                continue
+            base = word.split("(")[0]
+            while i < n and names[i] != base:
+                i += 1
+            if i >= n:
+                break
+            items.append(RobustItem(i, start, end))
+            i += 1
+        return items
+
+    # ---- recognition ----------------------------------------------------------------
+
+    def recognize(self, audio: np.ndarray) -> list[tuple[str, int, int, float]]:
+        """Open-vocabulary recognition with the bundled language model.
+
+        Returns (word, start frame, end frame, posterior) for each recognised word.
+        """
+        if self._recognizer is None:
+            self._recognizer = self._ps.Decoder(loglevel="FATAL")
+        d = self._recognizer
+        d.start_utt()
+        d.process_raw(self._pcm(audio), full_utt=True)
+        d.end_utt()
+        if d.hyp() is None:
+            return []
+        lmath = d.get_logmath()
+        out = []
+        for s in d.seg():
+            if s.word in _FILLERS or s.word.startswith("["):
+                continue
+            post = float(min(1.0, max(0.0, lmath.exp(s.prob))))
+            out.append((s.word.split("(")[0], s.start_frame, s.end_frame + 1, post))
+        return out

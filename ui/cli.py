@@ -1,0 +1,196 @@
+"""The `retake` command line: one sub-command per job, thin over the library calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from align.errors import RetakeError, TranscriptError
+
+app = typer.Typer(
+    name="retake",
+    help=(
+        "Retake: edit speech by editing its transcript, offline.\n\n"
+        "Start with `retake align AUDIO TRANSCRIPT -o OUT` to see what was said when, "
+        "or `retake demo` to run everything on a built-in sample."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+LanguageOpt = Annotated[
+    str, typer.Option("--language", "-l", help="Language of the speech (BCP-47, e.g. en).")
+]
+
+
+def _read_transcript(arg: str) -> str:
+    """TRANSCRIPT is a file if such a file exists, else the text itself."""
+    path = Path(arg)
+    looks_like_path = (" " not in arg.strip()) and (
+        path.suffix.lower() in {".txt", ".lab", ".md", ".text"} or os.sep in arg
+    )
+    try:
+        is_file = path.is_file()
+    except OSError:
+        is_file = False
+    if is_file:
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise TranscriptError(f"{path}: not a UTF-8 text file") from None
+        if "\x00" in text or any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
+            raise TranscriptError(f"{path}: holds control characters; is it a text file?")
+        return text
+    if looks_like_path:
+        raise TranscriptError(f"{arg}: no such transcript file (to align literal text, quote "
+                              "a sentence with spaces)")
+    return arg
+
+
+def _word_table(al, title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col, just in (("#", "right"), ("word", "left"), ("start", "right"), ("end", "right"),
+                      ("conf", "right"), ("phones", "left")):
+        table.add_column(col, justify=just)
+    for i, w in enumerate(al.words):
+        if w.aligned:
+            conf = f"{w.confidence:.2f}"
+            style = "yellow" if w.confidence < 0.3 else None
+            table.add_row(str(i), w.text, f"{w.start:.3f}", f"{w.end:.3f}", conf,
+                          " ".join(p.label for p in w.phones), style=style)
+        else:
+            table.add_row(str(i), w.text, "-", "-", "-", "not found", style="red")
+    return table
+
+
+def _report_spans(al) -> None:
+    for s in al.unaligned:
+        err.print(f"[yellow]note[/]: {s.kind} {s.start:.2f}-{s.end:.2f} s: {s.note}")
+
+
+@app.command()
+def align(
+    audio: Annotated[Path, typer.Argument(help="Speech: any file FFmpeg reads (wav, mp3, m4a, "
+                                               "the audio of an mp4, ...).")],
+    transcript: Annotated[str, typer.Argument(help="What is said: a text file, or the text "
+                                                   "itself in quotes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output base name or folder: "
+                                         "writes OUT.json, OUT.TextGrid, OUT.labels.txt.")],
+    engine: Annotated[str, typer.Option(help="Alignment engine (see `retake engines`).")] =
+    "pocketsphinx",
+    language: LanguageOpt = "en",
+    table: Annotated[bool, typer.Option(help="Print the word table.")] = True,
+    cache: Annotated[bool, typer.Option(help="Reuse an earlier alignment of the same "
+                                             "audio and text.")] = True,
+) -> None:
+    """Align a transcript to speech: word and phone times with per-word confidence."""
+    from align import aligner, load_audio
+    from align.cache import default_cache_dir
+    from align.formats import output_paths, write_alignment
+
+    text = _read_transcript(transcript)
+    paths = output_paths(output, audio.stem)
+    sound = load_audio(audio)
+    for w in sound.warnings:
+        err.print(f"[yellow]warning[/]: {w}")
+    from ui.progress import progress_bar
+
+    with progress_bar("aligning", enabled=sys.stderr.isatty()) as progress:
+        al = aligner.align(sound, text, language=language, engine=engine, progress=progress,
+                           cache_dir=default_cache_dir() if cache else None)
+    write_alignment(al, paths)
+    if table:
+        out.print(_word_table(al, f"{audio.name}: {len(al.aligned_words())} of "
+                                  f"{len(al.words)} words aligned"))
+    _report_spans(al)
+    err.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
+def transcribe(
+    audio: Annotated[Path, typer.Argument(help="Speech: any file FFmpeg reads.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write the draft text here.")] = None,
+    language: LanguageOpt = "en",
+) -> None:
+    """Draft a transcript by speech recognition. It is a DRAFT: correct it, then align."""
+    from align import load_audio
+    from align import transcribe as run
+    from align.atomic import write_text
+    from ui.progress import progress_bar
+
+    sound = load_audio(audio)
+    with progress_bar("transcribing", enabled=sys.stderr.isatty()) as progress:
+        draft = run(sound, language=language, progress=progress)
+    if not draft.words:
+        err.print("[yellow]no words recognised[/]: is there speech in this file?")
+        raise typer.Exit(1)
+    err.print("[bold yellow]DRAFT transcript from speech recognition: check and correct it "
+              "before aligning or editing.[/]")
+    out.print(draft.text, soft_wrap=True, highlight=False)
+    if output:
+        write_text(output, draft.text + "\n")
+        err.print(f"wrote {output}")
+
+
+@app.command()
+def engines() -> None:
+    """List every engine of every stage, and whether it can run here now."""
+    from align.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
+
+    table = Table(title="Retake engines")
+    for col in ("stage", "engine", "runs here", "what it is", "weights (licence)"):
+        table.add_column(col)
+    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES):
+        missing = spec.probe()
+        status = "[green]yes[/]" if not missing else f"[red]no[/]: {missing}"
+        name = spec.name + (" (default)" if spec.default else "")
+        table.add_row(spec.stage, name, status, spec.summary, f"{spec.weights} ({spec.license})")
+    out.print(table)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's files.")] =
+    Path("out"),
+) -> None:
+    """Run the main job offline on a built-in sample and write the results to OUT/."""
+    from ui.demo import run_demo
+
+    run_demo(output, out, err)
+
+
+def main() -> None:
+    """Entry point: run the app; user errors print one line and exit 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for noisy in ("align", "numba", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        app()
+    except RetakeError as exc:
+        err.print(f"[bold red]error[/]: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, traceback on demand
+        if os.environ.get("RETAKE_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc} "
+                  "(set RETAKE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
