@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -333,6 +334,32 @@ def _noisy_pauses(pauses: list, spans: list[Span]) -> None:
                           note="sound in a pause that the transcript does not account for"))
 
 
+def speech_seconds(x: np.ndarray, sample_rate: int = ALIGN_RATE) -> float:
+    """Seconds of speech silero-vad finds in `x` (a neural voice activity detector)."""
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit deprecation notice inside silero-vad
+        model = load_silero_vad()
+    with torch.inference_mode():
+        stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(x)), model,
+                                       sampling_rate=sample_rate)
+    return sum(s["end"] - s["start"] for s in stamps) / sample_rate
+
+
+def _check_speech(x: np.ndarray, results: list) -> None:
+    """When the alignment fits poorly, make sure there is speech at all (noise, tones and
+    music can fit a few words by accident)."""
+    found = [r for r in results if r.found]
+    fit = np.mean([confidence(r.spf) for r in found]) if found else 0.0
+    if len(found) >= 0.8 * len(results) and fit >= 0.6:
+        return
+    if speech_seconds(x) < 0.3:
+        raise AudioError("no speech found in the audio (only noise, tones or music); "
+                         "nothing to align")
+
+
 def _to_words(tokens: list[Token], results: list) -> tuple[list[Word], list[Span]]:
     """Map spoken-word results back onto the user's tokens; list missing tokens as spans."""
     words: list[Word] = []
@@ -416,6 +443,7 @@ def align(
             "none of the transcript's words could be found in the audio; "
             "check that the transcript matches the recording"
         )
+    _check_speech(x, results)
     if refine:
         refine_boundaries(x, ALIGN_RATE, results)
     _noisy_pauses(pauses, spans)
