@@ -5,7 +5,7 @@
     for w in al.words: print(w.text, w.start, w.end, w.confidence)
 """
 
-from .aligner import align
+from .aligner import Aligner, align
 from .audio import Audio, load_audio
 from .errors import AlignmentError, AudioError, EngineUnavailable, RetakeError, TranscriptError
 from .formats import read_alignment, write_alignment
@@ -13,7 +13,7 @@ from .transcribe import Draft, transcribe
 from .types import Alignment, Phone, Span, Word
 
 __all__ = [
-    "Alignment", "AlignmentError", "Audio", "AudioError", "Draft", "EngineUnavailable",
+    "Aligner", "Alignment", "AlignmentError", "Audio", "AudioError", "Draft", "EngineUnavailable",
     "Phone", "RetakeError", "Span", "TranscriptError", "Word", "align", "load_audio",
     "read_alignment", "transcribe", "write_alignment",
 ]

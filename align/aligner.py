@@ -6,7 +6,7 @@
 3. Score each word (acoustic fit per frame). Where scores collapse (missing words, extra
    speech, noise, music) re-align just that stretch with a search that may skip words and
    absorb untranscribed sound, so the neighbours keep their true times.
-4. Refine boundaries next to pauses, then map the spoken words back to the user's tokens.
+4. Map the spoken words back to the user's tokens.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from .chunks import HOP, cut_points, frame_energy_db
 from .engines import get_aligner
 from .errors import AlignmentError, AudioError, TranscriptError
 from .normalize import Token, tokenize
-from .refine import refine_boundaries
 from .sphinx import FRAME, WordTiming
 from .types import Alignment, Phone, Span, Word
 
@@ -398,6 +397,93 @@ def _to_words(tokens: list[Token], results: list) -> tuple[list[Word], list[Span
     return words, spans
 
 
+def _tidy(results: list) -> None:
+    """Make found words follow each other without overlap (pieces re-aligned separately can
+    overlap by a frame or two) and keep each word's phones inside it."""
+    last = 0.0
+    for r in results:
+        if not r.found:
+            continue
+        r.start = max(r.start, last)
+        r.end = max(r.end, r.start + FRAME)
+        for p in r.phones:
+            p.start = min(max(p.start, r.start), r.end)
+            p.end = min(max(p.end, p.start), r.end)
+        r.phones = [p for p in r.phones if p.end > p.start]
+        if r.phones:
+            r.phones[0].start, r.phones[-1].end = r.start, r.end
+        last = r.end
+
+
+class Aligner:
+    """Aligns transcripts to speech with one engine, kept loaded between calls.
+
+    Create one and reuse it for many files (the UI and the benchmark do); the module-level
+    `align` function makes a fresh one per call.
+    """
+
+    def __init__(self, engine: str = "pocketsphinx", language: str = "en",
+                 cache_dir=None) -> None:
+        self.engine_name = engine
+        self.language = language
+        self.cache_dir = cache_dir
+        self._engine = None
+
+    @property
+    def engine(self):
+        """The loaded engine (loaded on first use, so cache hits never load it)."""
+        if self._engine is None:
+            self._engine = get_aligner(self.engine_name, self.language)
+        return self._engine
+
+    def align(self, audio: Audio, transcript: str, progress: Progress | None = None
+              ) -> Alignment:
+        """Align `transcript` to `audio`: words as typed, with phones, times and confidence.
+
+        Raises AudioError for silent, too-short or speechless audio, TranscriptError for a
+        transcript with nothing to say, AlignmentError when no word can be found at all.
+        """
+        if not transcript or not transcript.strip():
+            raise TranscriptError("the transcript is empty; give the words that are spoken")
+        x = resample(audio.samples, audio.sample_rate, ALIGN_RATE)
+        duration = len(x) / ALIGN_RATE
+        if duration < 0.2:
+            raise AudioError(f"the audio is too short to align ({duration:.2f} s)")
+        if np.percentile(frame_energy_db(x), 99) < -55:
+            raise AudioError("the audio is silent (no sound above -55 dBFS); nothing to align")
+
+        key = cache.content_key(x, transcript, self.language, self.engine_name,
+                                ALGORITHM_VERSION)
+        hit = cache.load(self.cache_dir, "align", key)
+        if hit is not None:
+            return Alignment.from_json(hit)
+
+        eng = self.engine
+        tokens = tokenize(transcript, self.language, is_word=eng.has_word)
+        words = [w for t in tokens for w in t.spoken]
+        if not words:
+            raise TranscriptError("the transcript holds no words that can be spoken")
+
+        pauses: list[_Pause] = []
+        results = _align_pieces(eng, x, words, pauses, progress)
+        spans: list[Span] = []
+        _repair(eng, x, words, results, pauses, spans)
+        results = [r if r is not None else _Result(0.0, 0.0, found=False) for r in results]
+        if not any(r.found for r in results):
+            raise AlignmentError(
+                "none of the transcript's words could be found in the audio; "
+                "check that the transcript matches the recording"
+            )
+        _check_speech(x, results)
+        _tidy(results)
+        _noisy_pauses(pauses, spans)
+        out_words, missing = _to_words(tokens, results)
+        spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
+        al = Alignment(out_words, duration, self.language, self.engine_name, transcript, spans)
+        cache.store(self.cache_dir, "align", key, al.to_json())
+        return al
+
+
 def align(
     audio: Audio,
     transcript: str,
@@ -405,52 +491,6 @@ def align(
     engine: str = "pocketsphinx",
     progress: Progress | None = None,
     cache_dir=None,
-    refine: bool = True,
 ) -> Alignment:
-    """Align `transcript` to `audio`; return words (as typed) with phones, times and confidence.
-
-    Raises AudioError for silent or too-short audio, TranscriptError for a transcript with
-    nothing to say, AlignmentError when no word at all can be found in the audio.
-    """
-    if not transcript or not transcript.strip():
-        raise TranscriptError("the transcript is empty; give the words that are spoken")
-    x = resample(audio.samples, audio.sample_rate, ALIGN_RATE)
-    duration = len(x) / ALIGN_RATE
-    if duration < 0.2:
-        raise AudioError(f"the audio is too short to align ({duration:.2f} s)")
-    energy = frame_energy_db(x)
-    if np.percentile(energy, 99) < -55:
-        raise AudioError("the audio is silent (no sound above -55 dBFS); nothing to align")
-
-    key = cache.content_key(x, transcript, language, engine, refine, ALGORITHM_VERSION)
-    hit = cache.load(cache_dir, "align", key)
-    if hit is not None:
-        return Alignment.from_json(hit)
-
-    eng = get_aligner(engine, language)
-    tokens = tokenize(transcript, language, is_word=eng.has_word)
-    words = [w for t in tokens for w in t.spoken]
-    if not words:
-        raise TranscriptError("the transcript holds no words that can be spoken")
-
-    pauses: list[_Pause] = []
-    results = _align_pieces(eng, x, words, pauses, progress)
-    spans: list[Span] = []
-    _repair(eng, x, words, results, pauses, spans)
-    results = [r if r is not None else _Result(0.0, 0.0, found=False) for r in results]
-    if not any(r.found for r in results):
-        raise AlignmentError(
-            "none of the transcript's words could be found in the audio; "
-            "check that the transcript matches the recording"
-        )
-    _check_speech(x, results)
-    if refine:
-        refine_boundaries(x, ALIGN_RATE, results)
-    _noisy_pauses(pauses, spans)
-    out_words, missing = _to_words(tokens, results)
-    spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
-    al = Alignment(out_words, duration, language, engine, transcript, spans)
-    if not al.aligned_words():
-        raise AlignmentError("no word of the transcript could be aligned")
-    cache.store(cache_dir, "align", key, al.to_json())
-    return al
+    """Align `transcript` to `audio` (see `Aligner.align`)."""
+    return Aligner(engine, language, cache_dir).align(audio, transcript, progress)
