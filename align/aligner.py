@@ -30,19 +30,64 @@ from .types import Alignment, Phone, Span, Word
 
 log = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 Progress = Callable[[float, float], None]
 
-# Score-per-frame thresholds (pocketsphinx units, relative to the best senone of each frame).
-_CONF_MID = -45.0  # confidence 0.5
-_CONF_SLOPE = 8.0
-_BAD_RUN = -55.0  # a run of two or more words this bad is re-aligned robustly
-_BAD_SINGLE = -120.0  # a single word this bad is re-aligned robustly
-_BAD_RUN_WORDS = 3
-_SKIP_PROB = 1e-12  # robust search: prior of a transcript word being absent
-_GARBAGE_PROB = 1e-14  # robust search: prior per phone of untranscribed sound
+_BAD_RUN_WORDS = 2  # this many badly fitting words near each other trigger a robust re-align
+_SKIP_PROB = 1e-8  # robust search: prior of a transcript word being absent
+_GARBAGE_PROB = 1e-10  # robust search: prior per phone of untranscribed sound
+_UNSCORED = -60.0  # score given to words placed by the robust search alone (no phones)
 _MIN_GARBAGE = 0.25  # seconds of untranscribed sound worth reporting
-_BAD_PAUSE = -40.0  # a pause scoring worse than this per frame is not silence
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Score-per-frame thresholds for one recording.
+
+    Scores are pocketsphinx acoustic scores relative to the best senone of each frame. How
+    well a voice fits the model varies a lot (clean natural speech: median about -15;
+    a cold or a noisy room: -30; synthetic speech: -40), so word thresholds are set relative
+    to the recording's own typical word score (the upper quartile less 4, which a stretch of
+    mismatched transcript barely moves), clamped so that a transcript that is wrong
+    throughout still looks wrong. How well silence fits depends on the room, not the voice,
+    so the pause threshold is fixed.
+    """
+
+    base: float = -20.0
+
+    @classmethod
+    def from_scores(cls, scores: list[float]) -> Limits:
+        """Limits for a recording whose words scored `scores` in the plain alignment."""
+        if not scores:
+            return cls()
+        return cls(float(np.clip(np.percentile(scores, 75) - 4.0, -45.0, -10.0)))
+
+    @property
+    def bad_run(self) -> float:
+        """Words this bad, several together, are re-aligned robustly."""
+        return self.base - 35.0
+
+    @property
+    def bad_single(self) -> float:
+        """A single word this bad is re-aligned robustly."""
+        return self.base - 95.0
+
+    @property
+    def bad_pause(self) -> float:
+        """A pause fitting worse than this is not silence."""
+        return -40.0
+
+    def garbage_prob(self, natural: float) -> float:
+        """Prior per phone of untranscribed sound, made rarer for voices that fit the model
+        badly: against such a voice a free phone loop beats the right words by more, so
+        the loop must cost proportionally more to be chosen only for sound that is really
+        not in the transcript."""
+        return float(10.0 ** (math.log10(natural) * max(1.0, self.base / -22.0)))
+
+    def confidence(self, score_per_frame: float) -> float:
+        """0-1 confidence: 0.5 at 25 below the recording's median fit, logistic."""
+        z = (score_per_frame - (self.base - 25.0)) / 8.0
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
 @dataclass
@@ -54,11 +99,6 @@ class _Result:
     phones: list[Phone] = field(default_factory=list)
     spf: float = 0.0
     found: bool = True
-
-
-def confidence(score_per_frame: float) -> float:
-    """Map an acoustic score per frame to a 0-1 confidence (logistic, calibrated on speech)."""
-    return 1.0 / (1.0 + math.exp(-(score_per_frame - _CONF_MID) / _CONF_SLOPE))
 
 
 @dataclass
@@ -109,6 +149,10 @@ def _align_pieces(
         if last:
             timings = engine.align(piece, words[p:])
             if timings is None:
+                # Usually more transcript than speech: take what the speech covers, and let
+                # the repair step sort out the words left over.
+                timings = engine.align_prefix(piece, words[p:])
+            if timings is None:
                 timings = _robust_as_timings(engine, piece, words[p:])
         else:
             span = (b - a) / ALIGN_RATE
@@ -131,21 +175,21 @@ def _align_pieces(
 
 def _robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[WordTiming]:
     """Fallback when the plain search fails: word times from the robust search, no phones."""
-    items = engine.align_robust(piece, words) or []
-    return [WordTiming(it.index, it.start, it.end, _BAD_RUN * (it.end - it.start), [])
+    items = engine.align_robust(piece, words, _SKIP_PROB, _GARBAGE_PROB) or []
+    return [WordTiming(it.index, it.start, it.end, _UNSCORED * (it.end - it.start), [])
             for it in items if it.index is not None]
 
 
-def _bad_regions(results: list) -> list[tuple[int, int]]:
+def _bad_regions(results: list, lim: Limits) -> list[tuple[int, int]]:
     """Runs of words whose scores collapsed (or that are missing), as inclusive index ranges.
 
     Natural speech has isolated badly scored words (fast function words); a transcript that
     does not match the audio leaves a run of them. A run counts when it has at least
     `_BAD_RUN_WORDS` bad words, or holds a word the search could not place at all, or a
-    single word scores below `_BAD_SINGLE`.
+    single word scores below `lim.bad_single`.
     """
     n = len(results)
-    bad = [r is None or r.spf < _BAD_RUN for r in results]
+    bad = [r is None or r.spf < lim.bad_run for r in results]
     regions: list[tuple[int, int]] = []
     i = 0
     while i < n:
@@ -161,7 +205,7 @@ def _bad_regions(results: list) -> list[tuple[int, int]]:
         run = results[i:j + 1]
         n_bad = sum(bad[i:j + 1])
         if (n_bad >= _BAD_RUN_WORDS or any(r is None for r in run)
-                or min(r.spf for r in run) < _BAD_SINGLE):
+                or min(r.spf for r in run) < lim.bad_single):
             regions.append((i, j))
         i = j + 1
     return regions
@@ -192,13 +236,14 @@ def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: floa
 
 
 def _repair(
-    engine, x: np.ndarray, words: list[str], results: list, pauses: list, spans: list[Span]
+    engine, x: np.ndarray, words: list[str], results: list, pauses: list, spans: list[Span],
+    lim: Limits,
 ) -> None:
     """Re-align collapsed stretches with skips and garbage; mark what is missing or extra."""
     n = len(words)
     duration = len(x) / ALIGN_RATE
     regions: list[list] = []
-    for i, j in _bad_regions(results):
+    for i, j in _bad_regions(results, lim):
         # Grow the region by two anchor words each side, then to the surrounding pauses.
         lo, hi = max(0, i - 2), min(n - 1, j + 2)
         t0, t1 = _region_bounds(results, pauses, lo, hi, duration)
@@ -218,7 +263,8 @@ def _repair(
             continue
         a = int(t0 * ALIGN_RATE) // HOP * HOP
         b = int(t1 * ALIGN_RATE)
-        items = engine.align_robust(x[a:b], words[lo:hi + 1], _SKIP_PROB, _GARBAGE_PROB)
+        items = engine.align_robust(x[a:b], words[lo:hi + 1], _SKIP_PROB,
+                                    lim.garbage_prob(_GARBAGE_PROB))
         if items is None:
             continue
         off = a // HOP
@@ -234,13 +280,12 @@ def _repair(
         for it in items:
             if it.index is not None:
                 results[lo + it.index] = _Result((it.start + off) * FRAME,
-                                                 (it.end + off) * FRAME, spf=_BAD_RUN)
+                                                 (it.end + off) * FRAME, spf=_UNSCORED)
         gaps = [((g.start + off) * FRAME, (g.end + off) * FRAME) for g in garbage]
-        gaps = _recheck_garbage(engine, x, words, results, lo, hi, gaps)
+        gaps = _verify(engine, x, words, results, lo, hi, t0, t1, gaps, lim)
         for g0, g1 in gaps:
             spans.append(Span("untranscribed", g0, g1,
                               note="sound the transcript does not account for"))
-        _recheck_skipped(engine, x, words, results, lo, hi, gaps)
         k = lo
         while k <= hi:
             if results[k] is None:
@@ -261,55 +306,87 @@ def _garbage_between(gaps: list[tuple[float, float]], t0: float, t1: float) -> b
     return any(g0 < t1 + 0.05 and g1 > t0 - 0.05 for g0, g1 in gaps)
 
 
-def _recheck_garbage(engine, x, words, results, lo: int, hi: int, gaps) -> list:
-    """Untranscribed sound next to a word may be that word drawn out ("ummmm"): let the
-    neighbouring words absorb it, and keep it as garbage only if they then fit badly."""
-    kept = []
-    for g0, g1 in gaps:
-        before = [k for k in range(lo, hi + 1)
-                  if results[k] is not None and abs(results[k].end - g0) <= 0.05]
-        after = [k for k in range(lo, hi + 1)
-                 if results[k] is not None and abs(results[k].start - g1) <= 0.05]
-        ks = sorted(set(before + after))
-        if not ks or (len(ks) == 2 and ks[1] != ks[0] + 1):
-            kept.append((g0, g1))
+def _force(engine, x, words, results, a: int, b: int, t0: float, t1: float):
+    """Force words a..b over [t0, t1]; return (word timings, pause timings, start sample)."""
+    s0 = max(0, int(t0 * ALIGN_RATE) // HOP * HOP - 3 * HOP)
+    s1 = min(len(x), int(t1 * ALIGN_RATE) + 3 * HOP)
+    timings = engine.align(x[s0:s1], words[a:b + 1]) or []
+    return timings, s0
+
+
+def _fits(timings, n: int, lim: Limits, strict: bool, edge: str = "") -> bool:
+    """Whether forced timings of n words are believable. The found word(s) at the ends are
+    anchors; only the words between them (or beyond an anchor at a region edge) are judged,
+    leniently when there is no extra sound to explain, strictly when there is."""
+    got = [t for t in timings if t.index >= 0]
+    if len(got) != n:
+        return False
+    if strict:
+        return (all(t.score_per_frame > lim.bad_run for t in got)
+                and all(t.score_per_frame > lim.bad_pause for t in timings if t.index < 0))
+    judged = {"start": got[:-1], "end": got[1:]}.get(edge, got[1:-1])
+    return all(t.score_per_frame > lim.bad_single for t in judged)
+
+
+def _verify(engine, x, words, results, lo: int, hi: int, t0: float, t1: float, gaps: list,
+            lim: Limits) -> list:
+    """Check the robust search's claims by forcing the simpler explanation back in.
+
+    Between two found words, skipped words and untranscribed sound may just be the skipped
+    words spoken quickly or unclearly, or a word drawn out ("ummmm"): force the words over
+    that stretch and keep the forced result if it fits. With no extra sound to explain,
+    skipped words only need to fit tolerably; with extra sound, every word must fit well.
+    Returns the untranscribed stretches that remain.
+    """
+    found = [k for k in range(lo, hi + 1) if results[k] is not None]
+    kept = list(gaps)
+    for i in range(len(found) - 1):
+        a, b = found[i], found[i + 1]
+        inside = [g for g in kept if g[0] < results[b].start + 0.05
+                  and g[1] > results[a].end - 0.05]
+        if b == a + 1 and not inside:
             continue
-        a, b = ks[0], ks[-1]
-        t0 = max(0, int(min(results[a].start, g0) * ALIGN_RATE) // HOP * HOP)
-        t1 = min(len(x), int(max(results[b].end, g1) * ALIGN_RATE))
-        timings = engine.align(x[t0:t1], words[a:b + 1])
-        got = [t for t in timings or [] if t.index >= 0]
-        pauses = [t for t in timings or [] if t.index < 0]
-        if (len(got) == b - a + 1 and all(t.score_per_frame > _BAD_RUN for t in got)
-                and all(t.score_per_frame > _BAD_PAUSE for t in pauses)):
-            _to_results(timings, t0 // HOP, a, results, [])
-        else:
-            kept.append((g0, g1))
+        # The robust search may misplace a short anchor word next to the skipped ones, so
+        # also try with the following found word as the right anchor.
+        for c in found[i + 1:i + 3]:
+            inside_c = [g for g in kept if g[0] < results[c].start + 0.05
+                        and g[1] > results[a].end - 0.05]
+            timings, s0 = _force(engine, x, words, results, a, c, results[a].start,
+                                 results[c].end)
+            if _fits(timings, c - a + 1, lim, strict=bool(inside_c)):
+                _to_results(timings, s0 // HOP, a, results, [])
+                kept = [g for g in kept if g not in inside_c]
+                break
+    # Words skipped at either end of the region: force them in between the region's edge
+    # and the nearest found word.
+    found = [k for k in range(lo, hi + 1) if results[k] is not None]
+    if found and found[0] > lo:
+        f = found[0]
+        inside = [g for g in kept if g[0] < results[f].start + 0.05]
+        timings, s0 = _force(engine, x, words, results, lo, f, t0, results[f].end)
+        if _fits(timings, f - lo + 1, lim, strict=bool(inside), edge="start"):
+            _to_results(timings, s0 // HOP, lo, results, [])
+            kept = [g for g in kept if g not in inside]
+    if found and found[-1] < hi:
+        f = found[-1]
+        inside = [g for g in kept if g[1] > results[f].end - 0.05]
+        timings, s0 = _force(engine, x, words, results, f, hi, results[f].start, t1)
+        if _fits(timings, hi - f + 1, lim, strict=bool(inside), edge="end"):
+            _to_results(timings, s0 // HOP, f, results, [])
+            kept = [g for g in kept if g not in inside]
+    # Sound before the first or after the last found word: may belong to that word.
+    if found:
+        for k, edge in ((found[0], "before"), (found[-1], "after")):
+            r = results[k]
+            near = [g for g in kept if (edge == "before" and abs(g[1] - r.start) <= 0.05)
+                    or (edge == "after" and abs(g[0] - r.end) <= 0.05)]
+            for g in near:
+                timings, s0 = _force(engine, x, words, results, k, k,
+                                     min(g[0], r.start), max(g[1], r.end))
+                if _fits(timings, 1, lim, strict=True):
+                    _to_results(timings, s0 // HOP, k, results, [])
+                    kept.remove(g)
     return kept
-
-
-def _recheck_skipped(engine, x, words, results, lo: int, hi: int, gaps) -> None:
-    """A word the robust search skipped with no extra sound beside it may just be spoken
-    quickly: force it back between its neighbours, and keep it if it fits tolerably."""
-    k = lo
-    while k <= hi:
-        if results[k] is not None:
-            k += 1
-            continue
-        m = k
-        while m + 1 <= hi and results[m + 1] is None:
-            m += 1
-        a, b = k - 1, m + 1
-        if (a >= lo and b <= hi and results[a] is not None and results[b] is not None
-                and not _garbage_between(gaps, results[a].end, results[b].start)):
-            t0 = max(0, int(results[a].start * ALIGN_RATE) // HOP * HOP - 3 * HOP)
-            t1 = min(len(x), int(results[b].end * ALIGN_RATE) + 3 * HOP)
-            timings = engine.align(x[t0:t1], words[a:b + 1])
-            got = [t for t in timings or [] if t.index >= 0]
-            if (len(got) == b - a + 1
-                    and all(t.score_per_frame > _BAD_SINGLE for t in got[1:-1])):
-                _to_results(timings, t0 // HOP, a, results, [])
-        k = m + 1
 
 
 def _realign_run(engine, x: np.ndarray, words: list[str], results: list, k: int, m: int):
@@ -321,16 +398,40 @@ def _realign_run(engine, x: np.ndarray, words: list[str], results: list, k: int,
         _to_results(timings, a // HOP, k, results, [])
 
 
-def _noisy_pauses(pauses: list, spans: list[Span]) -> None:
-    """Pauses the silence model fits badly hold sound (speech, music): report them."""
+def speech_band_db(x: np.ndarray) -> np.ndarray:
+    """Frame energy (dB, 10 ms frames) of 16 kHz audio in the speech band, 300-3400 Hz, where
+    rumble, hum and thumps of a room do not count."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [300, 3400], btype="band", fs=ALIGN_RATE, output="sos")
+    return frame_energy_db(sosfiltfilt(sos, x).astype(np.float32))
+
+
+def _noisy_pauses(x: np.ndarray, pauses: list, results: list, spans: list[Span],
+                  lim: Limits) -> None:
+    """Pauses that hold sound (speech, music) the transcript does not account for.
+
+    A pause is sound when the silence model fits it badly, or when it is loud in the speech
+    band: its median energy there is well above the recording's floor (pocketsphinx's noise
+    removal lets steady music pass as silence, so the fit alone misses it). Pauses that
+    overlap a word now are stale (the word was placed there by a later repair).
+    """
     covered = [(sp.start, sp.end) for sp in spans]
-    for p in pauses:
-        if p.end - p.start < _MIN_GARBAGE or p.spf > _BAD_PAUSE:
-            continue
-        if any(a < p.end and b > p.start for a, b in covered):
-            continue
-        spans.append(Span("untranscribed", p.start, p.end,
-                          note="sound in a pause that the transcript does not account for"))
+    covered += [(r.start + 0.02, r.end - 0.02) for r in results if r.found]
+    candidates = [p for p in pauses if p.end - p.start >= _MIN_GARBAGE
+                  and not any(a < p.end and b > p.start for a, b in covered)]
+    if not candidates:
+        return
+    band = speech_band_db(x)
+    floor = float(np.percentile(band, 10))
+    words = [band[int(r.start / FRAME):int(r.end / FRAME)] for r in results if r.found]
+    level = float(np.median(np.concatenate(words))) if words else floor + 20.0
+    loud = floor + max(10.0, 0.5 * (level - floor))
+    for p in candidates:
+        seg = band[int(p.start / FRAME):max(int(p.end / FRAME), int(p.start / FRAME) + 1)]
+        if p.spf < lim.bad_pause or float(np.median(seg)) > loud:
+            spans.append(Span("untranscribed", p.start, p.end,
+                              note="sound in a pause that the transcript does not account for"))
 
 
 def speech_seconds(x: np.ndarray, sample_rate: int = ALIGN_RATE) -> float:
@@ -347,11 +448,11 @@ def speech_seconds(x: np.ndarray, sample_rate: int = ALIGN_RATE) -> float:
     return sum(s["end"] - s["start"] for s in stamps) / sample_rate
 
 
-def _check_speech(x: np.ndarray, results: list) -> None:
+def _check_speech(x: np.ndarray, results: list, lim: Limits) -> None:
     """When the alignment fits poorly, make sure there is speech at all (noise, tones and
     music can fit a few words by accident)."""
     found = [r for r in results if r.found]
-    fit = np.mean([confidence(r.spf) for r in found]) if found else 0.0
+    fit = np.mean([lim.confidence(r.spf) for r in found]) if found else 0.0
     if len(found) >= 0.8 * len(results) and fit >= 0.6:
         return
     if speech_seconds(x) < 0.3:
@@ -359,7 +460,8 @@ def _check_speech(x: np.ndarray, results: list) -> None:
                          "nothing to align")
 
 
-def _to_words(tokens: list[Token], results: list) -> tuple[list[Word], list[Span]]:
+def _to_words(tokens: list[Token], results: list, lim: Limits
+              ) -> tuple[list[Word], list[Span]]:
     """Map spoken-word results back onto the user's tokens; list missing tokens as spans."""
     words: list[Word] = []
     spans: list[Span] = []
@@ -370,7 +472,7 @@ def _to_words(tokens: list[Token], results: list) -> tuple[list[Word], list[Span
         k += len(t.spoken)
         hit = [r for r in rs if r.found]
         if hit:
-            conf = min(confidence(r.spf) for r in hit) * len(hit) / len(rs)
+            conf = min(lim.confidence(r.spf) for r in hit) * len(hit) / len(rs)
             words.append(Word(t.text, hit[0].start, hit[-1].end, conf,
                               [p for r in hit for p in r.phones], list(t.spoken),
                               t.start, t.end, True))
@@ -466,18 +568,19 @@ class Aligner:
 
         pauses: list[_Pause] = []
         results = _align_pieces(eng, x, words, pauses, progress)
+        lim = Limits.from_scores([r.spf for r in results if r is not None])
         spans: list[Span] = []
-        _repair(eng, x, words, results, pauses, spans)
+        _repair(eng, x, words, results, pauses, spans, lim)
         results = [r if r is not None else _Result(0.0, 0.0, found=False) for r in results]
         if not any(r.found for r in results):
             raise AlignmentError(
                 "none of the transcript's words could be found in the audio; "
                 "check that the transcript matches the recording"
             )
-        _check_speech(x, results)
+        _check_speech(x, results, lim)
         _tidy(results)
-        _noisy_pauses(pauses, spans)
-        out_words, missing = _to_words(tokens, results)
+        _noisy_pauses(x, pauses, results, spans, lim)
+        out_words, missing = _to_words(tokens, results, lim)
         spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
         al = Alignment(out_words, duration, self.language, self.engine_name, transcript, spans)
         cache.store(self.cache_dir, "align", key, al.to_json())

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 FRAME = 0.01  # seconds per frame
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
 _GARBAGE_PREFIX = "+gb+"
+_MAX_SKIP = 80  # longest run of words the robust search can skip in one step
 
 
 @dataclass
@@ -219,10 +220,16 @@ class SphinxEngine:
         self._ensure_garbage()
         names = [self.vocab_name(w) for w in words]
         n = len(names)
+        # Word states 0..n. A null arc from each state to every later state (up to
+        # `_MAX_SKIP` words ahead) lets any run of words be skipped for one penalty, however
+        # long the run, so a missing sentence costs no more than a missing word and the search
+        # does not prune the path that skips it. (pocketsphinx follows one null arc per word
+        # exit, so the arcs go direct rather than through a chain.)
         transitions = []
         for i, name in enumerate(names):
             transitions.append((i, i + 1, 1.0, name))
-            transitions.append((i, i + 1, skip_prob))
+            for j in range(i + 1, min(n, i + _MAX_SKIP) + 1):
+                transitions.append((i, j, skip_prob))
         for s in range(n + 1):
             for p in ARPABET:
                 transitions.append((s, s, garbage_prob, _GARBAGE_PREFIX + p))

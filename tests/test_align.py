@@ -99,7 +99,7 @@ def test_nothing_to_say_is_refused(speech):
 
 def test_noise_matches_no_words(rng):
     noise = (rng.standard_normal(16000 * 4) * 0.1).astype(np.float32)
-    with pytest.raises(AlignmentError):
+    with pytest.raises((AudioError, AlignmentError), match="no speech|none of the"):
         align(Audio(noise, 16000), "the transcript of speech that is not there at all")
 
 
