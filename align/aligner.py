@@ -21,7 +21,7 @@ import numpy as np
 
 from . import cache
 from .audio import ALIGN_RATE, Audio, resample
-from .chunks import HOP, cut_points, frame_energy_db
+from .chunks import HOP, Cutter, frame_energy_db
 from .engines import get_aligner
 from .errors import AlignmentError, AudioError, TranscriptError
 from .normalize import Token, tokenize
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 ALGORITHM_VERSION = 2
 Progress = Callable[[float, float], None]
 
-_BAD_RUN_WORDS = 2  # this many badly fitting words near each other trigger a robust re-align
+_BAD_RUN_WORDS = 3  # this many badly fitting words near each other trigger a robust re-align
 _SKIP_PROB = 1e-8  # robust search: prior of a transcript word being absent
 _GARBAGE_PROB = 1e-10  # robust search: prior per phone of untranscribed sound
 _UNSCORED = -60.0  # score given to words placed by the robust search alone (no phones)
@@ -90,6 +90,27 @@ class Limits:
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
+class LocalLimits:
+    """`Limits` that follow the recording: each is computed from the words within
+    `window` seconds, so a long recording whose voice, room or speaker changes is judged
+    against its own neighbourhood, not against its average."""
+
+    def __init__(self, results: list, window: float = 30.0) -> None:
+        found = [r for r in results if r is not None]
+        self._t = np.array([r.start for r in found])
+        self._s = np.array([r.spf for r in found])
+        self._window = window
+        self._cache: dict[int, Limits] = {}
+
+    def at(self, t: float) -> Limits:
+        """Limits for time `t` (seconds); computed once per 5 s bucket."""
+        key = int(t // 5.0)
+        if key not in self._cache:
+            near = np.abs(self._t - (key * 5.0 + 2.5)) <= self._window
+            self._cache[key] = Limits.from_scores(list(self._s[near]))
+        return self._cache[key]
+
+
 @dataclass
 class _Result:
     """Where one spoken word was found (times in seconds)."""
@@ -132,20 +153,24 @@ def _to_results(
 def _align_pieces(
     engine, x: np.ndarray, words: list[str], pauses: list, progress: Progress | None
 ) -> list:
-    """Align all words over the whole audio, piece by piece. Returns one _Result|None per word."""
+    """Align all words over the whole audio, piece by piece. Returns one _Result|None per word.
+
+    Each piece ends at a pause about 25 s on and takes the leading run of the remaining words
+    that its speech covers. The next piece starts where that run's last word starts (the
+    word is aligned again, with its full context), not at the cut: speech the run did not
+    cover is looked at again rather than lost, so one bad stretch cannot shift the rest.
+    """
     results: list[_Result | None] = [None] * len(words)
-    cuts = cut_points(x, ALIGN_RATE)
-    bounds = [0, *cuts, len(x)]
+    cutter = Cutter(x, ALIGN_RATE)
+    band = speech_band_db(x) if cutter.next_cut(0) is not None else None
     total = len(x) / ALIGN_RATE
     rate = len(words) / max(total, 1e-6)  # words per second over the whole file
-    p = 0
-    for k in range(len(bounds) - 1):
-        a, b = bounds[k], bounds[k + 1]
-        piece = x[a:b]
+    a, p = 0, 0
+    while p < len(words) and a < len(x):
+        b = cutter.next_cut(a)
+        last = b is None
+        piece = x[a:] if last else x[a:b]
         offset = a // HOP
-        last = k == len(bounds) - 2
-        if p >= len(words):
-            break
         if last:
             timings = engine.align(piece, words[p:])
             if timings is None:
@@ -154,23 +179,59 @@ def _align_pieces(
                 timings = engine.align_prefix(piece, words[p:])
             if timings is None:
                 timings = _robust_as_timings(engine, piece, words[p:])
-        else:
-            span = (b - a) / ALIGN_RATE
-            width = int(span * rate * 1.6) + 20
-            while True:
-                window = words[p:p + width]
-                timings = engine.align_prefix(piece, window)
-                last_word = max((t.index for t in timings or []), default=-1)
-                full = last_word == len(window) - 1
-                if not full or p + width >= len(words):
-                    break
-                width *= 2  # the piece may hold more words than expected: widen and retry
-            if timings is None:
-                timings = _robust_as_timings(engine, piece, words[p:p + width])
-        p = _to_results(timings or [], offset, p, results, pauses)
+            _to_results(timings or [], offset, p, results, pauses)
+            break
+        expected = len(piece) / ALIGN_RATE * rate
+        width = int(expected * 1.6) + 20
+        while True:
+            window = words[p:p + width]
+            timings = engine.align_prefix(piece, window, expected)
+            last_word = max((t.index for t in timings or []), default=-1)
+            if last_word < len(window) - 1 or p + width >= len(words):
+                break
+            width *= 2  # the piece may hold more words than expected: widen and retry
+        if timings is None:
+            timings = _robust_as_timings(engine, piece, words[p:p + width])
+        timings = _cut_at_loud_pause(timings or [], band, offset)
+        got = [t for t in timings if t.index >= 0]
+        if len(got) >= 2:
+            keep = [t for t in timings if t.index < got[-1].index and
+                    (t.index >= 0 or t.end <= got[-1].start)]
+            _to_results(keep, offset, p, results, pauses)
+            p += got[-1].index
+            a_next = a + got[-1].start * HOP
+        else:  # nothing usable: move on to the cut and let the repair step deal with it
+            _to_results(got, offset, p, results, pauses)
+            p += len(got)
+            a_next = b
+        a = max(a_next, a + 5 * ALIGN_RATE)  # always make progress
         if progress:
-            progress(b / ALIGN_RATE, total)
+            progress(a / ALIGN_RATE, total)
+    if progress:
+        progress(total, total)
     return results
+
+
+def _cut_at_loud_pause(timings: list[WordTiming], band, offset: int) -> list[WordTiming]:
+    """Keep a piece's timings only up to the first long "pause" that is loud in the speech
+    band. A search that may end anywhere can swallow speech it cannot fit into silence and
+    match later words to later sound; stopping before such a pause lets the next piece
+    start afresh there."""
+    words = [t for t in timings if t.index >= 0]
+    if band is None or len(words) < 3:
+        return timings
+    level = float(np.median(np.concatenate(
+        [band[offset + t.start:offset + t.end] for t in words])))
+    floor = float(np.percentile(band[offset + words[0].start:offset + words[-1].end], 10))
+    loud = floor + max(10.0, 0.5 * (level - floor))
+    for k, t in enumerate(timings):
+        if t.index >= 0 or t.end - t.start < 100 or t.start <= words[1].start:
+            continue
+        if float(np.median(band[offset + t.start:offset + t.end])) > loud:
+            # keep words before the pause plus the next word as the hand-over point
+            nxt = next((u for u in timings[k + 1:] if u.index >= 0), None)
+            return timings[:k] + ([nxt] if nxt is not None else [])
+    return timings
 
 
 def _robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[WordTiming]:
@@ -180,16 +241,16 @@ def _robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[Word
             for it in items if it.index is not None]
 
 
-def _bad_regions(results: list, lim: Limits) -> list[tuple[int, int]]:
+def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
     """Runs of words whose scores collapsed (or that are missing), as inclusive index ranges.
 
     Natural speech has isolated badly scored words (fast function words); a transcript that
     does not match the audio leaves a run of them. A run counts when it has at least
     `_BAD_RUN_WORDS` bad words, or holds a word the search could not place at all, or a
-    single word scores below `lim.bad_single`.
+    single word scores below its local `bad_single`.
     """
     n = len(results)
-    bad = [r is None or r.spf < lim.bad_run for r in results]
+    bad = [r is None or r.spf < limits.at(r.start).bad_run for r in results]
     regions: list[tuple[int, int]] = []
     i = 0
     while i < n:
@@ -205,7 +266,7 @@ def _bad_regions(results: list, lim: Limits) -> list[tuple[int, int]]:
         run = results[i:j + 1]
         n_bad = sum(bad[i:j + 1])
         if (n_bad >= _BAD_RUN_WORDS or any(r is None for r in run)
-                or min(r.spf for r in run) < lim.bad_single):
+                or min(r.spf - limits.at(r.start).bad_single for r in run) < 0):
             regions.append((i, j))
         i = j + 1
     return regions
@@ -213,7 +274,7 @@ def _bad_regions(results: list, lim: Limits) -> list[tuple[int, int]]:
 
 def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: float):
     """Audio span to re-align for words lo..hi: from the middle of the last pause before the
-    region to the middle of the first pause after it (within 10 s), else at anchor words."""
+    region to the middle of the first pause after it (within 5 s), else at anchor words."""
     first = next((r for r in results[lo:hi + 1] if r is not None), None)
     last = next((r for r in reversed(results[lo:hi + 1]) if r is not None), None)
     before = results[lo - 1].end if lo > 0 and results[lo - 1] is not None else 0.0
@@ -225,9 +286,9 @@ def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: floa
     t1 = duration if hi == len(results) - 1 else after
     long_pauses = [p for p in pauses if p.end - p.start >= 0.1]
     mids_before = [(p.start + p.end) / 2 for p in long_pauses
-                   if p.end <= t_first + 1e-6 and p.start >= t_first - 10]
+                   if p.end <= t_first + 1e-6 and p.start >= t_first - 5]
     mids_after = [(p.start + p.end) / 2 for p in long_pauses
-                  if p.start >= t_last - 1e-6 and p.end <= t_last + 10]
+                  if p.start >= t_last - 1e-6 and p.end <= t_last + 5]
     if lo > 0 and mids_before:
         t0 = max(mids_before)
     if hi < len(results) - 1 and mids_after:
@@ -237,13 +298,13 @@ def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: floa
 
 def _repair(
     engine, x: np.ndarray, words: list[str], results: list, pauses: list, spans: list[Span],
-    lim: Limits,
+    limits: LocalLimits,
 ) -> None:
     """Re-align collapsed stretches with skips and garbage; mark what is missing or extra."""
     n = len(words)
     duration = len(x) / ALIGN_RATE
     regions: list[list] = []
-    for i, j in _bad_regions(results, lim):
+    for i, j in _bad_regions(results, limits):
         # Grow the region by two anchor words each side, then to the surrounding pauses.
         lo, hi = max(0, i - 2), min(n - 1, j + 2)
         t0, t1 = _region_bounds(results, pauses, lo, hi, duration)
@@ -263,6 +324,7 @@ def _repair(
             continue
         a = int(t0 * ALIGN_RATE) // HOP * HOP
         b = int(t1 * ALIGN_RATE)
+        lim = limits.at((t0 + t1) / 2)
         items = engine.align_robust(x[a:b], words[lo:hi + 1], _SKIP_PROB,
                                     lim.garbage_prob(_GARBAGE_PROB))
         if items is None:
@@ -408,7 +470,7 @@ def speech_band_db(x: np.ndarray) -> np.ndarray:
 
 
 def _noisy_pauses(x: np.ndarray, pauses: list, results: list, spans: list[Span],
-                  lim: Limits) -> None:
+                  limits: LocalLimits) -> None:
     """Pauses that hold sound (speech, music) the transcript does not account for.
 
     A pause is sound when the silence model fits it badly, or when it is loud in the speech
@@ -423,13 +485,17 @@ def _noisy_pauses(x: np.ndarray, pauses: list, results: list, spans: list[Span],
     if not candidates:
         return
     band = speech_band_db(x)
-    floor = float(np.percentile(band, 10))
-    words = [band[int(r.start / FRAME):int(r.end / FRAME)] for r in results if r.found]
-    level = float(np.median(np.concatenate(words))) if words else floor + 20.0
-    loud = floor + max(10.0, 0.5 * (level - floor))
+    found = [r for r in results if r.found]
     for p in candidates:
+        # floor and speech level from the 30 s around the pause
+        lo, hi = max(0, int((p.start - 30) / FRAME)), int((p.end + 30) / FRAME)
+        floor = float(np.percentile(band[lo:hi], 10))
+        near = [band[int(r.start / FRAME):int(r.end / FRAME)] for r in found
+                if abs(r.start - p.start) < 30]
+        level = float(np.median(np.concatenate(near))) if near else floor + 20.0
+        loud = floor + max(10.0, 0.5 * (level - floor))
         seg = band[int(p.start / FRAME):max(int(p.end / FRAME), int(p.start / FRAME) + 1)]
-        if p.spf < lim.bad_pause or float(np.median(seg)) > loud:
+        if p.spf < limits.at(p.start).bad_pause or float(np.median(seg)) > loud:
             spans.append(Span("untranscribed", p.start, p.end,
                               note="sound in a pause that the transcript does not account for"))
 
@@ -448,11 +514,11 @@ def speech_seconds(x: np.ndarray, sample_rate: int = ALIGN_RATE) -> float:
     return sum(s["end"] - s["start"] for s in stamps) / sample_rate
 
 
-def _check_speech(x: np.ndarray, results: list, lim: Limits) -> None:
+def _check_speech(x: np.ndarray, results: list, limits: LocalLimits) -> None:
     """When the alignment fits poorly, make sure there is speech at all (noise, tones and
     music can fit a few words by accident)."""
     found = [r for r in results if r.found]
-    fit = np.mean([lim.confidence(r.spf) for r in found]) if found else 0.0
+    fit = np.mean([limits.at(r.start).confidence(r.spf) for r in found]) if found else 0.0
     if len(found) >= 0.8 * len(results) and fit >= 0.6:
         return
     if speech_seconds(x) < 0.3:
@@ -460,7 +526,7 @@ def _check_speech(x: np.ndarray, results: list, lim: Limits) -> None:
                          "nothing to align")
 
 
-def _to_words(tokens: list[Token], results: list, lim: Limits
+def _to_words(tokens: list[Token], results: list, limits: LocalLimits
               ) -> tuple[list[Word], list[Span]]:
     """Map spoken-word results back onto the user's tokens; list missing tokens as spans."""
     words: list[Word] = []
@@ -472,7 +538,7 @@ def _to_words(tokens: list[Token], results: list, lim: Limits
         k += len(t.spoken)
         hit = [r for r in rs if r.found]
         if hit:
-            conf = min(lim.confidence(r.spf) for r in hit) * len(hit) / len(rs)
+            conf = min(limits.at(r.start).confidence(r.spf) for r in hit) * len(hit) / len(rs)
             words.append(Word(t.text, hit[0].start, hit[-1].end, conf,
                               [p for r in hit for p in r.phones], list(t.spoken),
                               t.start, t.end, True))
@@ -568,19 +634,19 @@ class Aligner:
 
         pauses: list[_Pause] = []
         results = _align_pieces(eng, x, words, pauses, progress)
-        lim = Limits.from_scores([r.spf for r in results if r is not None])
+        limits = LocalLimits(results)
         spans: list[Span] = []
-        _repair(eng, x, words, results, pauses, spans, lim)
+        _repair(eng, x, words, results, pauses, spans, limits)
         results = [r if r is not None else _Result(0.0, 0.0, found=False) for r in results]
         if not any(r.found for r in results):
             raise AlignmentError(
                 "none of the transcript's words could be found in the audio; "
                 "check that the transcript matches the recording"
             )
-        _check_speech(x, results, lim)
+        _check_speech(x, results, limits)
         _tidy(results)
-        _noisy_pauses(x, pauses, results, spans, lim)
-        out_words, missing = _to_words(tokens, results, lim)
+        _noisy_pauses(x, pauses, results, spans, limits)
+        out_words, missing = _to_words(tokens, results, limits)
         spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
         al = Alignment(out_words, duration, self.language, self.engine_name, transcript, spans)
         cache.store(self.cache_dir, "align", key, al.to_json())

@@ -27,43 +27,58 @@ def quiet_frames(energy_db: np.ndarray, margin_db: float = 8.0) -> np.ndarray:
     return energy_db < floor + margin_db
 
 
-def cut_points(
-    audio: np.ndarray, sample_rate: int, target: float = 25.0, longest: float = 35.0
-) -> list[int]:
-    """Sample positions at which to cut `audio` into pieces of about `target` seconds.
+class Cutter:
+    """Chooses cut points at pauses in one recording (energy computed once)."""
 
-    Returns the interior cut positions (empty for audio no longer than `longest`). Each cut is
-    the centre of the longest quiet run between `target - 8` and `longest` seconds after the
-    previous cut; without any quiet run there, the quietest frame is used.
-    """
-    total = len(audio) / sample_rate
-    if total <= longest:
-        return []
-    hop = sample_rate // 100
-    energy = frame_energy_db(audio, hop=hop, win=int(0.025 * sample_rate))
-    quiet = quiet_frames(energy)
-    cuts: list[int] = []
-    start = 0
-    n = len(energy)
-    while (n - start) * 0.01 > longest:
-        lo = start + int((target - 8) * 100)
-        hi = min(n, start + int(longest * 100))
-        best_len, best_mid = 0, None
+    def __init__(self, audio: np.ndarray, sample_rate: int, target: float = 25.0,
+                 longest: float = 35.0) -> None:
+        self.hop = sample_rate // 100
+        self.n_samples = len(audio)
+        self.target, self.longest = target, longest
+        self.energy = frame_energy_db(audio, hop=self.hop, win=int(0.025 * sample_rate))
+        self.quiet = quiet_frames(self.energy)
+
+    def next_cut(self, start: int) -> int | None:
+        """The sample at which to end a piece starting at sample `start`, or None when the
+        rest is no longer than `longest` seconds.
+
+        The cut is the centre of the longest quiet run between `target - 8` and `longest`
+        seconds after `start`; without any quiet run there, the quietest frame.
+        """
+        f0 = start // self.hop
+        n = len(self.energy)
+        if (n - f0) * 0.01 <= self.longest:
+            return None
+        lo = f0 + int((self.target - 8) * 100)
+        hi = min(n, f0 + int(self.longest * 100))
+        best_score, best_mid = 0.0, None
         t = lo
         while t < hi:
-            if quiet[t]:
+            if self.quiet[t]:
                 u = t
-                while u < hi and quiet[u]:
+                while u < hi and self.quiet[u]:
                     u += 1
                 # Prefer long pauses, and among equals the one nearest the target length.
-                score = (u - t) - abs((t + u) / 2 - (start + target * 100)) / 200.0
-                if best_mid is None or score > best_len:
-                    best_len, best_mid = score, (t + u) // 2
+                score = (u - t) - abs((t + u) / 2 - (f0 + self.target * 100)) / 200.0
+                if best_mid is None or score > best_score:
+                    best_score, best_mid = score, (t + u) // 2
                 t = u
             else:
                 t += 1
         if best_mid is None:
-            best_mid = lo + int(np.argmin(energy[lo:hi]))
-        cuts.append(best_mid * hop)
-        start = best_mid
+            best_mid = lo + int(np.argmin(self.energy[lo:hi]))
+        return best_mid * self.hop
+
+
+def cut_points(
+    audio: np.ndarray, sample_rate: int, target: float = 25.0, longest: float = 35.0
+) -> list[int]:
+    """Sample positions at which to cut `audio` into pieces of about `target` seconds
+    (empty for audio no longer than `longest`); see `Cutter.next_cut`."""
+    cutter = Cutter(audio, sample_rate, target, longest)
+    cuts: list[int] = []
+    start = 0
+    while (cut := cutter.next_cut(start)) is not None:
+        cuts.append(cut)
+        start = cut
     return cuts

@@ -86,7 +86,8 @@ class SphinxEngine:
         self._ps = ps
         self.language = language
         self._decoder = ps.Decoder(
-            bestpath=False, lm=None, beam=1e-100, pbeam=1e-100, wbeam=1e-80, loglevel="FATAL"
+            bestpath=False, lm=None, beam=1e-100, pbeam=1e-100, wbeam=1e-80, fillprob=1e-40,
+            loglevel="FATAL",
         )
         self._known: dict[str, str] = {}
         self._garbage_ready = False
@@ -172,11 +173,15 @@ class SphinxEngine:
             log.info("alignment search failed: %s", exc)
             return None
 
-    def align_prefix(self, audio: np.ndarray, words: list[str]) -> list[WordTiming] | None:
+    def align_prefix(
+        self, audio: np.ndarray, words: list[str], expected: float | None = None
+    ) -> list[WordTiming] | None:
         """Align a leading run of `words` (at least one) to all of `audio`.
 
         Returns the timings of the words the speech covers; the caller continues with the
-        word after the last one returned.
+        word after the last one returned. `expected` (a word count) puts a soft prior
+        against ending well before it, so the search does not end early by letting silence
+        swallow speech it fits poorly.
         """
         if not words:
             return []
@@ -185,7 +190,11 @@ class SphinxEngine:
         transitions = []
         for i, name in enumerate(names):
             transitions.append((i, i + 1, 1.0, name))
-            transitions.append((i, final, 1.0, name))
+            prior = 1.0
+            if expected and i + 1 < expected:
+                z = (expected - i - 1) / (0.3 * expected)
+                prior = max(float(np.exp(-0.5 * z * z)), 1e-30)
+            transitions.append((i, final, prior, name))
         pcm = self._pcm(audio)
         try:
             fsg = self._decoder.create_fsg("prefix", 0, final, transitions)

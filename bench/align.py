@@ -97,9 +97,12 @@ def long_case(minutes: float = 10.0) -> dict:
         x, text, ref = parts[k % len(parts)]
         if ref is not None:
             refs.append((t, len(" ".join(texts).split()), mfa_reference(ref)))
-        pieces += [x, pause]
+        # pause so the next part starts on the 10 ms frame grid, as each file does alone
+        gap = pause if (len(x) + len(pause)) % 160 == 0 else np.zeros(
+            len(pause) + 160 - (len(x) + len(pause)) % 160, np.float32)
+        pieces += [x, gap]
         texts.append(text)
-        t += (len(x) + len(pause)) / ALIGN_RATE
+        t += (len(x) + len(gap)) / ALIGN_RATE
         k += 1
     audio = Audio(np.concatenate(pieces), ALIGN_RATE)
     transcript = " ".join(texts)
