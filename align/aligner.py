@@ -34,6 +34,7 @@ ALGORITHM_VERSION = 2
 Progress = Callable[[float, float], None]
 
 _BAD_RUN_WORDS = 3  # this many badly fitting words near each other trigger a robust re-align
+_BAD_PAIR_MARGIN = 12.0  # ...or one fewer, if on average this far below the limit
 _SKIP_PROB = 1e-8  # robust search: prior of a transcript word being absent
 _GARBAGE_PROB = 1e-10  # robust search: prior per phone of untranscribed sound
 _UNSCORED = -60.0  # score given to words placed by the robust search alone (no phones)
@@ -246,8 +247,8 @@ def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
 
     Natural speech has isolated badly scored words (fast function words); a transcript that
     does not match the audio leaves a run of them. A run counts when it has at least
-    `_BAD_RUN_WORDS` bad words, or holds a word the search could not place at all, or a
-    single word scores below its local `bad_single`.
+    `_BAD_RUN_WORDS` bad words (or one fewer, much worse than the limit), or holds a word the
+    search could not place at all, or a single word scores below its local `bad_single`.
     """
     n = len(results)
     bad = [r is None or r.spf < limits.at(r.start).bad_run for r in results]
@@ -264,8 +265,11 @@ def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
         while not bad[j]:
             j -= 1
         run = results[i:j + 1]
-        n_bad = sum(bad[i:j + 1])
+        excess = [r.spf - limits.at(r.start).bad_run for r, b in zip(run, bad[i:j + 1],
+                                                                   strict=True) if b and r]
+        n_bad = len(excess)
         if (n_bad >= _BAD_RUN_WORDS or any(r is None for r in run)
+                or (n_bad == _BAD_RUN_WORDS - 1 and np.mean(excess) < -_BAD_PAIR_MARGIN)
                 or min(r.spf - limits.at(r.start).bad_single for r in run) < 0):
             regions.append((i, j))
         i = j + 1
@@ -274,7 +278,7 @@ def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
 
 def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: float):
     """Audio span to re-align for words lo..hi: from the middle of the last pause before the
-    region to the middle of the first pause after it (within 5 s), else at anchor words."""
+    region to the middle of the first pause after it (within 2 s), else at anchor words."""
     first = next((r for r in results[lo:hi + 1] if r is not None), None)
     last = next((r for r in reversed(results[lo:hi + 1]) if r is not None), None)
     before = results[lo - 1].end if lo > 0 and results[lo - 1] is not None else 0.0
@@ -286,9 +290,9 @@ def _region_bounds(results: list, pauses: list, lo: int, hi: int, duration: floa
     t1 = duration if hi == len(results) - 1 else after
     long_pauses = [p for p in pauses if p.end - p.start >= 0.1]
     mids_before = [(p.start + p.end) / 2 for p in long_pauses
-                   if p.end <= t_first + 1e-6 and p.start >= t_first - 5]
+                   if p.end <= t_first + 1e-6 and p.start >= t_first - 2]
     mids_after = [(p.start + p.end) / 2 for p in long_pauses
-                  if p.start >= t_last - 1e-6 and p.end <= t_last + 5]
+                  if p.start >= t_last - 1e-6 and p.end <= t_last + 2]
     if lo > 0 and mids_before:
         t0 = max(mids_before)
     if hi < len(results) - 1 and mids_after:
@@ -526,16 +530,58 @@ def _check_speech(x: np.ndarray, results: list, limits: LocalLimits) -> None:
                          "nothing to align")
 
 
-def _to_words(tokens: list[Token], results: list, limits: LocalLimits
+def _try_alternatives(engine, x: np.ndarray, tokens: list[Token], words: list[str],
+                      results: list, spans: list[Span], limits: LocalLimits) -> dict:
+    """For a token not heard as first read, try its other readings ("i.e." said "i e")
+    between its neighbours. Returns {token index: (reading, results)} for readings that fit;
+    the untranscribed sound they explain is dropped from `spans`."""
+    chosen: dict[int, tuple[tuple[str, ...], list]] = {}
+    starts, k = [], 0
+    for t in tokens:
+        starts.append(k)
+        k += len(t.spoken)
+    for ti, t in enumerate(tokens):
+        rs = results[starts[ti]:starts[ti] + len(t.spoken)]
+        if not t.alternatives or not rs or any(r.found for r in rs):
+            continue
+        before = [j for j in range(starts[ti] - 1, -1, -1) if results[j].found][:1]
+        after = [j for j in range(starts[ti] + len(t.spoken), len(words)) if results[j].found][:1]
+        t0 = results[before[0]].start if before else 0.0
+        t1 = results[after[0]].end if after else len(x) / ALIGN_RATE
+        lim = limits.at((t0 + t1) / 2)
+        for alt in t.alternatives:
+            seq = [words[j] for j in before] + list(alt) + [words[j] for j in after]
+            s0 = int(t0 * ALIGN_RATE) // HOP * HOP
+            timings = engine.align(x[s0:int(t1 * ALIGN_RATE)], seq) or []
+            got = [u for u in timings if u.index >= 0]
+            if len(got) != len(seq) or not all(u.score_per_frame > lim.bad_run for u in got):
+                continue
+            inner = got[len(before):len(got) - len(after)]
+            off = s0 // HOP
+            alt_results = [_Result((u.start + off) * FRAME, (u.end + off) * FRAME,
+                                   [Phone(p.label, (p.start + off) * FRAME, (p.end + off) * FRAME)
+                                    for p in u.phones], u.score_per_frame) for u in inner]
+            chosen[ti] = (alt, alt_results)
+            a, b = alt_results[0].start, alt_results[-1].end
+            spans[:] = [sp for sp in spans
+                        if not (sp.kind == "untranscribed" and sp.start < b and sp.end > a)]
+            break
+    return chosen
+
+
+def _to_words(tokens: list[Token], results: list, limits: LocalLimits, chosen: dict
               ) -> tuple[list[Word], list[Span]]:
     """Map spoken-word results back onto the user's tokens; list missing tokens as spans."""
     words: list[Word] = []
     spans: list[Span] = []
     k = 0
     last_end = 0.0
-    for t in tokens:
+    for ti, t in enumerate(tokens):
         rs = results[k:k + len(t.spoken)]
         k += len(t.spoken)
+        if ti in chosen:
+            t = Token(t.text, t.start, t.end, chosen[ti][0], t.alternatives)
+            rs = chosen[ti][1]
         hit = [r for r in rs if r.found]
         if hit:
             conf = min(limits.at(r.start).confidence(r.spf) for r in hit) * len(hit) / len(rs)
@@ -646,7 +692,8 @@ class Aligner:
         _check_speech(x, results, limits)
         _tidy(results)
         _noisy_pauses(x, pauses, results, spans, limits)
-        out_words, missing = _to_words(tokens, results, limits)
+        chosen = _try_alternatives(eng, x, tokens, words, results, spans, limits)
+        out_words, missing = _to_words(tokens, results, limits, chosen)
         spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
         al = Alignment(out_words, duration, self.language, self.engine_name, transcript, spans)
         cache.store(self.cache_dir, "align", key, al.to_json())

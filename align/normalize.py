@@ -22,13 +22,16 @@ class Token:
 
     `text` is exactly `transcript[start:end]`: the token as typed, without the sentence
     punctuation around it. `spoken` is lower-case words; it may be empty for a token that is
-    not said (a lone dash, an emoji).
+    not said (a lone dash, an emoji). `alternatives` are other ways a speaker may read the
+    token ("i.e." as "that is" or "i e"; "1905" as a year or a number); the aligner tries
+    them where the first reading is not heard.
     """
 
     text: str
     start: int
     end: int
     spoken: tuple[str, ...] = field(default_factory=tuple)
+    alternatives: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
 
 
 # Abbreviations that are read as words. Keys are lower-case without the trailing period.
@@ -172,6 +175,29 @@ def _spoken(core: str, language: str, is_word: callable) -> list[str]:
     return [w for w in _WORD_SPLIT.split(word) if w and w != "'"]
 
 
+_ALTERNATIVES = {
+    "i.e": [("i", "e")], "e.g": [("e", "g")], "etc": [("etcetera",)], "st": [("street",)],
+    "dr": [("drive",)], "vs": [("vs",), ("v", "s")], "no": [("no",)], "mt": [("mountain",)],
+}
+
+
+def _alternatives(core: str, spoken: list[str], language: str) -> list[tuple[str, ...]]:
+    """Other readings of a token, besides `spoken`."""
+    alts: list[tuple[str, ...]] = []
+    key = core.lower().rstrip(".")
+    if language == "en" and key in _ABBREVIATIONS:
+        alts += _ALTERNATIVES.get(key, [])
+    plain = core.rstrip(".")
+    if re.fullmatch(r"\d{4}", plain) and language == "en":
+        alts.append(tuple(_cardinal(plain, language)))  # "1905" read as a number
+        if plain.startswith("20") and int(plain[2:]):  # "2010" as "two thousand ten"
+            alts.append(("two", "thousand", *_cardinal(plain[2:], language)))
+    m = re.fullmatch(r"[$£€]([\d,]+)\.(\d\d)", plain)
+    if m and int(m.group(2)):  # "$3.50" read as "three fifty"
+        alts.append(tuple(_cardinal(m.group(1), language) + _cardinal(m.group(2), language)))
+    return [a for a in alts if a and a != tuple(spoken)]
+
+
 def tokenize(
     transcript: str, language: str = "en", is_word: callable = lambda w: False
 ) -> list[Token]:
@@ -194,7 +220,8 @@ def tokenize(
             core = core.rstrip(".")
         if not core:
             continue
-        tokens.append(Token(core, start, start + len(core), tuple(spoken)))
+        alts = tuple(_alternatives(core, spoken, language)) if spoken else ()
+        tokens.append(Token(core, start, start + len(core), tuple(spoken), alts))
     return tokens
 
 
