@@ -50,8 +50,8 @@ class Limits:
     a cold or a noisy room: -30; synthetic speech: -40), so word thresholds are set relative
     to the recording's own typical word score (the upper quartile less 4, which a stretch of
     mismatched transcript barely moves), clamped so that a transcript that is wrong
-    throughout still looks wrong. How well silence fits depends on the room, not the voice,
-    so the pause threshold is fixed.
+    throughout still looks wrong. Pauses are judged against the same base, never more
+    strictly than a fixed floor.
     """
 
     base: float = -20.0
@@ -75,8 +75,9 @@ class Limits:
 
     @property
     def bad_pause(self) -> float:
-        """A pause fitting worse than this is not silence."""
-        return -40.0
+        """A pause fitting worse than this is not silence (the speech-band energy test in
+        `_noisy_pauses` catches loud sound whatever the fit)."""
+        return min(-40.0, self.base - 30.0)
 
     def garbage_prob(self, natural: float) -> float:
         """Prior per phone of untranscribed sound, made rarer for voices that fit the model
@@ -152,7 +153,8 @@ def _to_results(
 
 
 def _align_pieces(
-    engine, x: np.ndarray, words: list[str], pauses: list, progress: Progress | None
+    engine, x: np.ndarray, words: list[str], pauses: list, progress: Progress | None,
+    energy: np.ndarray, band: np.ndarray,
 ) -> list:
     """Align all words over the whole audio, piece by piece. Returns one _Result|None per word.
 
@@ -162,10 +164,10 @@ def _align_pieces(
     cover is looked at again rather than lost, so one bad stretch cannot shift the rest.
     """
     results: list[_Result | None] = [None] * len(words)
-    cutter = Cutter(x, ALIGN_RATE)
-    band = speech_band_db(x) if cutter.next_cut(0) is not None else None
+    cutter = Cutter(x, ALIGN_RATE, energy=energy)
     total = len(x) / ALIGN_RATE
-    rate = len(words) / max(total, 1e-6)  # words per second over the whole file
+    active = np.cumsum(~cutter.quiet)  # frames with sound, for words-per-second of sound
+    rate = len(words) / max(float(active[-1]), 1.0)  # words per active frame
     a, p = 0, 0
     while p < len(words) and a < len(x):
         b = cutter.next_cut(a)
@@ -182,7 +184,8 @@ def _align_pieces(
                 timings = _robust_as_timings(engine, piece, words[p:])
             _to_results(timings or [], offset, p, results, pauses)
             break
-        expected = len(piece) / ALIGN_RATE * rate
+        f0, f1 = a // HOP, min(b // HOP, len(active)) - 1
+        expected = max(1.0, float(active[f1] - (active[f0 - 1] if f0 else 0)) * rate)
         width = int(expected * 1.6) + 20
         while True:
             window = words[p:p + width]
@@ -191,6 +194,8 @@ def _align_pieces(
             if last_word < len(window) - 1 or p + width >= len(words):
                 break
             width *= 2  # the piece may hold more words than expected: widen and retry
+        if timings is None:  # the piece holds fewer words than expected: let it end anywhere
+            timings = engine.align_prefix(piece, window)
         if timings is None:
             timings = _robust_as_timings(engine, piece, words[p:p + width])
         timings = _cut_at_loud_pause(timings or [], band, offset)
@@ -213,6 +218,19 @@ def _align_pieces(
     return results
 
 
+def _floor(band: np.ndarray) -> float:
+    """Noise floor (dB): 10th percentile of the frames that are not digital silence."""
+    live = band[band > -90.0]
+    return float(np.percentile(live, 10)) if len(live) else -90.0
+
+
+def _loud_threshold(floor: float, level: float) -> float:
+    """Speech-band energy (dB) above which a pause holds real sound: well above the noise
+    floor and within 20 dB of the speech around it (digital silence does not count as the
+    floor: it would make a stop's closure look loud)."""
+    return max(floor + max(10.0, 0.5 * (level - floor)), level - 20.0)
+
+
 def _cut_at_loud_pause(timings: list[WordTiming], band, offset: int) -> list[WordTiming]:
     """Keep a piece's timings only up to the first long "pause" that is loud in the speech
     band. A search that may end anywhere can swallow speech it cannot fit into silence and
@@ -223,8 +241,8 @@ def _cut_at_loud_pause(timings: list[WordTiming], band, offset: int) -> list[Wor
         return timings
     level = float(np.median(np.concatenate(
         [band[offset + t.start:offset + t.end] for t in words])))
-    floor = float(np.percentile(band[offset + words[0].start:offset + words[-1].end], 10))
-    loud = floor + max(10.0, 0.5 * (level - floor))
+    floor = _floor(band[offset + words[0].start:offset + words[-1].end])
+    loud = _loud_threshold(floor, level)
     for k, t in enumerate(timings):
         if t.index >= 0 or t.end - t.start < 100 or t.start <= words[1].start:
             continue
@@ -473,7 +491,7 @@ def speech_band_db(x: np.ndarray) -> np.ndarray:
     return frame_energy_db(sosfiltfilt(sos, x).astype(np.float32))
 
 
-def _noisy_pauses(x: np.ndarray, pauses: list, results: list, spans: list[Span],
+def _noisy_pauses(band: np.ndarray, pauses: list, results: list, spans: list[Span],
                   limits: LocalLimits) -> None:
     """Pauses that hold sound (speech, music) the transcript does not account for.
 
@@ -488,16 +506,15 @@ def _noisy_pauses(x: np.ndarray, pauses: list, results: list, spans: list[Span],
                   and not any(a < p.end and b > p.start for a, b in covered)]
     if not candidates:
         return
-    band = speech_band_db(x)
     found = [r for r in results if r.found]
     for p in candidates:
         # floor and speech level from the 30 s around the pause
         lo, hi = max(0, int((p.start - 30) / FRAME)), int((p.end + 30) / FRAME)
-        floor = float(np.percentile(band[lo:hi], 10))
+        floor = _floor(band[lo:hi])
         near = [band[int(r.start / FRAME):int(r.end / FRAME)] for r in found
                 if abs(r.start - p.start) < 30]
         level = float(np.median(np.concatenate(near))) if near else floor + 20.0
-        loud = floor + max(10.0, 0.5 * (level - floor))
+        loud = _loud_threshold(floor, level)
         seg = band[int(p.start / FRAME):max(int(p.end / FRAME), int(p.start / FRAME) + 1)]
         if p.spf < limits.at(p.start).bad_pause or float(np.median(seg)) > loud:
             spans.append(Span("untranscribed", p.start, p.end,
@@ -663,7 +680,8 @@ class Aligner:
         duration = len(x) / ALIGN_RATE
         if duration < 0.2:
             raise AudioError(f"the audio is too short to align ({duration:.2f} s)")
-        if np.percentile(frame_energy_db(x), 99) < -55:
+        energy = frame_energy_db(x)
+        if np.percentile(energy, 99) < -55:
             raise AudioError("the audio is silent (no sound above -55 dBFS); nothing to align")
 
         key = cache.content_key(x, transcript, self.language, self.engine_name,
@@ -679,7 +697,8 @@ class Aligner:
             raise TranscriptError("the transcript holds no words that can be spoken")
 
         pauses: list[_Pause] = []
-        results = _align_pieces(eng, x, words, pauses, progress)
+        band = speech_band_db(x)
+        results = _align_pieces(eng, x, words, pauses, progress, energy, band)
         limits = LocalLimits(results)
         spans: list[Span] = []
         _repair(eng, x, words, results, pauses, spans, limits)
@@ -691,7 +710,7 @@ class Aligner:
             )
         _check_speech(x, results, limits)
         _tidy(results)
-        _noisy_pauses(x, pauses, results, spans, limits)
+        _noisy_pauses(band, pauses, results, spans, limits)
         chosen = _try_alternatives(eng, x, tokens, words, results, spans, limits)
         out_words, missing = _to_words(tokens, results, limits, chosen)
         spans = sorted(spans + missing, key=lambda s: (s.start, s.end))

@@ -10,6 +10,9 @@ Three searches over one decoder, all on 16 kHz mono audio with 10 ms frames:
   any two words; used where the plain alignment's scores collapse, so that missing or
   extra speech is found instead of smearing the neighbouring words.
 
+Decoders dither the input (seeded, so results repeat): stretches of exact digital silence,
+common in edited or padded audio, otherwise break the search.
+
 Word scores are pocketsphinx acoustic scores relative to the best senone of each frame,
 so `score / frames` is a goodness-of-pronunciation measure: near 0 for a clean match,
 strongly negative where the words do not fit the sound.
@@ -31,6 +34,7 @@ FRAME = 0.01  # seconds per frame
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
 _GARBAGE_PREFIX = "+gb+"
 _MAX_SKIP = 80  # longest run of words the robust search can skip in one step
+_MIN_SHARE = 0.7  # a piece holds at least this share of its expected words
 
 
 @dataclass
@@ -87,7 +91,7 @@ class SphinxEngine:
         self.language = language
         self._decoder = ps.Decoder(
             bestpath=False, lm=None, beam=1e-100, pbeam=1e-100, wbeam=1e-80, fillprob=1e-40,
-            loglevel="FATAL",
+            dither=True, seed=1, loglevel="FATAL",
         )
         self._known: dict[str, str] = {}
         self._garbage_ready = False
@@ -179,17 +183,21 @@ class SphinxEngine:
         """Align a leading run of `words` (at least one) to all of `audio`.
 
         Returns the timings of the words the speech covers; the caller continues with the
-        word after the last one returned. `expected` (a word count) puts a soft prior
-        against ending well before it, so the search does not end early by letting silence
-        swallow speech it fits poorly.
+        word after the last one returned. `expected` (a word count) forbids ending before
+        `_MIN_SHARE` of it and puts a soft prior against ending short of it: otherwise the
+        search may end early by letting silence swallow speech the model fits poorly
+        (synthetic or noisy speech fits silence about as well as words).
         """
         if not words:
             return []
         names = [self.vocab_name(w) for w in words]
         final = len(names) + 1
         transitions = []
+        earliest = max(1, int(_MIN_SHARE * expected)) if expected else 1
         for i, name in enumerate(names):
             transitions.append((i, i + 1, 1.0, name))
+            if i + 1 < min(earliest, len(names)):
+                continue  # too early to end: silence would be swallowing speech
             prior = 1.0
             if expected and i + 1 < expected:
                 z = (expected - i - 1) / (0.3 * expected)
@@ -281,7 +289,7 @@ class SphinxEngine:
         Returns (word, start frame, end frame, posterior) for each recognised word.
         """
         if self._recognizer is None:
-            self._recognizer = self._ps.Decoder(loglevel="FATAL")
+            self._recognizer = self._ps.Decoder(dither=True, seed=1, loglevel="FATAL")
         d = self._recognizer
         d.start_utt()
         d.process_raw(self._pcm(audio), full_utt=True)
