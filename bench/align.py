@@ -166,7 +166,8 @@ def main() -> int:
         rows.append(row)
         print(json.dumps(row))
 
-    result = {"cold_start_s": round(cold_start, 2), "files": rows, "mfa_word_boundaries": stats(all_errs) if all_errs else None,
+    result = {"cold_start_s": round(cold_start, 2), "files": rows,
+              "mfa_word_boundaries": stats(all_errs) if all_errs else None,
               "rtf_mean": round(float(np.mean([r["rtf"] for r in rows])), 4),
               "rtf_max": round(float(np.max([r["rtf"] for r in rows])), 4)}
     if not args.skip_long:

@@ -35,8 +35,8 @@ def long_recording(speech):
         for k, text in enumerate(SENTENCES):
             synth, ref = speech(text, rate_wpm=150 + 10 * ((rep + k) % 3))
             x = resample(synth.audio, synth.sample_rate, RATE)
-            words = [(text[c:].split()[0].strip(".,").lower(), s + t) for c, s in sorted(ref.items())]
-            refs += words
+            refs += [(text[c:].split()[0].strip(".,").lower(), s + t)
+                     for c, s in sorted(ref.items())]
             texts.append(text)
             pause = np.zeros(int(RATE * rng.uniform(0.3, 0.9)), np.float32)
             pieces += [x, pause]
