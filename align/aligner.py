@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 ALGORITHM_VERSION = 2
 Progress = Callable[[float, float], None]
 
+_ENTRY_SLACK = 12  # words a piece's text may start before or after where the last one ended
+_RESYNC_SLACK = 80  # ...and how far to look when a piece's fit collapses
 _BAD_RUN_WORDS = 3  # this many badly fitting words near each other trigger a robust re-align
-_BAD_PAIR_MARGIN = 12.0  # ...or one fewer, if on average this far below the limit
+_BAD_PAIR_MARGIN = 8.0  # ...or one fewer, if each is this far below the limit
 _SKIP_PROB = 1e-8  # robust search: prior of a transcript word being absent
 _GARBAGE_PROB = 1e-10  # robust search: prior per phone of untranscribed sound
 _UNSCORED = -60.0  # score given to words placed by the robust search alone (no phones)
@@ -161,7 +163,9 @@ def _align_pieces(
     Each piece ends at a pause about 25 s on and takes the leading run of the remaining words
     that its speech covers. The next piece starts where that run's last word starts (the
     word is aligned again, with its full context), not at the cut: speech the run did not
-    cover is looked at again rather than lost, so one bad stretch cannot shift the rest.
+    cover is looked at again rather than lost. Its text may also start a few words earlier
+    or later than where the previous piece stopped, so a piece that took a few words too
+    many or too few does not shift every piece after it.
     """
     results: list[_Result | None] = [None] * len(words)
     cutter = Cutter(x, ALIGN_RATE, energy=energy)
@@ -169,6 +173,8 @@ def _align_pieces(
     active = np.cumsum(~cutter.quiet)  # frames with sound, for words-per-second of sound
     rate = len(words) / max(float(active[-1]), 1.0)  # words per active frame
     a, p = 0, 0
+    fits: list[float] = []  # median word fit of each piece so far
+    typical = None
     while p < len(words) and a < len(x):
         b = cutter.next_cut(a)
         last = b is None
@@ -187,28 +193,34 @@ def _align_pieces(
         f0, f1 = a // HOP, min(b // HOP, len(active)) - 1
         expected = max(1.0, float(active[f1] - (active[f0 - 1] if f0 else 0)) * rate)
         width = int(expected * 1.6) + 20
-        while True:
-            window = words[p:p + width]
-            timings = engine.align_prefix(piece, window, expected)
-            last_word = max((t.index for t in timings or []), default=-1)
-            if last_word < len(window) - 1 or p + width >= len(words):
-                break
-            width *= 2  # the piece may hold more words than expected: widen and retry
-        if timings is None:  # the piece holds fewer words than expected: let it end anywhere
-            timings = engine.align_prefix(piece, window)
-        if timings is None:
-            timings = _robust_as_timings(engine, piece, words[p:p + width])
+        timings, ws = _align_piece(engine, piece, words, p, width, expected,
+                                   min(_ENTRY_SLACK, p))
+        fit = _median_fit(timings)
+        if p > 0 and fit is not None and typical is not None and fit < typical - 25:
+            # The piece fits far worse than the recording so far: the text has probably
+            # drifted from the speech. Look for where it really starts, further back or on.
+            wide, wide_ws = _align_piece(engine, piece, words, p, width, expected,
+                                         min(_RESYNC_SLACK, p), entry_cost=0.95)
+            wide_fit = _median_fit(wide)
+            if wide_fit is not None and wide_fit > fit:
+                timings, ws = wide, wide_ws
+        fit = _median_fit(timings)
+        if fit is not None:
+            fits.append(fit)
+            typical = float(np.median(fits))
         timings = _cut_at_loud_pause(timings or [], band, offset)
         got = [t for t in timings if t.index >= 0]
         if len(got) >= 2:
             keep = [t for t in timings if t.index < got[-1].index and
                     (t.index >= 0 or t.end <= got[-1].start)]
-            _to_results(keep, offset, p, results, pauses)
-            p += got[-1].index
+            for k in range(ws + got[0].index, p):  # words this piece places anew
+                results[k] = None
+            _to_results(keep, offset, ws, results, pauses)
+            p = ws + got[-1].index
             a_next = a + got[-1].start * HOP
         else:  # nothing usable: move on to the cut and let the repair step deal with it
-            _to_results(got, offset, p, results, pauses)
-            p += len(got)
+            _to_results(got, offset, ws, results, pauses)
+            p = max(p, ws + (got[-1].index + 1 if got else 0))
             a_next = b
         a = max(a_next, a + 5 * ALIGN_RATE)  # always make progress
         if progress:
@@ -216,6 +228,30 @@ def _align_pieces(
     if progress:
         progress(total, total)
     return results
+
+
+def _median_fit(timings) -> float | None:
+    scores = [t.score_per_frame for t in timings or [] if t.index >= 0]
+    return float(np.median(scores)) if scores else None
+
+
+def _align_piece(engine, piece, words, p: int, width: int, expected: float, slack: int,
+                 entry_cost: float = 0.3):
+    """Align one piece of a long recording: a run of words starting near word `p`.
+    Returns (timings, index of the window's first word)."""
+    ws = p - slack  # the window starts a few words back, so the entry can move
+    while True:
+        window = words[ws:p + width]
+        timings = engine.align_prefix(piece, window, expected, slack, slack, entry_cost)
+        last_word = max((t.index for t in timings or []), default=-1)
+        if last_word < len(window) - 1 or p + width >= len(words):
+            break
+        width *= 2  # the piece may hold more words than expected: widen and retry
+    if timings is None:  # the piece holds fewer words than expected: let it end anywhere
+        timings = engine.align_prefix(piece, window, None, slack, slack, entry_cost)
+    if timings is None:
+        timings, ws = _robust_as_timings(engine, piece, words[p:p + width]), p
+    return timings, ws
 
 
 def _floor(band: np.ndarray) -> float:
@@ -265,7 +301,7 @@ def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
 
     Natural speech has isolated badly scored words (fast function words); a transcript that
     does not match the audio leaves a run of them. A run counts when it has at least
-    `_BAD_RUN_WORDS` bad words (or one fewer, much worse than the limit), or holds a word the
+    `_BAD_RUN_WORDS` bad words (or one fewer, each well below the limit), or holds a word the
     search could not place at all, or a single word scores below its local `bad_single`.
     """
     n = len(results)
@@ -287,7 +323,7 @@ def _bad_regions(results: list, limits: LocalLimits) -> list[tuple[int, int]]:
                                                                    strict=True) if b and r]
         n_bad = len(excess)
         if (n_bad >= _BAD_RUN_WORDS or any(r is None for r in run)
-                or (n_bad == _BAD_RUN_WORDS - 1 and np.mean(excess) < -_BAD_PAIR_MARGIN)
+                or (n_bad == _BAD_RUN_WORDS - 1 and max(excess) < -_BAD_PAIR_MARGIN)
                 or min(r.spf - limits.at(r.start).bad_single for r in run) < 0):
             regions.append((i, j))
         i = j + 1

@@ -137,25 +137,35 @@ class SphinxEngine:
         d.end_utt()
         return d.hyp() is not None if search else True
 
-    def _second_pass(self, pcm: bytes, words: list[str], offset: int = 0) -> list[WordTiming]:
-        """Phone-level alignment of the hypothesis just decoded; map words back to indices."""
+    def _second_pass(self, pcm: bytes, words: list[str], entry: int = 0, slack: int = 0
+                     ) -> list[WordTiming]:
+        """Phone-level alignment of the hypothesis just decoded; map words back to indices.
+
+        The hypothesis is a contiguous run of `words` starting within `slack` of `entry`;
+        the start that matches the whole run, nearest to `entry`, is taken.
+        """
         d = self._decoder
         d.set_alignment()
         self._run(pcm, search=False)
+        # Read everything in one pass: pocketsphinx's alignment iterators must not outlive
+        # the loop that walks them (keeping entries around and reading them later crashes).
+        entries = [(w.name, w.start, w.duration, float(w.score),
+                    [PhoneTiming(p.name, p.start, p.start + p.duration) for p in w])
+                   for w in d.get_alignment()]
+        hyp = [e[0].split("(")[0] for e in entries if e[0] not in _FILLERS]
+        names = [self._known.get(w, w) for w in words]
+        starts = [j for j in range(max(0, entry - slack), min(len(names), entry + slack + 1))
+                  if names[j:j + len(hyp)] == hyp]
+        j = min(starts, key=lambda k: abs(k - entry)) if starts else entry
         out: list[WordTiming] = []
-        i = offset
-        for w in d.get_alignment():
-            if w.name in _FILLERS:
-                out.append(WordTiming(-1, w.start, w.start + w.duration, float(w.score), []))
+        for name, start, duration, score, phones in entries:
+            if name in _FILLERS:
+                out.append(WordTiming(-1, start, start + duration, score, []))
                 continue
-            base = w.name.split("(")[0]
-            while i < len(words) and self._known.get(words[i], words[i]) != base:
-                i += 1
-            if i >= len(words):
+            if j >= len(words):
                 break
-            phones = [PhoneTiming(p.name, p.start, p.start + p.duration) for p in w]
-            out.append(WordTiming(i, w.start, w.start + w.duration, float(w.score), phones))
-            i += 1
+            out.append(WordTiming(j, start, start + duration, score, phones))
+            j += 1
         return out
 
     @staticmethod
@@ -178,39 +188,46 @@ class SphinxEngine:
             return None
 
     def align_prefix(
-        self, audio: np.ndarray, words: list[str], expected: float | None = None
+        self, audio: np.ndarray, words: list[str], expected: float | None = None,
+        entry: int = 0, slack: int = 0, entry_cost: float = 0.3,
     ) -> list[WordTiming] | None:
-        """Align a leading run of `words` (at least one) to all of `audio`.
+        """Align a run of `words` to all of `audio`: it starts at word `entry` (or up to
+        `slack` words either side of it, at `entry_cost` per word) and may end after any word.
 
-        Returns the timings of the words the speech covers; the caller continues with the
-        word after the last one returned. `expected` (a word count) forbids ending before
-        `_MIN_SHARE` of it and puts a soft prior against ending short of it: otherwise the
-        search may end early by letting silence swallow speech the model fits poorly
-        (synthetic or noisy speech fits silence about as well as words).
+        Returns the timings of the words the speech covers; the caller continues from the
+        last one returned. The start slack lets a piece of a long recording make up for a
+        previous piece that took a few words too many or too few. `expected` (a word count)
+        forbids ending before `_MIN_SHARE` of it and puts a soft prior against ending short
+        of it: otherwise the search may end early by letting silence swallow speech the
+        model fits poorly (synthetic or noisy speech fits silence about as well as words).
         """
         if not words:
             return []
         names = [self.vocab_name(w) for w in words]
-        final = len(names) + 1
+        n = len(names)
+        final, start = n + 1, n + 2
         transitions = []
-        earliest = max(1, int(_MIN_SHARE * expected)) if expected else 1
+        earliest = entry + (max(1, int(_MIN_SHARE * expected)) if expected else 1)
         for i, name in enumerate(names):
-            transitions.append((i, i + 1, 1.0, name))
-            if i + 1 < min(earliest, len(names)):
+            if i >= entry - slack:
+                transitions.append((i, i + 1, 1.0, name))
+            if abs(i - entry) <= slack:  # enter here, without a null arc (see set_alignment)
+                transitions.append((start, i + 1, entry_cost ** abs(i - entry), name))
+            if i + 1 < min(earliest, n) or i < entry - slack:
                 continue  # too early to end: silence would be swallowing speech
             prior = 1.0
-            if expected and i + 1 < expected:
-                z = (expected - i - 1) / (0.3 * expected)
+            if expected and i + 1 - entry < expected:
+                z = (expected - (i + 1 - entry)) / (0.3 * expected)
                 prior = max(float(np.exp(-0.5 * z * z)), 1e-30)
             transitions.append((i, final, prior, name))
         pcm = self._pcm(audio)
         try:
-            fsg = self._decoder.create_fsg("prefix", 0, final, transitions)
+            fsg = self._decoder.create_fsg("prefix", start, final, transitions)
             self._decoder.add_fsg("prefix", fsg)
             self._decoder.activate_search("prefix")
             if not self._run(pcm):
                 return None
-            return self._second_pass(pcm, words)
+            return self._second_pass(pcm, words, entry, slack)
         except RuntimeError as exc:
             log.info("prefix search failed: %s", exc)
             return None
