@@ -7,6 +7,12 @@
    speech, noise, music) re-align just that stretch with a search that may skip words and
    absorb untranscribed sound, so the neighbours keep their true times.
 4. Map the spoken words back to the user's tokens.
+
+Boundary accuracy is pocketsphinx's. Tried and measured on the MFA benchmark files, none of
+these brought boundaries closer to MFA's: energy-based snapping of word edges next to pauses
+(worse), a per-recording monophone HMM re-trained on the first alignment (±1 ms), skip
+transitions for shorter phones (worse), averaging alignments at shifted frame phases (worse:
+the references share the 10 ms grid), vocal-tract-length normalisation (no change).
 """
 
 from __future__ import annotations
