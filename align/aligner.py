@@ -105,7 +105,7 @@ class LocalLimits:
     `window` seconds, so a long recording whose voice, room or speaker changes is judged
     against its own neighbourhood, not against its average."""
 
-    def __init__(self, results: list, window: float = 30.0) -> None:
+    def __init__(self, results: list, window: float = 15.0) -> None:
         found = [r for r in results if r is not None]
         self._t = np.array([r.start for r in found])
         self._s = np.array([r.spf for r in found])
