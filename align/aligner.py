@@ -36,7 +36,7 @@ from .types import Alignment, Phone, Span, Word
 
 log = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 Progress = Callable[[float, float], None]
 
 _ENTRY_SLACK = 12  # words a piece's text may start before or after where the last one ended
@@ -644,9 +644,11 @@ def _to_words(tokens: list[Token], results: list, limits: LocalLimits, chosen: d
         hit = [r for r in rs if r.found]
         if hit:
             conf = min(limits.at(r.start).confidence(r.spf) for r in hit) * len(hit) / len(rs)
+            parts = [Phone(sw, r.start, r.end) for sw, r in zip(t.spoken, rs, strict=False)
+                     if r.found]
             words.append(Word(t.text, hit[0].start, hit[-1].end, conf,
                               [p for r in hit for p in r.phones], list(t.spoken),
-                              t.start, t.end, True))
+                              t.start, t.end, True, parts))
             last_end = hit[-1].end
         else:
             words.append(Word(t.text, last_end, last_end, 0.0, [], list(t.spoken),

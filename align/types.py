@@ -37,6 +37,7 @@ class Word:
     char_start: int = 0
     char_end: int = 0
     aligned: bool = True
+    parts: list[Phone] = field(default_factory=list)  # each spoken word's interval (label=word)
 
 
 @dataclass
@@ -95,7 +96,8 @@ class Alignment:
         if d.get("format") != "retake.alignment":
             raise ValueError("not a Retake alignment (missing format: retake.alignment)")
         words = [
-            Word(**{**w, "phones": [Phone(**p) for p in w.get("phones", [])]})
+            Word(**{**w, "phones": [Phone(**p) for p in w.get("phones", [])],
+                    "parts": [Phone(**p) for p in w.get("parts", [])]})
             for w in d["words"]
         ]
         spans = [Span(**s) for s in d.get("unaligned", [])]

@@ -145,6 +145,85 @@ def transcribe(
 
 
 @app.command()
+def edit(
+    audio: Annotated[Path, typer.Argument(help="The recording to edit (any format FFmpeg reads).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Edited wav; its alignment, "
+                                         "time map and report are written beside it.")],
+    to: Annotated[str | None, typer.Option("--to", help="The new text (what the recording "
+                                           "should say), or a file holding it.")] = None,
+    edits: Annotated[Path | None, typer.Option("--edits", help="JSON list of operations on "
+                                               "the transcript's words instead of --to.")] = None,
+    transcript: Annotated[str | None, typer.Option(
+        "--transcript", "-t", help="What the recording says now: a file or the text.")] = None,
+    draft: Annotated[bool, typer.Option(help="Without --transcript, use the speech "
+                                        "recogniser's draft as the transcript.")] = False,
+    engine: Annotated[str, typer.Option(help="How new words are made (see `retake engines`).")
+                      ] = "units",
+    takes: Annotated[int, typer.Option(min=1, max=10, help="Render N candidates of each new "
+                                       "span; the best is used.")] = 1,
+    pitch: Annotated[float, typer.Option(help="Semitones added to new words.")] = 0.0,
+    emphasis: Annotated[float, typer.Option(min=0, max=1, help="Stress on new words, 0-1.")
+                        ] = 0.0,
+    speed: Annotated[float, typer.Option(min=0.5, max=2.0, help="Speed of new words.")] = 1.0,
+    reuse: Annotated[bool, typer.Option(help="Take words the recording already says from the "
+                                        "recording itself.")] = True,
+    language: LanguageOpt = "en",
+) -> None:
+    """Make a recording say new words by editing its transcript."""
+    import json
+
+    from align import load_audio
+    from align import transcribe as run_transcribe
+    from align.cache import default_cache_dir
+    from align.normalize import tokenize
+    from voice import EditOptions, Editor, write_result
+    from voice.edit import EditError
+    from voice.plan import apply_edits
+
+    if (to is None) == (edits is None):
+        raise EditError("give the new text with --to, or operations with --edits (one of them)")
+    if engine != "units":
+        raise EditError(f"engine {engine!r} is not available here; see `retake engines`")
+    sound = load_audio(audio)
+    for w in sound.warnings:
+        err.print(f"[yellow]warning[/]: {w}")
+    if transcript is None:
+        if not draft:
+            raise TranscriptError("give the recording's transcript with --transcript (or "
+                                  "--draft to use `retake transcribe`'s draft as it is)")
+        text = run_transcribe(sound, language=language).text
+        err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
+    else:
+        text = _read_transcript(transcript)
+    editor = Editor(language=language, cache_dir=default_cache_dir())
+    from ui.progress import progress_bar
+
+    with progress_bar("analysing", enabled=sys.stderr.isatty()) as progress:
+        rec = editor.load(sound, text, progress=progress)
+    if edits is not None:
+        try:
+            ops = json.loads(edits.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EditError(f"{edits}: not a readable JSON list of edits ({exc})") from None
+        if not isinstance(ops, list):
+            raise EditError(f"{edits}: expected a JSON list of edit operations")
+        new_text = apply_edits([t.text for t in tokenize(text, language)], ops)
+    else:
+        new_text = _read_transcript(to)
+    result = editor.edit(rec, new_text, EditOptions(
+        takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse))
+    paths = write_result(result, output)
+    table = Table(title=f"{len(result.report.edits)} edit(s)")
+    for col in ("edit", "text", "at (s)", "made by", "heard on re-align"):
+        table.add_column(col)
+    for e in result.report.edits:
+        heard = "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "[red]no")
+        table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard)
+    out.print(table)
+    err.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
 def engines() -> None:
     """List every engine of every stage, and whether it can run here now."""
     from align.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES

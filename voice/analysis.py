@@ -1,0 +1,174 @@
+"""Per-recording analysis the editor needs: pitch, spectra, loudness, room tone, phone units.
+
+A `Recording` bundles a speaker's audio with its Alignment and the frame-level features that
+unit selection and splicing read: F0 (Praat's autocorrelation pitch via parselmouth), MFCCs
+and log energy, all at 10 ms frames; the quietest stretch of the recording as room tone; and
+every aligned phone as a `Unit` with its context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from align.types import Alignment
+
+HOP_S = 0.01
+VOWELS = frozenset(
+    ["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"]
+)
+CLASSES = {
+    **{p: "vowel" for p in VOWELS},
+    **{p: "stop" for p in ["P", "B", "T", "D", "K", "G"]},
+    **{p: "fricative" for p in ["F", "V", "TH", "DH", "S", "Z", "SH", "ZH", "HH"]},
+    **{p: "affricate" for p in ["CH", "JH"]},
+    **{p: "nasal" for p in ["M", "N", "NG"]},
+    **{p: "liquid" for p in ["L", "R"]},
+    **{p: "glide" for p in ["W", "Y"]},
+    "SIL": "silence",
+}
+
+
+def phone_class(label: str) -> str:
+    """Broad class of an ARPAbet phone (vowel, stop, fricative, ...)."""
+    return CLASSES.get(label, "other")
+
+
+@dataclass
+class Unit:
+    """One aligned phone of a recording, usable as a building block for new speech."""
+
+    index: int  # position in the recording's phone sequence
+    label: str
+    start: float  # seconds
+    end: float
+    left: str  # previous phone, or SIL after a pause
+    right: str
+    word: int  # index of the spoken word it belongs to (in the recording's word list)
+    position: str  # "initial" | "medial" | "final" | "single" in its word
+    f0: float  # median F0 in Hz over the unit, 0 if unvoiced
+    energy: float  # mean log energy (dB)
+    next_index: int | None = None  # index of the unit that follows it in the same stretch
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.end - self.start
+
+
+@dataclass
+class Recording:
+    """A speaker's recording with its alignment and frame features (10 ms frames)."""
+
+    samples: np.ndarray
+    sample_rate: int
+    alignment: Alignment
+    f0: np.ndarray  # Hz per frame, 0 = unvoiced
+    mfcc: np.ndarray  # (frames, 13)
+    energy: np.ndarray  # dB per frame
+    units: list[Unit] = field(default_factory=list)
+    room_tone: np.ndarray | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+    def frame(self, t: float) -> int:
+        """Index of the 10 ms frame at time `t` (clipped to the recording)."""
+        return int(np.clip(round(t / HOP_S), 0, len(self.energy) - 1))
+
+    def speech_level(self) -> float:
+        """Median frame energy (dB) over aligned speech."""
+        frames = [self.energy[self.frame(w.start):self.frame(w.end)]
+                  for w in self.alignment.words if w.aligned]
+        frames = [f for f in frames if len(f)]
+        return float(np.median(np.concatenate(frames))) if frames else float(np.max(self.energy))
+
+    def median_f0(self) -> float:
+        """The speaker's median F0 in Hz (over voiced frames)."""
+        voiced = self.f0[self.f0 > 0]
+        return float(np.median(voiced)) if len(voiced) else 150.0
+
+
+def pitch_track(samples: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
+    """F0 in Hz per 10 ms frame (0 where unvoiced), frame t centred at t*10 ms + 5 ms."""
+    import parselmouth
+
+    snd = parselmouth.Sound(samples.astype(np.float64), sample_rate)
+    pitch = snd.to_pitch_ac(time_step=HOP_S, pitch_floor=60.0, pitch_ceiling=500.0)
+    f = pitch.selected_array["frequency"]
+    times = pitch.xs()
+    grid = np.arange(n_frames) * HOP_S + HOP_S / 2
+    out = np.interp(grid, times, f, left=0.0, right=0.0)
+    # interpolation across a voiced/unvoiced edge produces spurious low values
+    nearest = f[np.clip(np.searchsorted(times, grid), 0, len(f) - 1)]
+    out[nearest == 0] = 0.0
+    return out
+
+
+def _room_tone(samples: np.ndarray, sample_rate: int, energy: np.ndarray) -> np.ndarray:
+    """The quietest 300 ms of the recording that is not digital silence, for filling pauses."""
+    win = int(0.3 / HOP_S)
+    if len(energy) <= win:
+        return np.zeros(int(0.3 * sample_rate), np.float32)
+    live = np.where(energy > -90, energy, 40.0)
+    smooth = np.convolve(live, np.ones(win) / win, mode="valid")
+    k = int(np.argmin(smooth))
+    a = int(k * HOP_S * sample_rate)
+    return samples[a:a + int(0.3 * sample_rate)].astype(np.float32).copy()
+
+
+def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
+    """Frame features and the unit inventory of an aligned recording."""
+    import librosa
+
+    hop = int(sample_rate * HOP_S)
+    n = max(1, len(samples) // hop)
+    mfcc = librosa.feature.mfcc(y=samples.astype(np.float32), sr=sample_rate, n_mfcc=13,
+                                n_fft=int(2 ** np.ceil(np.log2(0.025 * sample_rate))),
+                                hop_length=hop, win_length=int(0.025 * sample_rate),
+                                n_mels=40, fmin=60, fmax=min(7600, sample_rate // 2))
+    mfcc = mfcc.T[:n]
+    if len(mfcc) < n:
+        mfcc = np.pad(mfcc, ((0, n - len(mfcc)), (0, 0)), mode="edge")
+    frames = np.lib.stride_tricks.sliding_window_view(
+        np.pad(samples, (0, hop * 3)), hop * 2)[::hop][:n]
+    energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    f0 = pitch_track(samples, sample_rate, n)
+    rec = Recording(samples.astype(np.float32), sample_rate, alignment, f0, mfcc, energy)
+    rec.room_tone = _room_tone(samples, sample_rate, energy)
+    rec.units = build_units(rec)
+    return rec
+
+
+def build_units(rec: Recording) -> list[Unit]:
+    """Every aligned phone as a Unit, with its neighbours and word position."""
+    units: list[Unit] = []
+    spoken_index = 0
+    prev_end = -1.0
+    for w in rec.alignment.words:
+        n_spoken = max(1, len(w.spoken))
+        if not w.aligned or not w.phones:
+            spoken_index += n_spoken
+            continue
+        for k, p in enumerate(w.phones):
+            a, b = rec.frame(p.start), max(rec.frame(p.end), rec.frame(p.start) + 1)
+            f = rec.f0[a:b]
+            voiced = f[f > 0]
+            pos = ("single" if len(w.phones) == 1 else "initial" if k == 0
+                   else "final" if k == len(w.phones) - 1 else "medial")
+            contiguous = abs(p.start - prev_end) < 1e-3
+            if units and contiguous:
+                units[-1].next_index = len(units)
+            left = units[-1].label if units and contiguous else "SIL"
+            units.append(Unit(len(units), p.label, p.start, p.end, left, "SIL", spoken_index,
+                              pos, float(np.median(voiced)) if len(voiced) else 0.0,
+                              float(np.mean(rec.energy[a:b]))))
+            prev_end = p.end
+        spoken_index += n_spoken
+    for u in units:
+        if u.next_index is not None:
+            u.right = units[u.next_index].label
+    return units

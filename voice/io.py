@@ -1,0 +1,79 @@
+"""Writing an edit's results: the audio (with disclosure metadata) and its descriptions.
+
+`OUT.wav` is accompanied by `OUT.json` and `OUT.TextGrid` (the new Alignment),
+`OUT.timemap.json` (original → edited time) and `OUT.report.json`; all appear together or
+not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from align.atomic import atomic_group
+from align.formats import to_textgrid
+from align.types import Alignment
+
+from .edit import EditResult
+
+VERSION = "0.1.0"
+
+
+def disclosure(result: EditResult) -> str:
+    """The line embedded in the audio file's metadata."""
+    spans = ", ".join(f"{e.start:.2f}-{e.end:.2f}s" for e in result.report.synthesized)
+    return f"Edited with Retake {VERSION}; synthesized speech at: {spans or 'none'}"
+
+
+def output_paths(out: str | os.PathLike) -> dict[str, Path]:
+    """The files an edit writes for `-o OUT.wav`."""
+    out = Path(out)
+    base = out.with_suffix("") if out.suffix.lower() == ".wav" else out
+    return {
+        "wav": base.with_suffix(".wav"),
+        "json": base.with_suffix(".json"),
+        "textgrid": base.with_suffix(".TextGrid"),
+        "timemap": base.with_name(base.name + ".timemap.json"),
+        "report": base.with_name(base.name + ".report.json"),
+    }
+
+
+def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, comment: str
+                            ) -> None:
+    """16-bit wav whose INFO chunk says how it was made."""
+    import soundfile as sf
+
+    with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16",
+                      format="WAV") as f:
+        f.software = f"Retake {VERSION}"
+        f.comment = comment
+        f.write(np.clip(samples, -1, 1))
+
+
+def write_result(result: EditResult, out: str | os.PathLike) -> dict[str, Path]:
+    """Write the edited audio and its alignment, time map and report atomically."""
+    paths = output_paths(out)
+    keys = list(paths)
+    with atomic_group([paths[k] for k in keys]) as tmps:
+        tmp = dict(zip(keys, tmps, strict=True))
+        write_wav_with_metadata(tmp["wav"], result.samples, result.sample_rate,
+                                disclosure(result))
+        Path(tmp["json"]).write_text(result.alignment.to_json(), encoding="utf-8")
+        to_textgrid(result.alignment).save(tmp["textgrid"], format="long_textgrid",
+                                           includeBlankSpaces=True)
+        Path(tmp["timemap"]).write_text(result.timemap.to_json(), encoding="utf-8")
+        Path(tmp["report"]).write_text(result.report.to_json(), encoding="utf-8")
+    return paths
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The software and comment fields of a wav file."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        return {"software": f.software or "", "comment": f.comment or ""}
+
+
+__all__ = ["Alignment", "disclosure", "read_metadata", "write_result"]

@@ -1,0 +1,142 @@
+"""From old words and new text to edit operations.
+
+The diff runs over spoken words (normalized, lower-case), so "$5" and "five dollars" are the
+same words. Each run of new words is then realised from the best source available: the
+same words spoken elsewhere in the recording (re-used audio) before anything is synthesized.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Op:
+    """One step of the edit: keep old words [i0, i1), or put new words where old [i0, i1) were.
+
+    kind: "keep" | "delete" | "insert" | "replace". For insert, i0 == i1 is the old position.
+    """
+
+    kind: str
+    i0: int
+    i1: int
+    words: list[str] = field(default_factory=list)
+
+    def describe(self, old: list[str]) -> str:
+        """Human-readable summary for reports."""
+        if self.kind == "keep":
+            return f"keep {' '.join(old[self.i0:self.i1])!r}"
+        if self.kind == "delete":
+            return f"delete {' '.join(old[self.i0:self.i1])!r}"
+        if self.kind == "insert":
+            return f"insert {' '.join(self.words)!r}"
+        return f"replace {' '.join(old[self.i0:self.i1])!r} with {' '.join(self.words)!r}"
+
+
+@dataclass
+class Source:
+    """Where a run of new words comes from: old words [i0, i1) re-used, or synthesized."""
+
+    words: list[str]
+    reuse: tuple[int, int] | None = None
+
+
+def diff(old: list[str], new: list[str]) -> list[Op]:
+    """Edit operations turning the old word sequence into the new one (in new order)."""
+    sm = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    ops: list[Op] = []
+    for tag, i0, i1, j0, j1 in sm.get_opcodes():
+        if tag == "equal":
+            ops.append(Op("keep", i0, i1))
+        elif tag == "delete":
+            ops.append(Op("delete", i0, i1))
+        elif tag == "insert":
+            ops.append(Op("insert", i0, i0, new[j0:j1]))
+        else:
+            ops.append(Op("replace", i0, i1, new[j0:j1]))
+    return ops
+
+
+def sources(words: list[str], old: list[str], usable: list[bool]) -> list[Source]:
+    """Split new words into runs re-used from the recording (longest first) and runs to
+    synthesize. `usable[i]` says whether old word i has trustworthy audio."""
+    out: list[Source] = []
+    k = 0
+    pending: list[str] = []
+    while k < len(words):
+        best = (0, -1)
+        for i in range(len(old)):
+            n = 0
+            while (k + n < len(words) and i + n < len(old) and old[i + n] == words[k + n]
+                   and usable[i + n]):
+                n += 1
+            if n > best[0]:
+                best = (n, i)
+        if best[0] == 0:
+            pending.append(words[k])
+            k += 1
+            continue
+        if pending:
+            out.append(Source(pending))
+            pending = []
+        n, i = best
+        out.append(Source(words[k:k + n], (i, i + n)))
+        k += n
+    if pending:
+        out.append(Source(pending))
+    return out
+
+
+def apply_edits(tokens: list[str], edits: list[dict]) -> str:
+    """New text from explicit operations on the transcript's tokens (0-based, inclusive):
+
+        {"op": "delete", "from": 3, "to": 4}
+        {"op": "insert", "after": 7, "text": "very"}      (after -1 = at the start)
+        {"op": "replace", "from": 2, "to": 2, "text": "three"}
+        {"op": "move", "from": 5, "to": 6, "after": 0}
+
+    Indices always refer to the original tokens, so operations do not shift each other.
+    """
+    from align.errors import TranscriptError
+
+    n = len(tokens)
+    slots: list[list[str]] = [[t] for t in tokens]
+    before: list[str] = []  # insertions at the very start
+    after: dict[int, list[str]] = {}
+
+    def rng(e: dict) -> range:
+        a, b = int(e["from"]), int(e.get("to", e["from"]))
+        if not (0 <= a <= b < n):
+            raise TranscriptError(f"edit {e}: token range outside 0..{n - 1}")
+        return range(a, b + 1)
+
+    for e in edits:
+        op = e.get("op")
+        if op == "delete":
+            for i in rng(e):
+                slots[i] = []
+        elif op == "replace":
+            r = rng(e)
+            for i in r:
+                slots[i] = []
+            slots[r[0]] = [str(e["text"])]
+        elif op in ("insert", "move"):
+            where = int(e["after"])
+            if not -1 <= where < n:
+                raise TranscriptError(f"edit {e}: 'after' outside -1..{n - 1}")
+            if op == "insert":
+                text = [str(e["text"])]
+            else:
+                r = rng(e)
+                text = [tokens[i] for i in r]
+                for i in r:
+                    slots[i] = []
+            (before if where == -1 else after.setdefault(where, [])).extend(text)
+        else:
+            raise TranscriptError(f"unknown edit operation {op!r} (use delete, insert, "
+                                  "replace or move)")
+    out = list(before)
+    for i in range(n):
+        out += slots[i] + after.get(i, [])
+    return " ".join(out)

@@ -1,0 +1,184 @@
+"""Turn selected units into audio, then shape duration and pitch with PSOLA (Praat).
+
+Units that follow each other in the recording are cut out as one stretch; other joins are
+short equal-power crossfades at the lowest-energy point near the boundary. Praat's
+overlap-add resynthesis (parselmouth) then gives every phone its target duration and the
+whole span a smooth pitch contour that meets the context at both ends.
+
+A word with a phone the recording never contains is spoken by espeak-ng and converted toward
+the speaker (pitch via PSOLA, spectral envelope via the ratio of long-term spectra, level),
+rather than left silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import VOWELS, Recording, Unit
+from .units import Target
+
+XFADE_S = 0.006
+
+
+@dataclass
+class Rendered:
+    """New speech: samples, phone boundaries in seconds from its start, and how it was made."""
+
+    samples: np.ndarray
+    phones: list[tuple[str, float, float]]
+    engine: str  # "units" | "fallback"
+    joins: int = 0  # unnatural joins inside it
+
+
+def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, np.pi / 2, n, dtype=np.float32)
+    return np.sin(t), np.cos(t)
+
+
+def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFADE_S
+                ) -> np.ndarray:
+    """Join pieces that each carry `xfade_s / 2` of extra audio at both joined ends, with
+    equal-power crossfades."""
+    n = max(1, int(xfade_s * sample_rate))
+    out = pieces[0].astype(np.float32).copy()
+    fin, fout = _fade(n)
+    for p in pieces[1:]:
+        p = p.astype(np.float32)
+        m = min(n, len(out), len(p))
+        if m > 0:
+            f_in, f_out = _fade(m)
+            out[-m:] = out[-m:] * f_out + p[:m] * f_in
+            out = np.concatenate([out, p[m:]])
+        else:
+            out = np.concatenate([out, p])
+    return out
+
+
+def _cut(rec: Recording, t: float, search_s: float = 0.006) -> int:
+    """Sample index near time `t` where the signal is quietest (within ±search_s)."""
+    sr = rec.sample_rate
+    a, b = int((t - search_s) * sr), int((t + search_s) * sr)
+    a, b = max(a, 0), min(b, len(rec.samples) - 1)
+    if b <= a:
+        return int(np.clip(t * sr, 0, len(rec.samples)))
+    w = max(1, int(0.001 * sr))
+    seg = np.abs(rec.samples[a:b + w])
+    local = np.convolve(seg, np.ones(w) / w, mode="valid")[: b - a]
+    return a + int(np.argmin(local))
+
+
+def render_units(rec: Recording, units: list[Unit], targets: list[Target]) -> Rendered:
+    """Concatenate selected units (natural runs kept whole) and apply target prosody."""
+    sr = rec.sample_rate
+    half = int(XFADE_S * sr / 2)
+    # Group into runs of units that follow each other in the recording.
+    runs: list[list[int]] = []
+    for k, u in enumerate(units):
+        if runs and units[runs[-1][-1]].next_index == u.index:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    pieces, bounds, t = [], [], 0.0
+    for run in runs:
+        first, last = units[run[0]], units[run[-1]]
+        a, b = _cut(rec, first.start), _cut(rec, last.end)
+        piece = rec.samples[max(0, a - half):min(len(rec.samples), b + half)]
+        pieces.append(piece)
+        for k in run:
+            u = units[k]
+            s0 = t + (u.start - first.start)
+            bounds.append((u.label, s0, t + (u.end - first.start)))
+        t += (b - a) / sr
+    audio = concatenate(pieces, sr)
+    # first piece keeps its leading half-fade of context; trim it so phone times line up
+    audio = audio[half:] if len(audio) > 2 * half else audio
+    phones = [(lab, max(0.0, s), max(0.0, e)) for lab, s, e in bounds]
+    shaped, phones = apply_prosody(audio, sr, phones, targets)
+    return Rendered(shaped, phones, "units", joins=len(runs) - 1)
+
+
+def apply_prosody(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, float, float]],
+                  targets: list[Target]) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """PSOLA: stretch each phone to its target duration; replace pitch with the targets'
+    contour (voiced phones only). Returns audio and the new phone boundaries."""
+    import parselmouth
+    from parselmouth.praat import call
+
+    snd = parselmouth.Sound(audio.astype(np.float64), sample_rate)
+    total = snd.get_total_duration()
+    manip = call(snd, "To Manipulation", 0.01, 60, 500)
+    dur = call("Create DurationTier", "dur", 0, total)
+    new_phones, t_new = [], 0.0
+    for (lab, s, e), tg in zip(phones, targets, strict=True):
+        s, e = min(s, total), min(max(e, s + 0.005), total)
+        ratio = float(np.clip(tg.duration / max(e - s, 0.005), 0.4, 2.5))
+        call(dur, "Add point", s + 0.001, ratio)
+        call(dur, "Add point", max(e - 0.001, s + 0.002), ratio)
+        d = (e - s) * ratio
+        new_phones.append((lab, t_new, t_new + d))
+        t_new += d
+    call([manip, dur], "Replace duration tier")
+    pitch = call(manip, "Extract pitch tier")
+    voiced = [(s + e) / 2 for (lab, s, e), tg in zip(phones, targets, strict=True)
+              if tg.f0 > 0 and (lab in VOWELS or lab in ("M", "N", "NG", "L", "R", "W", "Y"))]
+    if voiced and call(pitch, "Get number of points") > 0:
+        call(pitch, "Remove points between", 0, total)
+        for (_, s, e), tg in zip(phones, targets, strict=True):
+            if tg.f0 > 0:
+                call(pitch, "Add point", (s + e) / 2, tg.f0)
+        call([manip, pitch], "Replace pitch tier")
+    out = call(manip, "Get resynthesis (overlap-add)")
+    samples = out.values[0].astype(np.float32)
+    return samples, new_phones
+
+
+def render_fallback(rec: Recording, words: list[str], targets: list[Target],
+                    language: str = "en") -> Rendered:
+    """Speak words with espeak-ng and convert the voice toward the recording's speaker."""
+    from align.audio import resample
+    from align.espeak import synthesize
+
+    synth = synthesize(" ".join(words), language=language, rate_wpm=160)
+    x = resample(synth.audio, synth.sample_rate, rec.sample_rate)
+    # trim espeak's leading/trailing silence
+    env = np.abs(x) > 0.01 * np.max(np.abs(x)) if len(x) else np.zeros(0, bool)
+    idx = np.flatnonzero(env)
+    if len(idx):
+        x = x[max(0, idx[0] - 40):idx[-1] + 40]
+    x = _match_envelope(x, rec)
+    total = sum(t.duration for t in targets)
+    n = len(targets)
+    # spread the targets evenly over the espeak audio, then PSOLA to the targets
+    step = len(x) / rec.sample_rate / max(n, 1)
+    phones = [(t.label, k * step, (k + 1) * step) for k, t in enumerate(targets)]
+    shaped, phones = apply_prosody(x, rec.sample_rate, phones, targets)
+    del total
+    return Rendered(shaped, phones, "fallback", joins=0)
+
+
+def _ltas(x: np.ndarray, n_fft: int = 1024) -> np.ndarray:
+    import librosa
+
+    spec = np.abs(librosa.stft(x.astype(np.float32), n_fft=n_fft, hop_length=n_fft // 4)) ** 2
+    loud = spec[:, spec.sum(0) > np.percentile(spec.sum(0), 50)] if spec.shape[1] > 4 else spec
+    return np.sqrt(np.mean(loud, axis=1) + 1e-12)
+
+
+def _match_envelope(x: np.ndarray, rec: Recording) -> np.ndarray:
+    """Filter `x` so its long-term spectrum follows the speaker's (smoothed ratio, ±12 dB)."""
+    import librosa
+    from scipy.ndimage import uniform_filter1d
+
+    if len(x) < 2048:
+        return x
+    speech = np.concatenate([rec.samples[int(w.start * rec.sample_rate):int(w.end *
+                             rec.sample_rate)] for w in rec.alignment.words if w.aligned]
+                            or [rec.samples])
+    ratio = _ltas(speech) / _ltas(x)
+    gain = np.clip(uniform_filter1d(20 * np.log10(ratio), 9), -12, 12)
+    gain -= np.median(gain)
+    spec = librosa.stft(x.astype(np.float32), n_fft=1024, hop_length=256)
+    y = librosa.istft(spec * (10 ** (gain / 20))[:, None], hop_length=256, length=len(x))
+    return y.astype(np.float32)

@@ -1,0 +1,163 @@
+"""Concatenative unit selection over the speaker's own phones, as in VoCo (Jin et al. 2017).
+
+New words are spelled as ARPAbet phones; each target phone gets candidates: phones with the
+same label from the recording. A Viterbi search picks the sequence that minimises
+target cost (context, word position, duration, pitch) plus join cost (spectral, pitch and
+loudness continuity; zero where two candidates already follow each other in the recording,
+so longer natural stretches, diphones and beyond, are preferred).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Recording, Unit, phone_class
+
+
+@dataclass
+class Target:
+    """A phone to produce, with the context and prosody it should have."""
+
+    label: str
+    left: str
+    right: str
+    position: str
+    duration: float  # seconds
+    f0: float  # Hz, 0 for unvoiced
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Relative weights of the costs (tuned on the reconstruction benchmark)."""
+
+    context: float = 1.0
+    position: float = 0.3
+    duration: float = 1.0
+    pitch: float = 1.0
+    join_spectral: float = 1.0
+    join_pitch: float = 0.5
+    join_energy: float = 0.3
+    join_base: float = 0.6
+
+
+def _ctx_cost(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    return 0.5 if phone_class(a) == phone_class(b) else 1.0
+
+
+def _semitones(a: float, b: float) -> float:
+    return abs(12.0 * math.log2(a / b)) if a > 0 and b > 0 else 0.0
+
+
+class Inventory:
+    """The units of a recording indexed by label, with per-phone duration statistics."""
+
+    def __init__(self, rec: Recording, exclude: list[tuple[float, float]] = ()) -> None:
+        self.rec = rec
+        self.units = [u for u in rec.units
+                      if not any(u.start < b and u.end > a for a, b in exclude)]
+        allowed = {u.index for u in self.units}
+        self.by_label: dict[str, list[Unit]] = {}
+        for u in self.units:
+            self.by_label.setdefault(u.label, []).append(u)
+        self._follows = {u.index: u.next_index for u in self.units
+                         if u.next_index is not None and u.next_index in allowed}
+        d = np.diff(rec.mfcc, axis=0)
+        self._mfcc_scale = float(np.median(np.linalg.norm(d, axis=1))) + 1e-6
+
+    def has(self, label: str) -> bool:
+        """Whether the inventory holds at least one unit of `label`."""
+        return label in self.by_label
+
+    def mean_duration(self, label: str, position: str | None = None) -> float:
+        """The speaker's mean duration of `label` (in that word position, if seen there)."""
+        units = self.by_label.get(label, [])
+        at = [u.duration for u in units if u.position == position] if position else []
+        if len(at) >= 2:
+            return float(np.mean(at))
+        if units:
+            return float(np.mean([u.duration for u in units]))
+        same = [u.duration for u in self.units if phone_class(u.label) == phone_class(label)]
+        return float(np.mean(same)) if same else 0.08
+
+    def follows(self, a: Unit, b: Unit) -> bool:
+        """Whether `b` comes right after `a` in the recording (a natural join)."""
+        return self._follows.get(a.index) == b.index
+
+    def target_cost(self, u: Unit, t: Target, w: Weights) -> float:
+        """How far unit `u` is from what target `t` asks for."""
+        cost = w.context * (_ctx_cost(u.left, t.left) + _ctx_cost(u.right, t.right))
+        cost += w.position * (u.position != t.position)
+        cost += w.duration * abs(math.log(max(u.duration, 0.01) / max(t.duration, 0.01)))
+        if t.f0 > 0 and u.f0 > 0:
+            cost += w.pitch * _semitones(u.f0, t.f0) / 6.0
+        return cost
+
+    def join_cost(self, a: Unit, b: Unit, w: Weights) -> float:
+        """How audible the join from unit `a` to unit `b` would be (0 if natural)."""
+        if self.follows(a, b):
+            return 0.0
+        rec = self.rec
+        fa, fb = rec.frame(a.end) - 1, rec.frame(b.start)
+        spec = float(np.linalg.norm(rec.mfcc[max(fa, 0)] - rec.mfcc[fb])) / self._mfcc_scale
+        pitch = _semitones(rec.f0[max(fa, 0)], rec.f0[fb]) / 4.0
+        energy = abs(rec.energy[max(fa, 0)] - rec.energy[fb]) / 6.0
+        return w.join_base + w.join_spectral * spec + w.join_pitch * pitch + w.join_energy * energy
+
+
+def select(inv: Inventory, targets: list[Target], weights: Weights = Weights(),
+           candidates: int = 40) -> list[Unit | None]:
+    """Viterbi unit selection; None for a target whose phone the inventory lacks."""
+    cands: list[list[Unit]] = []
+    tcost: list[np.ndarray] = []
+    for t in targets:
+        pool = inv.by_label.get(t.label, [])
+        if not pool:
+            cands.append([])
+            tcost.append(np.zeros(0))
+            continue
+        costs = np.array([inv.target_cost(u, t, weights) for u in pool])
+        keep = np.argsort(costs)[:candidates]
+        # Always offer the units that naturally continue the previous target's candidates.
+        chosen = [pool[i] for i in keep]
+        if cands and cands[-1]:
+            ids = {u.index for u in chosen}
+            for prev in cands[-1]:
+                nxt = inv._follows.get(prev.index)
+                if nxt is not None and nxt not in ids and inv.rec.units[nxt].label == t.label:
+                    chosen.append(inv.rec.units[nxt])
+                    ids.add(nxt)
+        cands.append(chosen)
+        tcost.append(np.array([inv.target_cost(u, t, weights) for u in chosen]))
+
+    out: list[Unit | None] = [None] * len(targets)
+    # Viterbi over each stretch of targets that all have candidates.
+    i = 0
+    while i < len(targets):
+        if not cands[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(targets) and cands[j + 1]:
+            j += 1
+        score = tcost[i].copy()
+        back: list[np.ndarray] = []
+        for k in range(i + 1, j + 1):
+            join = np.array([[inv.join_cost(a, b, weights) for b in cands[k]]
+                             for a in cands[k - 1]])
+            total = score[:, None] + join
+            back.append(np.argmin(total, axis=0))
+            score = total.min(axis=0) + tcost[k]
+        best = int(np.argmin(score))
+        path = [best]
+        for bp in reversed(back):
+            path.append(int(bp[path[-1]]))
+        path.reverse()
+        for k, c in zip(range(i, j + 1), path, strict=True):
+            out[k] = cands[k][c]
+        i = j + 1
+    return out
