@@ -170,9 +170,11 @@ class _Assembly:
     def span(self, t0: float, t1: float) -> np.ndarray:
         """Original audio [t0, t1) with half a crossfade of extra audio at both ends."""
         half = int(XFADE_S * self.sr / 2)
-        a = max(0, int(round(t0 * self.sr)) - half)
-        b = min(len(self.rec.samples), int(round(t1 * self.sr)) + half)
-        return self.rec.samples[a:b]
+        a, b = int(round(t0 * self.sr)) - half, int(round(t1 * self.sr)) + half
+        x = self.rec.samples
+        piece = x[max(0, a):min(len(x), b)]
+        # at the ends of the recording, pad so every piece carries exactly `half` margin
+        return np.pad(piece, (max(0, -a), max(0, b - len(x))))
 
     # -- new speech ---------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""Editing speech by editing its transcript, on real speech when present, else generated."""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+import numpy as np
+import pytest
+from conftest import MEDIA
+
+from align import Audio, load_audio
+from align.errors import RetakeError
+from voice import EditError, EditOptions, Editor, TimeMap, read_metadata, write_result
+
+
+def _recording(speech):
+    """About 35 s of one speaker with its transcript."""
+    lj = MEDIA / "speech" / "ljspeech"
+    if lj.exists():
+        rows = dict(line.split("|", 1) for line in (lj / "transcripts.txt").read_text()
+                    .splitlines())
+        xs, texts = [], []
+        for i in range(1, 6):
+            a = load_audio(lj / f"LJ001-000{i}.wav")
+            xs += [a.samples, np.zeros(int(0.3 * a.sample_rate), np.float32)]
+            texts.append(rows[f"LJ001-000{i}.wav"])
+        return Audio(np.concatenate(xs), a.sample_rate), " ".join(texts)
+    text = ("Printing, in the only sense with which we are at present concerned, differs from "
+            "most if not from all the arts and crafts represented in the Exhibition, in being "
+            "comparatively modern. For although the Chinese took impressions from wood blocks "
+            "engraved in relief for centuries before the woodcutters of the Netherlands, by a "
+            "similar process produced the block books, which were the immediate predecessors "
+            "of the true printed book.")
+    synth, _ = speech(text)
+    return Audio(synth.audio, synth.sample_rate), text
+
+
+@pytest.fixture(scope="module")
+def loaded(speech):
+    editor = Editor()
+    audio, text = _recording(speech)
+    return editor, editor.load(audio, text), text
+
+
+def realigned_words(editor, result) -> list[str]:
+    al = editor.aligner.align(Audio(result.samples, result.sample_rate),
+                              result.alignment.transcript)
+    return [w.text.lower().strip(".,") for w in al.words if w.aligned and w.confidence > 0.05]
+
+
+def check_joins_quiet(result, rec):
+    """No click: around each join, no sample-to-sample jump beyond what the speech itself
+    shows nearby (its 99.9th percentile)."""
+    x = result.samples
+    sr = result.sample_rate
+    d = np.abs(np.diff(x))
+    for j in result.report.joins:
+        k = int(j.time * sr)
+        near = d[max(0, k - sr // 5):k + sr // 5]
+        local = d[max(0, k - int(0.004 * sr)):k + int(0.004 * sr)]
+        assert local.max() <= max(np.percentile(near, 99.9) * 1.5, 1e-3), j
+
+
+def test_replace_a_word(loaded):
+    editor, rec, text = loaded
+    new = text.replace("comparatively modern", "very modern")
+    result = editor.edit(rec, new)
+    words = realigned_words(editor, result)
+    assert "very" in words and "comparatively" not in words
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    assert span.text == "very" and span.found_on_realign
+    assert span.engine in ("units", "fallback")
+    check_joins_quiet(result, rec)
+    tm = result.timemap
+    assert tm.edited_duration == pytest.approx(len(result.samples) / result.sample_rate)
+    assert tm.original_duration == pytest.approx(rec.duration)
+    o = [k[0] for k in tm.knots]
+    e = [k[1] for k in tm.knots]
+    assert o == sorted(o) and e == sorted(e)
+    assert tm.to_edited(rec.duration) == pytest.approx(tm.edited_duration, abs=0.02)
+    # audio before the edit is the original, sample for sample
+    cut = int((span.start - 0.05) * rec.sample_rate)
+    assert np.allclose(result.samples[:cut], rec.samples[:cut], atol=1e-6)
+
+
+def test_delete_words(loaded):
+    editor, rec, text = loaded
+    new = text.replace("if not from all ", "")
+    result = editor.edit(rec, new)
+    words = realigned_words(editor, result)
+    sm = difflib.SequenceMatcher(a=words, b=[w.lower().strip(".,") for w in new.split()])
+    assert sm.ratio() > 0.9
+    assert "not" not in words
+    assert result.timemap.edited_duration < rec.duration - 0.5
+    check_joins_quiet(result, rec)
+    assert all(e.engine == "cut" for e in result.report.edits)
+    assert not result.timemap.inserted
+
+
+def test_words_already_spoken_are_reused(loaded):
+    editor, rec, text = loaded
+    new = text.replace("comparatively modern", "comparatively printed")
+    result = editor.edit(rec, new)
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    assert span.engine == "reuse"
+    assert result.timemap.inserted[0].source == "reused"
+    assert not result.report.synthesized
+
+
+def test_outputs_disclose_and_chain(tmp_path, loaded):
+    editor, rec, text = loaded
+    result = editor.edit(rec, text.replace("wood blocks", "stone blocks"),
+                         EditOptions(takes=2))
+    paths = write_result(result, tmp_path / "edited.wav")
+    meta = read_metadata(paths["wav"])
+    assert "Retake" in meta["software"] and "synthesized speech at" in meta["comment"]
+    tm = TimeMap.from_json(paths["timemap"].read_text())
+    assert tm.inserted and tm.inserted[0].text == "stone"
+    report = json.loads(paths["report"].read_text())
+    assert "Synthesized spans" in report["disclosure"]
+    assert len(result.takes[0]) == 2
+    # the output can be edited again
+    again = editor.load(load_audio(paths["wav"]), result.alignment.transcript)
+    second = editor.edit(again, result.alignment.transcript.replace("stone", "iron"))
+    assert "iron" in realigned_words(editor, second)
+
+
+@pytest.mark.parametrize(("new", "error"), [
+    ("", EditError),
+    ("Печать, в единственном смысле", EditError),
+])
+def test_bad_edits_are_refused(loaded, new, error):
+    editor, rec, _ = loaded
+    with pytest.raises(error):
+        editor.edit(rec, new)
+
+
+def test_same_text_is_no_edit(loaded):
+    editor, rec, text = loaded
+    with pytest.raises(EditError, match="same words"):
+        editor.edit(rec, text)
+
+
+def test_too_short_to_clone_from(speech):
+    synth, _ = speech("Hi.")
+    with pytest.raises(RetakeError, match="too short"):
+        Editor().load(Audio(synth.audio, synth.sample_rate), "Hi.")
