@@ -1,4 +1,4 @@
-"""`retake demo`: the main job on a built-in sample, offline.
+"""`retake demo`: the main jobs on a built-in sample, offline: align it, then edit it by text.
 
 The sample is made here by espeak-ng (inside the espeakng-loader wheel), which also reports
 when it spoke each phoneme, so the demo can show how far the aligner lands from the truth.
@@ -43,13 +43,13 @@ def run_demo(folder: Path, out: Console, err: Console) -> None:
     from align.formats import output_paths, write_alignment
 
     folder.mkdir(parents=True, exist_ok=True)
-    err.print("[bold]1/2[/] speaking the built-in sample with espeak-ng ...")
+    err.print("[bold]1/3[/] speaking the built-in sample with espeak-ng ...")
     synth = synthesize(SAMPLE_TEXT, rate_wpm=165)
     wav = folder / "sample.wav"
     write_wav(wav, synth.audio, synth.sample_rate)
     write_text(folder / "sample.txt", SAMPLE_TEXT + "\n")
 
-    err.print("[bold]2/2[/] aligning the transcript to the speech ...")
+    err.print("[bold]2/3[/] aligning the transcript to the speech ...")
     al = aligner.align(Audio(synth.audio, synth.sample_rate), SAMPLE_TEXT)
     paths = output_paths(folder / "sample", "sample")
     write_alignment(al, paths)
@@ -72,3 +72,30 @@ def run_demo(folder: Path, out: Console, err: Console) -> None:
         out.print(f"word starts vs espeak-ng's own timings: mean {np.mean(errors):.0f} ms, "
                   f"median {np.median(errors):.0f} ms over {len(errors)} words")
     out.print(f"wrote {wav}, " + ", ".join(str(p) for p in paths.values()))
+    run_edit_demo(folder, synth, out, err)
+
+
+EDITED_TEXT = (
+    "Welcome to Retake. This short voiceover was generated on your machine, "
+    "and every word of it has been edited, even names like Zyxel and numbers like 42."
+)
+
+
+def run_edit_demo(folder: Path, synth, out: Console, err: Console) -> None:
+    """Edit the sample by text and write the edited audio, its TextGrid and its report."""
+    from align import Audio
+    from voice import Editor, write_result
+
+    err.print("[bold]3/3[/] editing it by text: " + EDITED_TEXT)
+    editor = Editor()
+    rec = editor.load(Audio(synth.audio, synth.sample_rate), SAMPLE_TEXT)
+    result = editor.edit(rec, EDITED_TEXT)
+    paths = write_result(result, folder / "edited.wav")
+    table = Table(title="Edits (times in the edited file)")
+    for col in ("edit", "words", "at", "made by", "heard on re-align"):
+        table.add_column(col)
+    for e in result.report.edits:
+        heard = "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "no")
+        table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard)
+    out.print(table)
+    out.print("wrote " + ", ".join(str(p) for p in paths.values()))
