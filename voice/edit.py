@@ -120,6 +120,27 @@ class Editor:
         return _Assembly(self, rec, old, inv, options).run(ops, tokens, new_text)
 
 
+    def rebuild(self, rec: Recording, i0: int, i1: int, options: EditOptions = EditOptions()
+                ) -> EditResult:
+        """Re-make the recording's own spoken words [i0, i1) from text, in place.
+
+        For the reconstruction benchmark: call it with `reuse=False` and the words' own
+        audio in `options.exclude`, so the synthesizer never sees what it rebuilds.
+        """
+        old = _old_words(rec)
+        words = [o.text for o in old[i0:i1]]
+        ops = ([Op("keep", 0, i0)] if i0 > 0 else []) + [Op("replace", i0, i1, words)]
+        ops += [Op("keep", i1, len(old))] if i1 < len(old) else []
+        text = " ".join(o.text for o in old)
+        tokens = tokenize(text, self.language, is_word=self.aligner.engine.has_word)
+        inv = Inventory(rec, list(options.exclude))
+        return _Assembly(self, rec, old, inv, options).run(ops, tokens, text)
+
+    def old_words(self, rec: Recording) -> list[tuple[str, float, float]]:
+        """The recording's spoken words with their times (as `rebuild` indexes them)."""
+        return [(o.text, o.start, o.end) for o in _old_words(rec)]
+
+
 def _check_script(words: list[str], language: str) -> None:
     if language.startswith("en"):
         bad = [w for w in words if not re.fullmatch(r"[a-z0-9']+", w)]
