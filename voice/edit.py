@@ -259,14 +259,39 @@ class _Assembly:
         return [r for _, r in takes], per_word
 
     def context(self, i0: int, i1: int) -> tuple[str, str, float, float]:
-        """Neighbouring phones and pitch around the old words [i0, i1)."""
+        """Neighbouring phones and pitch around the old words [i0, i1).
+
+        Across a pause or sentence punctuation the neighbour belongs to another phrase, so
+        its pitch is not a target: the new words start at the speaker's phrase-initial
+        level, or end low as the speaker's phrases end.
+        """
         left_word = self._aligned_word(i0 - 1, -1)
         right_word = self._aligned_word(i1, +1)
+        if left_word and self._phrase_break(i0 - 1, left_word):
+            left_word = None
+        last = self._aligned_word(i1 - 1, -1) if i1 > i0 else left_word
+        if right_word and (self._phrase_break(i1 - 1, last) if last else
+                           self.old[i1].start - self.old[max(i1 - 1, 0)].end > 0.15):
+            right_word = None
         left = left_word.phones[-1].label if left_word else "SIL"
         right = right_word.phones[0].label if right_word else "SIL"
-        f0l = self._edge_f0(left_word.end - 0.06, left_word.end) if left_word else 0.0
-        f0r = self._edge_f0(right_word.start, right_word.start + 0.06) if right_word else 0.0
+        voiced = self.rec.f0[self.rec.f0 > 0]
+        lo, hi = (np.percentile(voiced, [15, 65]) if len(voiced) else (120.0, 180.0))
+        f0l = self._edge_f0(left_word.end - 0.06, left_word.end) if left_word else float(hi)
+        f0r = (self._edge_f0(right_word.start, right_word.start + 0.06) if right_word
+               else float(lo))
         return left, right, f0l, f0r
+
+    def _phrase_break(self, i: int, word: Word | None) -> bool:
+        """Whether a phrase ends after old word i (a pause, or . ! ? ; : , in the text)."""
+        if i < 0 or i + 1 >= len(self.old):
+            return True
+        if self.old[i + 1].start - self.old[i].end > 0.15:
+            return True
+        if word is None:
+            return False
+        after = self.rec.alignment.transcript[word.char_end:word.char_end + 3].lstrip("\"')]")
+        return bool(after) and after[0] in ".!?;:,"
 
     def _aligned_word(self, i: int, step: int) -> Word | None:
         """The token of the alignment holding old spoken word i (None off the ends)."""

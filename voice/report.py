@@ -101,12 +101,17 @@ def measure_joins(audio: np.ndarray, sample_rate: int, times: list[float]) -> li
 
     if not times or len(audio) < sample_rate // 10:
         return []
-    snd = parselmouth.Sound(audio.astype(np.float64), sample_rate)
-    pitch = snd.to_pitch_ac(time_step=0.005, pitch_floor=60, pitch_ceiling=500)
-    f = pitch.selected_array["frequency"]
-    xs = pitch.xs()
     out = []
     for t in times:
+        # pitch only around the join: a long recording must not cost a full pitch track
+        a0 = max(0, int((t - 0.12) * sample_rate))
+        snd = parselmouth.Sound(audio[a0:int((t + 0.12) * sample_rate)].astype(np.float64),
+                                sample_rate)
+        if snd.get_total_duration() < 0.1:
+            continue
+        pitch = snd.to_pitch_ac(time_step=0.005, pitch_floor=60, pitch_ceiling=500)
+        f = pitch.selected_array["frequency"]
+        xs = pitch.xs() + a0 / sample_rate
         before = f[(xs > t - 0.045) & (xs < t - 0.005)]
         after = f[(xs > t + 0.005) & (xs < t + 0.045)]
         before, after = before[before > 0], after[after > 0]
