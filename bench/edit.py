@@ -183,6 +183,7 @@ def main() -> int:
         sim_rebuilt = float(np.dot(embed(carrier), others))
         sim_natural = float(np.dot(utt_emb[u], others))
         heard = recognise_has(recogniser, carrier, sr, wtext)
+        heard_natural = recognise_has(recogniser, audios[u].samples, sr, wtext)
         jumps = join_jumps(result, sr)
         row = {
             "word": wtext, "utterance": items[u][0].name, "engine": span.engine,
@@ -190,7 +191,7 @@ def main() -> int:
                 f0_rmse), "duration_error_ms": round(((span.end - span.start) - (we - ws)) * 1000),
             "similarity_rebuilt": round(sim_rebuilt, 4), "similarity_natural": round(
                 sim_natural, 4), "realign_found": span.found_on_realign,
-            "recognised": heard,
+            "recognised": heard, "recognised_natural": heard_natural,
             "max_pitch_jump_st": max((j.pitch_jump_semitones or 0.0)
                                      for j in result.report.joins),
             "max_loudness_jump_db": max(j.loudness_jump_db for j in result.report.joins),
@@ -233,6 +234,8 @@ def main() -> int:
         "similarity_natural_mean": round(float(sims_n.mean()), 4),
         "realign_found_share": round(float(np.mean([bool(r["realign_found"]) for r in rows])), 3),
         "recognised_share": round(float(np.mean([r["recognised"] for r in rows])), 3),
+        "recognised_natural_share": round(float(np.mean([r["recognised_natural"]
+                                                         for r in rows])), 3),
         "join_mfcc_jump_p50": round(float(np.percentile(all_jumps, 50)), 2),
         "join_mfcc_jump_p90": round(float(np.percentile(all_jumps, 90)), 2),
         "natural_boundary_jump_p50": round(float(np.percentile(natural, 50)), 2),

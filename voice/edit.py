@@ -168,6 +168,7 @@ class _Assembly:
         self.editor, self.rec, self.old, self.inv, self.opt = editor, rec, old, inv, options
         self.sr = rec.sample_rate
         self.rate = _local_rate(rec, inv)
+        self.final = _final_lengthening(rec, inv)
 
     # -- cuts -------------------------------------------------------------------------
 
@@ -219,8 +220,12 @@ class _Assembly:
         f0b = f0_right or base
         targets: list[Target] = []
         n = len(seq)
+        # before a pause, the last syllable stretches as the speaker's phrase ends do
+        last_vowel = max((k for k, (p, _, _) in enumerate(seq) if p in VOWELS), default=n)
         for k, (p, pos, stressed) in enumerate(seq):
             dur = self.inv.mean_duration(p, pos) * self.rate / max(self.opt.speed, 0.2)
+            if right == "SIL" and k >= last_vowel:
+                dur *= self.final
             if stressed:
                 dur *= 1.0 + 0.4 * self.opt.emphasis
             frac = (k + 0.5) / n
@@ -455,6 +460,26 @@ def _local_rate(rec: Recording, inv: Inventory) -> float:
     """How much slower (>1) or faster (<1) than its own phone averages the speaker talks."""
     ratios = [u.duration / inv.mean_duration(u.label) for u in rec.units]
     return float(np.clip(np.median(ratios), 0.6, 1.6)) if ratios else 1.0
+
+
+def _final_lengthening(rec: Recording, inv: Inventory) -> float:
+    """How much longer the speaker's phrase-final syllables are than their phone averages
+    (from the last vowel of words that precede a pause)."""
+    units = rec.units
+    ratios = []
+    for k, u in enumerate(units):
+        if u.next_index is not None:
+            continue  # a pause follows only the last unit of a stretch
+        j = k
+        while j > 0 and units[j - 1].next_index == units[j].index and \
+                units[j].label not in VOWELS:
+            j -= 1
+        ratios += [units[m].duration / inv.mean_duration(units[m].label)
+                   for m in range(j, k + 1)]
+    overall = [u.duration / inv.mean_duration(u.label) for u in units]
+    if len(ratios) < 5 or not overall:
+        return 1.3
+    return float(np.clip(np.median(ratios) / np.median(overall), 1.0, 2.0))
 
 
 def _stressed_vowel(word: str, phones: list[str], language: str) -> int:
