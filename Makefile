@@ -25,6 +25,7 @@ test: install lint
 
 bench: install
 	$(BIN)/python bench/align.py
+	$(BIN)/python bench/edit.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock:

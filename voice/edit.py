@@ -169,6 +169,7 @@ class _Assembly:
         self.sr = rec.sample_rate
         self.rate = _local_rate(rec, inv)
         self.final = _final_lengthening(rec, inv)
+        self._contours: dict[tuple[str, bool], np.ndarray] | None = None
 
     # -- cuts -------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ class _Assembly:
     # -- new speech ---------------------------------------------------------------------
 
     def targets(self, words: list[str], left: str, right: str, f0_left: float,
-                f0_right: float) -> tuple[list[Target], list[int]]:
+                f0_right: float, kind: str = "none") -> tuple[list[Target], list[int]]:
         """Target phones for new words: durations from the speaker's own phone statistics at
         the local rate, pitch interpolated between the context, an accent on stressed
         vowels. Returns targets and the number of phones of each word."""
@@ -222,16 +223,25 @@ class _Assembly:
         n = len(seq)
         # before a pause, the last syllable stretches as the speaker's phrase ends do
         last_vowel = max((k for k, (p, _, _) in enumerate(seq) if p in VOWELS), default=n)
+        durs = []
         for k, (p, pos, stressed) in enumerate(seq):
             dur = self.inv.mean_duration(p, pos) * self.rate / max(self.opt.speed, 0.2)
-            if right == "SIL" and k >= last_vowel:
+            if kind != "none" and k >= last_vowel:
                 dur *= self.final
             if stressed:
                 dur *= 1.0 + 0.4 * self.opt.emphasis
-            frac = (k + 0.5) / n
+            durs.append(dur)
+        # pitch: the line between the context's pitch, plus the speaker's own typical word
+        # contour (learned from the recording) for words in that phrase position
+        shape = self.contour(kind, sum(p in VOWELS for p, _, _ in seq) > 1)
+        ends = np.cumsum(durs)
+        for k, (p, pos, stressed) in enumerate(seq):
+            dur = durs[k]
+            frac = float((ends[k] - dur / 2) / ends[-1])
             f0 = f0a * (f0b / f0a) ** frac
+            f0 *= 2 ** (float(np.interp(frac, np.linspace(0.1, 0.9, len(shape)), shape)) / 12)
             if stressed:
-                f0 *= 2 ** ((1.0 + 3.0 * self.opt.emphasis) / 12)
+                f0 *= 2 ** (3.0 * self.opt.emphasis / 12)
             f0 *= 2 ** (self.opt.pitch / 12)
             voiced = p in VOWELS or p in ("M", "N", "NG", "L", "R", "W", "Y", "B", "D", "G",
                                           "V", "Z", "DH", "ZH", "JH")
@@ -240,10 +250,18 @@ class _Assembly:
                                   f0 if voiced else 0.0))
         return targets, phones_per_word
 
+    def contour(self, kind: str, long: bool) -> np.ndarray:
+        """The speaker's mean word pitch contour (semitones above the line joining the
+        context's pitch) at 5 points in the word, by the boundary that follows the word and
+        by whether it has one syllable or several."""
+        if self._contours is None:
+            self._contours = _learn_contours(self)
+        return self._contours.get((kind, long), np.zeros(5))
+
     def synthesize(self, words: list[str], left: str, right: str, f0_left: float,
-                   f0_right: float) -> tuple[list[Rendered], list[int]]:
+                   f0_right: float, kind: str = "none") -> tuple[list[Rendered], list[int]]:
         """Render new words `takes` times, best first."""
-        targets, per_word = self.targets(words, left, right, f0_left, f0_right)
+        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind)
         if any(not self.inv.has(t.label) for t in targets):
             return [render_fallback(self.rec, words, targets, self.editor.language)], per_word
         takes: list[tuple[float, Rendered]] = []
@@ -263,40 +281,51 @@ class _Assembly:
         takes.sort(key=lambda t: t[0])
         return [r for _, r in takes], per_word
 
-    def context(self, i0: int, i1: int) -> tuple[str, str, float, float]:
-        """Neighbouring phones and pitch around the old words [i0, i1).
+    def context(self, i0: int, i1: int) -> tuple[str, str, float, float, str]:
+        """Neighbouring phones and pitch around the old words [i0, i1), and the kind of
+        boundary that follows them ("none", "comma" or "stop").
 
-        Across a pause or sentence punctuation the neighbour belongs to another phrase, so
-        its pitch is not a target: the new words start at the speaker's phrase-initial
-        level, or end low as the speaker's phrases end.
+        Across a pause or punctuation the neighbour belongs to another phrase, so its pitch
+        is not a target: new words start at the speaker's phrase-initial level, end low
+        before a full stop and mid-high before a comma.
         """
         left_word = self._aligned_word(i0 - 1, -1)
         right_word = self._aligned_word(i1, +1)
-        if left_word and self._phrase_break(i0 - 1, left_word):
+        if left_word and self.boundary_kind(i0 - 1) != "none":
             left_word = None
-        last = self._aligned_word(i1 - 1, -1) if i1 > i0 else left_word
-        if right_word and (self._phrase_break(i1 - 1, last) if last else
-                           self.old[i1].start - self.old[max(i1 - 1, 0)].end > 0.15):
+        kind = self.boundary_kind(i1 - 1) if i1 > 0 else "none"
+        if kind != "none":
             right_word = None
         left = left_word.phones[-1].label if left_word else "SIL"
         right = right_word.phones[0].label if right_word else "SIL"
         voiced = self.rec.f0[self.rec.f0 > 0]
-        lo, hi = (np.percentile(voiced, [15, 65]) if len(voiced) else (120.0, 180.0))
+        lo, mid, hi = (np.percentile(voiced, [15, 50, 65]) if len(voiced)
+                       else (120.0, 150.0, 180.0))
         f0l = self._edge_f0(left_word.end - 0.06, left_word.end) if left_word else float(hi)
-        f0r = (self._edge_f0(right_word.start, right_word.start + 0.06) if right_word
-               else float(lo))
-        return left, right, f0l, f0r
+        if right_word:
+            f0r = self._edge_f0(right_word.start, right_word.start + 0.06)
+        else:
+            f0r = float(lo if kind == "stop" else mid)
+        return left, right, f0l, f0r, kind
 
-    def _phrase_break(self, i: int, word: Word | None) -> bool:
-        """Whether a phrase ends after old word i (a pause, or . ! ? ; : , in the text)."""
-        if i < 0 or i + 1 >= len(self.old):
-            return True
+    def boundary_kind(self, i: int) -> str:
+        """What follows old word i: "stop" (. ! ? or the end), "comma" (, ; : or a pause),
+        or "none"."""
+        if i < 0:
+            return "stop"
+        if i + 1 >= len(self.old):
+            return "stop"
+        word = self._aligned_word(i, 0)
+        if word is not None:
+            after = self.rec.alignment.transcript[word.char_end:word.char_end + 3]
+            after = after.lstrip("\"')]")
+            if after[:1] and after[0] in ".!?":
+                return "stop"
+            if after[:1] and after[0] in ",;:":
+                return "comma"
         if self.old[i + 1].start - self.old[i].end > 0.15:
-            return True
-        if word is None:
-            return False
-        after = self.rec.alignment.transcript[word.char_end:word.char_end + 3].lstrip("\"')]")
-        return bool(after) and after[0] in ".!?;:,"
+            return "comma"
+        return "none"
 
     def _aligned_word(self, i: int, step: int) -> Word | None:
         """The token of the alignment holding old spoken word i (None off the ends)."""
@@ -372,12 +401,12 @@ class _Assembly:
                 t_at = t_resume = max(0.0, self.old[0].start - 0.05)
                 # keep the leading silence before the new words
             knots.append((t_at, t_out))
-            left, right, f0l, f0r = self.context(op.i0, op.i1)
+            left, right, f0l, f0r, kind = self.context(op.i0, op.i1)
             level = self.level(op.i0, op.i1)
             span_start = t_out
-            for src in (sources(op.words, [o.text for o in self.old],
-                                [o.usable for o in self.old]) if self.opt.reuse
-                        else [_synth_source(op.words)]):
+            srcs = (sources(op.words, [o.text for o in self.old], [o.usable for o in self.old])
+                    if self.opt.reuse else [_synth_source(op.words)])
+            for src in srcs:
                 if src.reuse is not None:
                     a, b = src.reuse
                     s0 = self._quiet(self.old[a].start, 0.01)
@@ -391,7 +420,10 @@ class _Assembly:
                     inserted.append(Inserted(start, t_out, t_at, " ".join(src.words), "reused"))
                     engine = "reuse"
                 else:
-                    renders, per_word = self.synthesize(src.words, left, right, f0l, f0r)
+                    last_src = src is srcs[-1]
+                    renders, per_word = self.synthesize(
+                        src.words, left, right if last_src else "SIL", f0l, f0r,
+                        kind if last_src else "none")
                     best = renders[0]
                     half = int(XFADE_S * sr / 2)
                     audio = _match_level(best.samples, self.rec, level, sr)
@@ -460,6 +492,40 @@ def _local_rate(rec: Recording, inv: Inventory) -> float:
     """How much slower (>1) or faster (<1) than its own phone averages the speaker talks."""
     ratios = [u.duration / inv.mean_duration(u.label) for u in rec.units]
     return float(np.clip(np.median(ratios), 0.6, 1.6)) if ratios else 1.0
+
+
+def _learn_contours(asm: _Assembly) -> dict[tuple[str, bool], np.ndarray]:
+    """Mean pitch shape of the recording's words relative to their context line."""
+    rec = asm.rec
+    groups: dict[tuple[str, bool], list[np.ndarray]] = {}
+    for i, o in enumerate(asm.old):
+        if not o.usable or o.end - o.start < 0.1:
+            continue
+        word = asm._aligned_word(i, 0)
+        if word is None:
+            continue
+        _, _, f0l, f0r, kind = asm.context(i, i + 1)
+        if f0l <= 0 or f0r <= 0:
+            continue
+        edges = np.linspace(o.start, o.end, 6)
+        dev = []
+        for k in range(5):
+            f = rec.f0[rec.frame(edges[k]):rec.frame(edges[k + 1]) + 1]
+            f = f[f > 0]
+            tau = (k + 0.5) / 5
+            line = f0l * (f0r / f0l) ** tau
+            dev.append(12 * np.log2(np.median(f) / line) if len(f) else np.nan)
+        dev = np.array(dev)
+        if np.isnan(dev).sum() > 2:
+            continue
+        long = sum(p.label in VOWELS for p in word.phones) > 1
+        groups.setdefault((kind, long), []).append(dev)
+    out = {}
+    for key, rows in groups.items():
+        if len(rows) >= 4:
+            shape = np.nanmedian(np.array(rows), axis=0)
+            out[key] = np.nan_to_num(np.clip(shape, -6, 6))
+    return out
 
 
 def _final_lengthening(rec: Recording, inv: Inventory) -> float:
