@@ -167,6 +167,9 @@ def edit(
     speed: Annotated[float, typer.Option(min=0.5, max=2.0, help="Speed of new words.")] = 1.0,
     reuse: Annotated[bool, typer.Option(help="Take words the recording already says from the "
                                         "recording itself.")] = True,
+    voice: Annotated[list[str] | None, typer.Option(
+        "--voice", help="More of the speaker: a profile name or folder, or an audio file "
+        "(repeatable).")] = None,
     language: LanguageOpt = "en",
 ) -> None:
     """Make a recording say new words by editing its transcript."""
@@ -210,8 +213,11 @@ def edit(
         new_text = apply_edits([t.text for t in tokenize(text, language)], ops)
     else:
         new_text = _read_transcript(to)
+    from voice.profile import resolve_voice
+
+    voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
     result = editor.edit(rec, new_text, EditOptions(
-        takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse))
+        takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse), voices)
     paths = write_result(result, output)
     table = Table(title=f"{len(result.report.edits)} edit(s)")
     for col in ("edit", "text", "at (s)", "made by", "heard on re-align"):
@@ -221,6 +227,60 @@ def edit(
         table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard)
     out.print(table)
     err.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+voice_app = typer.Typer(help="Voice profiles: more recordings of a speaker for better "
+                         "edits.", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
+
+
+@voice_app.command("build")
+def voice_build(
+    name: Annotated[str, typer.Argument(help="Name to save the profile under.")],
+    files: Annotated[list[Path], typer.Argument(help="Recordings of the speaker; a transcript "
+                                                "FILE.txt beside each is used if present.")],
+    folder: Annotated[Path | None, typer.Option(help="Save here instead of the cache.")] = None,
+    language: LanguageOpt = "en",
+) -> None:
+    """Build and save a voice profile; say how much speech it holds and what it lacks."""
+    from align.cache import default_cache_dir
+    from voice import Editor
+    from voice.profile import build_profile, profiles_dir, save_profile
+
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise TranscriptError(f"profile name {name!r}: use letters, digits, - and _")
+    editor = Editor(language=language, cache_dir=default_cache_dir())
+    profile = build_profile(name, files, editor)
+    where = save_profile(profile, folder or profiles_dir(default_cache_dir()) / name)
+    _print_profile(profile.summary())
+    err.print(f"saved {where}; use it with `retake edit ... --voice {name}`")
+
+
+@voice_app.command("show")
+def voice_show(name: Annotated[str, typer.Argument(help="Profile name or folder.")]) -> None:
+    """Show what a saved voice profile holds."""
+    import json
+
+    from align.cache import default_cache_dir
+    from voice.profile import profiles_dir
+
+    for folder in (Path(name), profiles_dir(default_cache_dir()) / name):
+        if (folder / "profile.json").exists():
+            _print_profile(json.loads((folder / "profile.json").read_text()))
+            return
+    raise TranscriptError(f"no voice profile {name!r}")
+
+
+def _print_profile(summary: dict) -> None:
+    out.print(f"[bold]{summary['name']}[/]: {summary['minutes']} min of speech in "
+              f"{summary['recordings']} recording(s); {summary['phones']} of 39 phones; "
+              f"{summary['diphone_coverage'] * 100:.0f}% of common diphones")
+    if summary["missing_phones"]:
+        out.print("  never heard (these fall back to converted synthetic speech): "
+                  + " ".join(summary["missing_phones"]))
+    if summary["missing_common_diphones"]:
+        out.print("  common diphones not yet heard: "
+                  + " ".join(summary["missing_common_diphones"][:15]))
 
 
 @app.command()

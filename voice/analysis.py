@@ -50,6 +50,7 @@ class Unit:
     f0: float  # median F0 in Hz over the unit, 0 if unvoiced
     energy: float  # mean log energy (dB)
     next_index: int | None = None  # index of the unit that follows it in the same stretch
+    source: int = 0  # which recording of an inventory it comes from (0: the one edited)
 
     @property
     def duration(self) -> float:

@@ -92,9 +92,10 @@ class Editor:
         self.aligner = aligner or Aligner(language=language, cache_dir=cache_dir)
         self.language = language
 
-    def load(self, audio: Audio, transcript: str, progress=None) -> Recording:
-        """Align and analyse a recording so it can be edited."""
-        if audio.duration < MIN_RECORDING_S:
+    def load(self, audio: Audio, transcript: str, progress=None,
+             min_seconds: float = MIN_RECORDING_S) -> Recording:
+        """Align and analyse a recording so it can be edited (or lend its phones)."""
+        if audio.duration < min_seconds:
             raise EditError(f"the recording is too short to clone from ({audio.duration:.1f} s);"
                             f" give at least {MIN_RECORDING_S:.0f} s of speech, better 20 s+")
         al = self.aligner.align(audio, transcript, progress=progress)
@@ -102,9 +103,10 @@ class Editor:
 
     # ---- the edit --------------------------------------------------------------------
 
-    def edit(self, rec: Recording, new_text: str, options: EditOptions = EditOptions()
-             ) -> EditResult:
-        """Make the recording say `new_text`."""
+    def edit(self, rec: Recording, new_text: str, options: EditOptions = EditOptions(),
+             voices: list[Recording] = ()) -> EditResult:
+        """Make the recording say `new_text`. `voices` are more recordings of the same
+        speaker (a voice profile) whose phones unit selection may also use."""
         if not new_text or not new_text.strip():
             raise EditError("the new text is empty; to delete everything, just don't")
         tokens = tokenize(new_text, self.language, is_word=self.aligner.engine.has_word)
@@ -116,7 +118,8 @@ class Editor:
         ops = diff([o.text for o in old], new_words)
         if all(op.kind == "keep" for op in ops):
             raise EditError("the new text says the same words as the recording; nothing to do")
-        inv = Inventory(rec, list(options.exclude))
+        inv = Inventory([rec, *(_at_rate(v, rec.sample_rate) for v in voices)],
+                        list(options.exclude))
         return _Assembly(self, rec, old, inv, options).run(ops, tokens, new_text)
 
 
@@ -139,6 +142,16 @@ class Editor:
     def old_words(self, rec: Recording) -> list[tuple[str, float, float]]:
         """The recording's spoken words with their times (as `rebuild` indexes them)."""
         return [(o.text, o.start, o.end) for o in _old_words(rec)]
+
+
+def _at_rate(rec: Recording, sample_rate: int) -> Recording:
+    """The recording analysed at another sample rate (units must share the edit's rate)."""
+    if rec.sample_rate == sample_rate:
+        return rec
+    from align.audio import resample
+
+    return analyse(resample(rec.samples, rec.sample_rate, sample_rate), sample_rate,
+                   rec.alignment)
 
 
 def _check_script(words: list[str], language: str) -> None:
@@ -276,7 +289,7 @@ class _Assembly:
                                                                         strict=True))
             cost += sum(inv.join_cost(a, b, weights) for a, b in zip(units, units[1:],
                                                                       strict=False))
-            takes.append((cost, render_units(self.rec, units, targets)))
+            takes.append((cost, render_units(inv.recs, units, targets)))
             banned |= {u.index for u in units}
         takes.sort(key=lambda t: t[0])
         return [r for _, r in takes], per_word

@@ -69,9 +69,11 @@ def _cut(rec: Recording, t: float, search_s: float = 0.006) -> int:
     return a + int(np.argmin(local))
 
 
-def render_units(rec: Recording, units: list[Unit], targets: list[Target]) -> Rendered:
-    """Concatenate selected units (natural runs kept whole) and apply target prosody."""
-    sr = rec.sample_rate
+def render_units(recs: list[Recording], units: list[Unit], targets: list[Target]
+                 ) -> Rendered:
+    """Concatenate selected units (natural runs kept whole) and apply target prosody.
+    `recs` are the inventory's recordings (a unit's `source` indexes them)."""
+    sr = recs[0].sample_rate
     half = int(XFADE_S * sr / 2)
     # Group into runs of units that follow each other in the recording.
     runs: list[list[int]] = []
@@ -83,6 +85,7 @@ def render_units(rec: Recording, units: list[Unit], targets: list[Target]) -> Re
     pieces, bounds, t = [], [], 0.0
     for run in runs:
         first, last = units[run[0]], units[run[-1]]
+        rec = recs[first.source]
         a, b = _cut(rec, first.start), _cut(rec, last.end)
         piece = rec.samples[max(0, a - half):min(len(rec.samples), b + half)]
         pieces.append(piece)

@@ -10,7 +10,7 @@ so longer natural stretches, diphones and beyond, are preferred).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,20 +54,42 @@ def _semitones(a: float, b: float) -> float:
 
 
 class Inventory:
-    """The units of a recording indexed by label, with per-phone duration statistics."""
+    """The units of one or more recordings of a speaker, indexed by label, with per-phone
+    duration statistics. Recording 0 is the one being edited; others come from a voice
+    profile. Unit indices are renumbered to be unique across recordings."""
 
-    def __init__(self, rec: Recording, exclude: list[tuple[float, float]] = ()) -> None:
-        self.rec = rec
-        self.units = [u for u in rec.units
-                      if not any(u.start < b and u.end > a for a, b in exclude)]
-        allowed = {u.index for u in self.units}
+    def __init__(self, recs: Recording | list[Recording],
+                 exclude: list[tuple[float, float]] = ()) -> None:
+        recs = recs if isinstance(recs, list) else [recs]
+        self.recs = recs
+        self.rec = recs[0]
+        self.units: list[Unit] = []
+        self._by_id: dict[int, Unit] = {}
+        offset = 0
+        for s, rec in enumerate(recs):
+            for u in rec.units:
+                if s == 0 and any(u.start < b and u.end > a for a, b in exclude):
+                    continue
+                g = replace(u, index=offset + u.index, source=s,
+                            next_index=None if u.next_index is None else offset + u.next_index)
+                self.units.append(g)
+                self._by_id[g.index] = g
+            offset += len(rec.units)
         self.by_label: dict[str, list[Unit]] = {}
         for u in self.units:
             self.by_label.setdefault(u.label, []).append(u)
         self._follows = {u.index: u.next_index for u in self.units
-                         if u.next_index is not None and u.next_index in allowed}
-        d = np.diff(rec.mfcc, axis=0)
+                         if u.next_index is not None and u.next_index in self._by_id}
+        d = np.diff(self.rec.mfcc, axis=0)
         self._mfcc_scale = float(np.median(np.linalg.norm(d, axis=1))) + 1e-6
+
+    def unit(self, index: int) -> Unit:
+        """The unit with this (inventory-wide) index."""
+        return self._by_id[index]
+
+    def minutes(self) -> float:
+        """Minutes of aligned speech the inventory draws on."""
+        return sum(u.duration for u in self.units) / 60.0
 
     def has(self, label: str) -> bool:
         """Whether the inventory holds at least one unit of `label`."""
@@ -101,11 +123,11 @@ class Inventory:
         """How audible the join from unit `a` to unit `b` would be (0 if natural)."""
         if self.follows(a, b):
             return 0.0
-        rec = self.rec
-        fa, fb = rec.frame(a.end) - 1, rec.frame(b.start)
-        spec = float(np.linalg.norm(rec.mfcc[max(fa, 0)] - rec.mfcc[fb])) / self._mfcc_scale
-        pitch = _semitones(rec.f0[max(fa, 0)], rec.f0[fb]) / 4.0
-        energy = abs(rec.energy[max(fa, 0)] - rec.energy[fb]) / 6.0
+        ra, rb = self.recs[a.source], self.recs[b.source]
+        fa, fb = max(ra.frame(a.end) - 1, 0), rb.frame(b.start)
+        spec = float(np.linalg.norm(ra.mfcc[fa] - rb.mfcc[fb])) / self._mfcc_scale
+        pitch = _semitones(ra.f0[fa], rb.f0[fb]) / 4.0
+        energy = abs(ra.energy[fa] - rb.energy[fb]) / 6.0
         return w.join_base + w.join_spectral * spec + w.join_pitch * pitch + w.join_energy * energy
 
 
@@ -128,8 +150,8 @@ def select(inv: Inventory, targets: list[Target], weights: Weights = Weights(),
             ids = {u.index for u in chosen}
             for prev in cands[-1]:
                 nxt = inv._follows.get(prev.index)
-                if nxt is not None and nxt not in ids and inv.rec.units[nxt].label == t.label:
-                    chosen.append(inv.rec.units[nxt])
+                if nxt is not None and nxt not in ids and inv.unit(nxt).label == t.label:
+                    chosen.append(inv.unit(nxt))
                     ids.add(nxt)
         cands.append(chosen)
         tcost.append(np.array([inv.target_cost(u, t, weights) for u in chosen]))

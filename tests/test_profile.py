@@ -1,0 +1,81 @@
+"""Voice profiles: more of the speaker for unit selection, saved and loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+from align import Audio
+from align.audio import write_wav
+from voice import EditOptions, Editor
+from voice.profile import VoiceProfile, build_profile, load_profile, save_profile
+
+EXTRA = [
+    "Jolly yaks enjoy the boisterous joy of the zoo.",
+    "The loyal cowboy showed how the crowd should pause.",
+]
+
+
+def test_profile_adds_phones_the_recording_lacks(tmp_path, speech):
+    # the edited recording has no "OY" and no "Y"; the profile does
+    main_text = "Bring the red pen to the desk near the window, then sit."
+    synth, _ = speech(main_text)
+    editor = Editor()
+    rec = editor.load(Audio(synth.audio, synth.sample_rate), main_text)
+    files = []
+    for k, text in enumerate(EXTRA):
+        s, _ = speech(text)
+        wav = tmp_path / f"extra{k}.wav"
+        write_wav(wav, s.audio, s.sample_rate)
+        wav.with_suffix(".txt").write_text(text)
+        files.append(wav)
+    profile = build_profile("tester", files, editor)
+    summary = profile.summary()
+    assert summary["minutes"] > 0.05
+    assert "OY" not in summary["missing_phones"]
+    folder = save_profile(profile, tmp_path / "voices" / "tester")
+    again = load_profile(folder)
+    assert isinstance(again, VoiceProfile) and len(again.recordings) == 2
+
+    new = main_text.replace("red pen", "loyal pen")
+    alone = editor.edit(rec, new, EditOptions(verify=False))
+    helped = editor.edit(rec, new, EditOptions(verify=False), voices=again.recordings)
+    engine = {e.text: e.engine for e in alone.report.edits}
+    assert engine["loyal"] == "fallback"  # no OY in the recording itself
+    assert {e.text: e.engine for e in helped.report.edits}["loyal"] == "units"
+
+
+def test_cli_builds_and_uses_a_profile(tmp_path, speech):
+    env = {**os.environ, "RETAKE_CACHE": str(tmp_path / "cache"), "COLUMNS": "200"}
+    files = []
+    for k, text in enumerate(EXTRA):
+        s, _ = speech(text)
+        wav = tmp_path / f"extra{k}.wav"
+        write_wav(wav, s.audio, s.sample_rate)
+        wav.with_suffix(".txt").write_text(text)
+        files.append(str(wav))
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=300)
+
+    r = run("voice", "build", "tester", *files)
+    assert r.returncode == 0, r.stderr
+    assert "min of speech" in r.stdout
+    assert (Path(env["RETAKE_CACHE"]) / "voices" / "tester" / "profile.json").exists()
+    main_text = "Bring the red pen to the desk near the window, then sit."
+    s, _ = speech(main_text)
+    wav = tmp_path / "main.wav"
+    write_wav(wav, s.audio, s.sample_rate)
+    r = run("edit", str(wav), "-t", main_text, "--to", main_text.replace("red", "loyal"),
+            "--voice", "tester", "-o", str(tmp_path / "out.wav"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.wav").exists() and (tmp_path / "out.timemap.json").exists()
+    r = run("edit", str(wav), "-t", main_text, "--to", main_text, "-o",
+            str(tmp_path / "same.wav"))
+    assert r.returncode == 1 and "same words" in r.stderr
+    assert not (tmp_path / "same.wav").exists()

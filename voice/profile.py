@@ -1,0 +1,155 @@
+"""Voice profiles: more recordings of the same speaker, for better units.
+
+The recording being edited is often short (a 20 s memo); more of the same speaker gives
+unit selection more to choose from. A profile is a folder holding each source recording
+(FLAC) with its alignment (JSON) and a `profile.json` summary: how many minutes it holds,
+which phones it lacks entirely, and which common diphones it has never heard. Profiles live
+in `<cache>/voices/NAME` unless a folder is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from align.errors import RetakeError
+from align.g2p import ARPABET
+from align.types import Alignment
+
+from .analysis import Recording, analyse
+
+FORMAT = "retake.voice-profile"
+
+
+@dataclass
+class VoiceProfile:
+    """A named set of analysed recordings of one speaker."""
+
+    name: str
+    recordings: list[Recording]
+
+    def summary(self) -> dict:
+        """Minutes of speech, phone and diphone coverage, and what is missing."""
+        units = [u for r in self.recordings for u in r.units]
+        phones = {u.label for u in units}
+        diphones = {(u.label, r.units[u.next_index].label) for r in self.recordings
+                    for u in r.units if u.next_index is not None}
+        common = _common_diphones()
+        missing_di = [f"{a}-{b}" for (a, b), _ in common if (a, b) not in diphones]
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "recordings": len(self.recordings),
+            "minutes": round(sum(u.duration for u in units) / 60.0, 2),
+            "phones": len(phones),
+            "missing_phones": sorted(set(ARPABET) - phones),
+            "diphone_coverage": round(1 - len(missing_di) / max(len(common), 1), 3),
+            "missing_common_diphones": missing_di[:30],
+        }
+
+
+def _common_diphones(top: int = 400) -> list[tuple[tuple[str, str], int]]:
+    """The most frequent within-word diphones of the pronouncing dictionary."""
+    import pocketsphinx
+
+    counts: dict[tuple[str, str], int] = {}
+    path = pocketsphinx.get_model_path("en-us/cmudict-en-us.dict")
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            ph = line.split()[1:]
+            for a, b in zip(ph, ph[1:], strict=False):
+                counts[(a, b)] = counts.get((a, b), 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+
+
+def profiles_dir(cache_dir: Path) -> Path:
+    """Where named profiles are kept."""
+    return Path(cache_dir) / "voices"
+
+
+def save_profile(profile: VoiceProfile, folder: str | os.PathLike) -> Path:
+    """Write a profile folder atomically (built beside it, then renamed into place)."""
+    import soundfile as sf
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for k, rec in enumerate(profile.recordings):
+            sf.write(tmp / f"source_{k:03d}.flac", rec.samples, rec.sample_rate)
+            (tmp / f"source_{k:03d}.json").write_text(rec.alignment.to_json(), encoding="utf-8")
+        (tmp / "profile.json").write_text(json.dumps(profile.summary(), indent=1) + "\n",
+                                          encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_profile(folder: str | os.PathLike) -> VoiceProfile:
+    """Read a profile folder written by `save_profile`."""
+    import soundfile as sf
+
+    folder = Path(folder)
+    meta_path = folder / "profile.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise RetakeError(f"{folder}: not a Retake voice profile (no readable profile.json)"
+                          ) from None
+    if meta.get("format") != FORMAT:
+        raise RetakeError(f"{folder}: not a Retake voice profile")
+    recs = []
+    for audio_path in sorted(folder.glob("source_*.flac")):
+        samples, sr = sf.read(audio_path, dtype="float32")
+        al = Alignment.from_json(audio_path.with_suffix(".json").read_text(encoding="utf-8"))
+        recs.append(analyse(np.asarray(samples, np.float32), sr, al))
+    return VoiceProfile(meta.get("name", folder.name), recs)
+
+
+def resolve_voice(arg: str, editor, cache_dir: Path) -> list[Recording]:
+    """`--voice` value: a profile name, a profile folder, or an audio file of the speaker
+    (its transcript taken from FILE.txt / FILE.lab beside it, or drafted by recognition)."""
+    path = Path(arg)
+    named = profiles_dir(cache_dir) / arg
+    if (path / "profile.json").exists():
+        return load_profile(path).recordings
+    if (named / "profile.json").exists():
+        return load_profile(named).recordings
+    if path.is_file():
+        return [recording_from_file(path, editor)]
+    raise RetakeError(f"--voice {arg}: no such voice profile or audio file (build one with "
+                      "`retake voice build NAME FILES...`)")
+
+
+def recording_from_file(path: Path, editor) -> Recording:
+    """Align and analyse one recording of the speaker, with its transcript if it has one."""
+    from align import load_audio
+    from align import transcribe as run_transcribe
+
+    audio = load_audio(path)
+    text = None
+    for ext in (".txt", ".lab"):
+        side = path.with_suffix(ext)
+        if side.exists():
+            text = side.read_text(encoding="utf-8")
+            break
+    if text is None:
+        text = run_transcribe(audio, language=editor.language).text
+    return editor.load(audio, text, min_seconds=0.5)
+
+
+def build_profile(name: str, files: list[Path], editor) -> VoiceProfile:
+    """A profile from recordings of one speaker (see `recording_from_file`)."""
+    if not files:
+        raise RetakeError("give at least one recording to build a voice profile from")
+    return VoiceProfile(name, [recording_from_file(Path(f), editor) for f in files])
