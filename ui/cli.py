@@ -185,8 +185,9 @@ def edit(
 
     if (to is None) == (edits is None):
         raise EditError("give the new text with --to, or operations with --edits (one of them)")
-    if engine != "units":
-        raise EditError(f"engine {engine!r} is not available here; see `retake engines`")
+    if engine != "units" and not engine.startswith("coqui:"):
+        raise EditError(f"no voice engine {engine!r}; use units or coqui:MODEL (see "
+                        "`retake engines`)")
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
@@ -217,7 +218,8 @@ def edit(
 
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
     result = editor.edit(rec, new_text, EditOptions(
-        takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse), voices)
+        engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse),
+        voices)
     paths = write_result(result, output)
     table = Table(title=f"{len(result.report.edits)} edit(s)")
     for col in ("edit", "text", "at (s)", "made by", "heard on re-align"):
@@ -287,11 +289,12 @@ def _print_profile(summary: dict) -> None:
 def engines() -> None:
     """List every engine of every stage, and whether it can run here now."""
     from align.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
+    from voice.engines import VOICE_ENGINES
 
     table = Table(title="Retake engines")
     for col in ("stage", "engine", "runs here", "what it is", "weights (licence)"):
         table.add_column(col)
-    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES):
+    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *VOICE_ENGINES):
         missing = spec.probe()
         status = "[green]yes[/]" if not missing else f"[red]no[/]: {missing}"
         name = spec.name + (" (default)" if spec.default else "")

@@ -29,7 +29,14 @@ from align.types import Alignment, Phone, Word
 
 from .analysis import VOWELS, Recording, analyse
 from .plan import Op, diff, sources
-from .render import XFADE_S, Rendered, concatenate, render_fallback, render_units
+from .render import (
+    XFADE_S,
+    Rendered,
+    concatenate,
+    render_external,
+    render_fallback,
+    render_units,
+)
 from .report import EditReport, EditSpan, measure_joins
 from .timemap import Inserted, TimeMap
 from .units import Inventory, Target, Weights, select
@@ -91,6 +98,15 @@ class Editor:
                  cache_dir=None) -> None:
         self.aligner = aligner or Aligner(language=language, cache_dir=cache_dir)
         self.language = language
+        self._coqui: dict[str, object] = {}
+
+    def coqui(self, spec: str):
+        """The coqui-tts model `spec`, loaded once (see voice.coqui)."""
+        if spec not in self._coqui:
+            from .coqui import CoquiEngine
+
+            self._coqui[spec] = CoquiEngine(spec)
+        return self._coqui[spec]
 
     def load(self, audio: Audio, transcript: str, progress=None,
              min_seconds: float = MIN_RECORDING_S) -> Recording:
@@ -263,6 +279,15 @@ class _Assembly:
                                   f0 if voiced else 0.0))
         return targets, phones_per_word
 
+    def reference(self, seconds: float = 8.0) -> np.ndarray:
+        """Up to `seconds` of the speaker's aligned speech, for engines that clone."""
+        pieces, total = [], 0.0
+        for w in self.rec.alignment.words:
+            if w.aligned and total < seconds:
+                pieces.append(self.rec.samples[int(w.start * self.sr):int(w.end * self.sr)])
+                total += w.end - w.start
+        return np.concatenate(pieces) if pieces else self.rec.samples[: int(seconds * self.sr)]
+
     def contour(self, kind: str, long: bool) -> np.ndarray:
         """The speaker's mean word pitch contour (semitones above the line joining the
         context's pitch) at 5 points in the word, by the boundary that follows the word and
@@ -275,8 +300,20 @@ class _Assembly:
                    f0_right: float, kind: str = "none") -> tuple[list[Rendered], list[int]]:
         """Render new words `takes` times, best first."""
         targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind)
+        if self.opt.engine.startswith("coqui:"):
+            eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
+            ref = self.reference()
+            renders = [render_external(self.rec, eng.speak(" ".join(words), ref, self.sr,
+                                                           self.editor.language),
+                                       eng.sample_rate, words, targets, self.opt.engine,
+                                       self.editor.aligner)
+                       for _ in range(max(1, self.opt.takes))]
+            return renders, per_word
+        if self.opt.engine != "units":
+            raise EditError(f"no voice engine {self.opt.engine!r}; use units or coqui:MODEL")
         if any(not self.inv.has(t.label) for t in targets):
-            return [render_fallback(self.rec, words, targets, self.editor.language)], per_word
+            return [render_fallback(self.rec, words, targets, self.editor.language,
+                                    self.editor.aligner)], per_word
         takes: list[tuple[float, Rendered]] = []
         banned: set[int] = set()
         for k in range(max(1, self.opt.takes)):

@@ -138,27 +138,42 @@ def apply_prosody(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, f
 
 
 def render_fallback(rec: Recording, words: list[str], targets: list[Target],
-                    language: str = "en") -> Rendered:
+                    language: str = "en", aligner=None) -> Rendered:
     """Speak words with espeak-ng and convert the voice toward the recording's speaker."""
-    from align.audio import resample
     from align.espeak import synthesize
 
     synth = synthesize(" ".join(words), language=language, rate_wpm=160)
-    x = resample(synth.audio, synth.sample_rate, rec.sample_rate)
-    # trim espeak's leading/trailing silence
-    env = np.abs(x) > 0.01 * np.max(np.abs(x)) if len(x) else np.zeros(0, bool)
-    idx = np.flatnonzero(env)
+    return render_external(rec, synth.audio, synth.sample_rate, words, targets, "fallback",
+                           aligner)
+
+
+def render_external(rec: Recording, audio: np.ndarray, rate: int, words: list[str],
+                    targets: list[Target], engine: str, aligner=None) -> Rendered:
+    """Speech from another voice (espeak-ng, a coqui model) made to fit the recording:
+    resampled, trimmed, its long-term spectrum matched to the speaker's, then each phone
+    (found by aligning it) stretched and pitched to the targets."""
+    from align.audio import Audio, resample
+
+    x = resample(audio.astype(np.float32), rate, rec.sample_rate)
+    env = np.abs(x) > 0.02 * np.max(np.abs(x)) if len(x) and np.max(np.abs(x)) > 0 else None
+    idx = np.flatnonzero(env) if env is not None else np.zeros(0, int)
     if len(idx):
         x = x[max(0, idx[0] - 40):idx[-1] + 40]
     x = _match_envelope(x, rec)
-    total = sum(t.duration for t in targets)
-    n = len(targets)
-    # spread the targets evenly over the espeak audio, then PSOLA to the targets
-    step = len(x) / rec.sample_rate / max(n, 1)
-    phones = [(t.label, k * step, (k + 1) * step) for k, t in enumerate(targets)]
+    phones = None
+    if aligner is not None and len(x) > rec.sample_rate // 5:
+        try:
+            al = aligner.align(Audio(x, rec.sample_rate), " ".join(words))
+            got = [(p.label, p.start, p.end) for p in al.phones()]
+            if [g[0] for g in got] == [t.label for t in targets]:
+                phones = got
+        except Exception:  # noqa: BLE001 - fall back to spreading the phones evenly
+            phones = None
+    if phones is None:
+        step = len(x) / rec.sample_rate / max(len(targets), 1)
+        phones = [(t.label, k * step, (k + 1) * step) for k, t in enumerate(targets)]
     shaped, phones = apply_prosody(x, rec.sample_rate, phones, targets)
-    del total
-    return Rendered(shaped, phones, "fallback", joins=0)
+    return Rendered(shaped, phones, engine, joins=0)
 
 
 def _ltas(x: np.ndarray, n_fft: int = 1024) -> np.ndarray:

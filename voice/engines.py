@@ -1,0 +1,30 @@
+"""The registry of voice engines (how new words are made), in the shape of align.engines."""
+
+from __future__ import annotations
+
+from align.engines import EngineSpec, _module_missing
+
+VOICE_ENGINES: tuple[EngineSpec, ...] = (
+    EngineSpec(
+        stage="voice",
+        name="units",
+        summary="unit selection over the speaker's own phones (VoCo-style) with PSOLA "
+                "prosody; espeak-ng converted toward the speaker for phones never heard",
+        needs="the recording itself (more with --voice profiles)",
+        weights="none: the speaker's own recording",
+        license="the recording's own terms",
+        default=True,
+        probe=lambda: _module_missing("parselmouth"),
+    ),
+    EngineSpec(
+        stage="voice",
+        name="coqui:<model>",
+        summary="any coqui-tts model you have on disk (XTTS-v2, YourTTS clone from the "
+                "recording), converted toward the speaker",
+        needs="a local model folder (config.json + checkpoint); never downloaded",
+        weights="yours; XTTS-v2: Coqui Public Model License (non-commercial); "
+                "YourTTS: CC BY-NC 4.0",
+        license="depends on the model",
+        probe=lambda: _module_missing("TTS") or "give a local model: --engine coqui:/path",
+    ),
+)
