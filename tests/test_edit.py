@@ -111,7 +111,9 @@ def test_words_already_spoken_are_reused(loaded):
 def test_outputs_disclose_and_chain(tmp_path, loaded):
     editor, rec, text = loaded
     result = editor.edit(rec, text.replace("wood blocks", "stone blocks"),
-                         EditOptions(takes=2))
+                         EditOptions(takes=2, similarity=True))
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    assert span.similarity is not None and span.similarity > 0.6
     paths = write_result(result, tmp_path / "edited.wav")
     meta = read_metadata(paths["wav"])
     assert "Retake" in meta["software"] and "synthesized speech at" in meta["comment"]

@@ -218,15 +218,16 @@ def edit(
 
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
     result = editor.edit(rec, new_text, EditOptions(
-        engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse),
-        voices)
+        engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
+        similarity=True), voices)
     paths = write_result(result, output)
     table = Table(title=f"{len(result.report.edits)} edit(s)")
-    for col in ("edit", "text", "at (s)", "made by", "heard on re-align"):
+    for col in ("edit", "text", "at (s)", "made by", "heard on re-align", "voice similarity"):
         table.add_column(col)
     for e in result.report.edits:
         heard = "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "[red]no")
-        table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard)
+        sim = "" if e.similarity is None else f"{e.similarity:.2f}"
+        table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard, sim)
     out.print(table)
     err.print("wrote " + ", ".join(str(p) for p in paths.values()))
 

@@ -61,6 +61,7 @@ class EditOptions:
     reuse: bool = True  # take words the recording already says from the recording
     exclude: tuple[tuple[float, float], ...] = ()  # original spans unit selection must skip
     verify: bool = True  # re-align the result to check the new words are heard
+    similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
 
 
 @dataclass
@@ -508,6 +509,8 @@ class _Assembly:
         result = EditResult(audio.astype(np.float32), sr, al, tm, report, all_takes)
         if self.opt.verify:
             report.verify(self.editor.aligner, result)
+        if self.opt.similarity:
+            report.measure_similarity(result, self.rec)
         return result
 
     def _phones(self, o: _OldWord, shift: float) -> list[Phone]:

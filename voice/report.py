@@ -81,6 +81,33 @@ class EditReport:
             e.found_on_realign = bool(got)
             e.realign_confidence = float(min(w.confidence for w in got)) if got else 0.0
 
+    def measure_similarity(self, result, rec) -> None:
+        """Speaker similarity (resemblyzer cosine) of each new span, with half a second of
+        context either side so the encoder has enough speech, against the untouched speech
+        of the original recording."""
+        import warnings
+
+        from align.audio import resample
+
+        new = [e for e in self.edits if e.kind != "delete" and e.engine != "cut"]
+        if not new:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from resemblyzer import VoiceEncoder, preprocess_wav
+
+            encoder = VoiceEncoder(device="cpu", verbose=False)
+
+        def embed(x: np.ndarray, sr: int) -> np.ndarray:
+            return encoder.embed_utterance(preprocess_wav(resample(x, sr, 16000),
+                                                          source_sr=16000))
+
+        ref = embed(rec.samples, rec.sample_rate)
+        sr = result.sample_rate
+        for e in new:
+            a, b = max(0, int((e.start - 0.5) * sr)), int((e.end + 0.5) * sr)
+            e.similarity = float(np.dot(embed(result.samples[a:b], sr), ref))
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         d = asdict(self)
