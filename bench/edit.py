@@ -169,7 +169,9 @@ def main() -> int:
     rows = []
     for n, (k, u) in enumerate(trials):
         wtext, ws, we = words[k]
-        opts = EditOptions(reuse=False, exclude=((ws - 0.01, we + 0.01),), verify=True)
+        # the rebuilt word's own audio (and so its melody) is off limits
+        opts = EditOptions(reuse=False, exclude=((ws - 0.01, we + 0.01),), verify=True,
+                           transfer_prosody=False)
         result = editor.rebuild(rec, k, k + 1, opts)
         span = [e for e in result.report.edits if e.kind != "delete"][0]
         tm = result.timemap

@@ -62,6 +62,7 @@ class EditOptions:
     exclude: tuple[tuple[float, float], ...] = ()  # original spans unit selection must skip
     verify: bool = True  # re-align the result to check the new words are heard
     similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
+    transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
 
 
 @dataclass
@@ -232,7 +233,8 @@ class _Assembly:
     # -- new speech ---------------------------------------------------------------------
 
     def targets(self, words: list[str], left: str, right: str, f0_left: float,
-                f0_right: float, kind: str = "none") -> tuple[list[Target], list[int]]:
+                f0_right: float, kind: str = "none", melody: np.ndarray | None = None
+                ) -> tuple[list[Target], list[int]]:
         """Target phones for new words: durations from the speaker's own phone statistics at
         the local rate, pitch interpolated between the context, an accent on stressed
         vowels. Returns targets and the number of phones of each word."""
@@ -268,8 +270,12 @@ class _Assembly:
         for k, (p, pos, stressed) in enumerate(seq):
             dur = durs[k]
             frac = float((ends[k] - dur / 2) / ends[-1])
-            f0 = f0a * (f0b / f0a) ** frac
-            f0 *= 2 ** (float(np.interp(frac, np.linspace(0.1, 0.9, len(shape)), shape)) / 12)
+            if melody is not None:  # the replaced words' own pitch, time-normalised
+                f0 = float(np.interp(frac, np.linspace(0, 1, len(melody)), melody))
+            else:
+                f0 = f0a * (f0b / f0a) ** frac
+                f0 *= 2 ** (float(np.interp(frac, np.linspace(0.1, 0.9, len(shape)), shape))
+                            / 12)
             if stressed:
                 f0 *= 2 ** (3.0 * self.opt.emphasis / 12)
             f0 *= 2 ** (self.opt.pitch / 12)
@@ -279,6 +285,19 @@ class _Assembly:
                                   seq[k + 1][0] if k + 1 < n else right, pos, dur,
                                   f0 if voiced else 0.0))
         return targets, phones_per_word
+
+    def melody(self, i0: int, i1: int) -> np.ndarray | None:
+        """The pitch contour of the old words [i0, i1) that new words replace (gaps
+        interpolated), or None if they are mostly unvoiced. Saying the new words to the old
+        melody keeps the sentence's intonation, as a human editor would."""
+        if not all(o.usable for o in self.old[i0:i1]):
+            return None
+        f = self.rec.f0[self.rec.frame(self.old[i0].start):self.rec.frame(self.old[i1 - 1].end)]
+        voiced = f > 0
+        if len(f) < 5 or voiced.mean() < 0.3:
+            return None
+        idx = np.arange(len(f))
+        return np.exp(np.interp(idx, idx[voiced], np.log(f[voiced])))
 
     def reference(self, seconds: float = 8.0) -> np.ndarray:
         """Up to `seconds` of the speaker's aligned speech, for engines that clone."""
@@ -298,9 +317,10 @@ class _Assembly:
         return self._contours.get((kind, long), np.zeros(5))
 
     def synthesize(self, words: list[str], left: str, right: str, f0_left: float,
-                   f0_right: float, kind: str = "none") -> tuple[list[Rendered], list[int]]:
+                   f0_right: float, kind: str = "none", melody: np.ndarray | None = None
+                   ) -> tuple[list[Rendered], list[int]]:
         """Render new words `takes` times, best first."""
-        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind)
+        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind, melody)
         if self.opt.engine.startswith("coqui:"):
             eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
             ref = self.reference()
@@ -472,9 +492,11 @@ class _Assembly:
                     engine = "reuse"
                 else:
                     last_src = src is srcs[-1]
+                    melody = (self.melody(op.i0, op.i1) if op.i1 > op.i0 and len(srcs) == 1
+                              and self.opt.transfer_prosody else None)
                     renders, per_word = self.synthesize(
                         src.words, left, right if last_src else "SIL", f0l, f0r,
-                        kind if last_src else "none")
+                        kind if last_src else "none", melody)
                     best = renders[0]
                     half = int(XFADE_S * sr / 2)
                     audio = _match_level(best.samples, self.rec, level, sr)
