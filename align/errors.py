@@ -24,3 +24,11 @@ class AlignmentError(RetakeError):
 
 class EngineUnavailable(RetakeError):
     """The chosen engine cannot run here (a model file or a GPU is missing)."""
+
+
+class VideoError(RetakeError):
+    """A video or image could not be read, or has no usable stream."""
+
+
+class FaceError(RetakeError):
+    """No usable face was found, or the choice of face is ambiguous."""
