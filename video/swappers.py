@@ -1,0 +1,62 @@
+"""The face-swap engine interface and registry (FaceFusion style: one tiny interface, by name).
+
+An engine turns one target frame plus that frame's (smoothed) target landmarks into a
+`Patch`: new face pixels and a soft mask over a rectangle of the frame. Colour matching,
+blending and keeping the target's mouth are shared by all engines (`video/blend.py`), so
+each engine is only the part that differs: where the new face's pixels come from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Patch:
+    """New face pixels for the frame rectangle [y0:y0+h, x0:x0+w].
+
+    `rgb` is float32 (h, w, 3) in 0..255; `mask` float32 (h, w) in [0, 1] says where the
+    engine's pixels are valid (before feathering); `landmarks` are the 68 points the new
+    face was rendered to, in frame pixels.
+    """
+
+    x0: int
+    y0: int
+    rgb: np.ndarray
+    mask: np.ndarray
+    landmarks: np.ndarray
+
+
+class Swapper(Protocol):
+    """What every swap engine provides."""
+
+    name: str
+
+    def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
+        """The new face for one RGB frame whose target face has these 68 landmarks."""
+        ...
+
+
+@dataclass(frozen=True)
+class SwapperSpec:
+    """A registry entry: name, what it needs, where weights come from, licence."""
+
+    name: str
+    summary: str
+    needs: str
+    weights: str
+    license: str
+
+
+SWAPPERS = {
+    "landmark": SwapperSpec(
+        "landmark", "one source photo warped onto every frame (Delaunay piecewise-affine, "
+        "shape-aware)", "a source photo", "none", "n/a"),
+    "autoencoder": SwapperSpec(
+        "autoencoder", "DeepFaceLab-style shared encoder + one decoder per identity, "
+        "trained with `retake train`", "a model folder from `retake train`",
+        "trained by you on your facesets", "yours"),
+}
