@@ -112,7 +112,7 @@ def corpus():
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     items = corpus()

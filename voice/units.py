@@ -33,7 +33,7 @@ class Target:
 class Weights:
     """Relative weights of the costs (tuned on the reconstruction benchmark)."""
 
-    context: float = 1.0
+    context: float = 2.0
     position: float = 0.3
     duration: float = 1.0
     pitch: float = 1.0
