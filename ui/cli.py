@@ -314,6 +314,15 @@ def demo(
     run_demo(output, out, err)
 
 
+def _register_video() -> None:
+    from ui.cli_video import register
+
+    register(app)
+
+
+_register_video()
+
+
 def main() -> None:
     """Entry point: run the app; user errors print one line and exit 1."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

@@ -69,10 +69,19 @@ class FaceModels:
         smaller than ~80 px at that scale (HOG's window) is missed, so `upsample` helps
         for small faces in large frames.
         """
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.detect_side / max(h, w))
+        boxes = self._detect_at(rgb, scale, upsample)
+        if not boxes and scale < 1:
+            # Small faces vanish at the fast scale: look again at twice the size.
+            boxes = self._detect_at(rgb, min(1.0, 2 * scale), upsample)
+        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        return boxes
+
+    def _detect_at(self, rgb: np.ndarray, scale: float, upsample: int) -> list[np.ndarray]:
         import cv2
 
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.detect_side / max(h, w))
         small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                            interpolation=cv2.INTER_AREA) if scale < 1 else rgb
         small = np.ascontiguousarray(small)
@@ -80,10 +89,8 @@ class FaceModels:
             rects = list(self._get("hog")(small, upsample))
         else:
             rects = [d.rect for d in self._get("cnn")(small, upsample)]
-        boxes = [np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale
-                 for r in rects]
-        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-        return boxes
+        return [np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale
+                for r in rects]
 
     def landmarks(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """The 68 iBUG landmarks (x, y) inside a face box, float array of shape (68, 2)."""

@@ -1,0 +1,213 @@
+"""The video commands of `retake`: faces extract/sort, swap, train. Thin over `video/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from align.errors import FaceError, RetakeError, VideoError
+
+out = Console()
+err = Console(stderr=True)
+
+faces_app = typer.Typer(help="Face sets: extract aligned faces from videos or images, sort "
+                        "them.", no_args_is_help=True)
+
+DetectorOpt = Annotated[str, typer.Option("--detector", help="Face detector: hog (fast) or "
+                                          "cnn (finds turned and small faces, slower).")]
+
+
+def _models(detector: str):
+    from video.faces import FaceModels
+
+    return FaceModels(detector=detector)
+
+
+def _bar(label: str, unit: str):
+    from ui.progress import progress_bar
+
+    return progress_bar(label, unit=unit, enabled=err.is_terminal)
+
+
+def _reference(path: Path | None, models):
+    if path is None:
+        return None
+    from video.media import read_image
+    from video.swap_landmark import source_face
+
+    rgb = read_image(path)
+    return models.embed(rgb, source_face(rgb, models))
+
+
+def _position(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise FaceError(f"--position {text!r}: give X,Y as fractions of the frame, "
+                        "e.g. 0.3,0.5") from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise FaceError("--position: X and Y are fractions of the frame, between 0 and 1")
+    return x, y
+
+
+@faces_app.command("extract")
+def faces_extract(
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, images or folders of images.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Faceset folder (created; "
+                                         "an existing one is resumed).")],
+    size: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
+    faces: Annotated[str, typer.Option(help="Which faces: all, largest or reference.")] = "all",
+    reference: Annotated[Path | None, typer.Option(help="Photo of the person to keep "
+                                                   "(with --faces reference).")] = None,
+    detector: DetectorOpt = "hog",
+) -> None:
+    """Detect, track and align faces; write crops and their metadata into a faceset."""
+    from video.faceset import extract
+
+    if not 32 <= size <= 1024:
+        raise RetakeError("--size: choose between 32 and 1024 pixels")
+    models = _models(detector)
+    ref = _reference(reference, models)
+    if faces == "reference" and ref is None:
+        raise FaceError("--faces reference needs --reference PHOTO")
+    with _bar("extracting", "frames") as progress:
+        fs = extract(inputs, output, models, size=size, faces=faces, reference=ref,
+                     progress=progress)
+    err.print(f"{len(fs.records)} faces in {output}; sort them with "
+              f"`retake faces sort {output} --by blur`")
+
+
+@faces_app.command("sort")
+def faces_sort(
+    faceset: Annotated[Path, typer.Argument(help="Faceset folder.")],
+    by: Annotated[str, typer.Option(help="blur, yaw, size, identity or histogram.")] = "blur",
+) -> None:
+    """Order a faceset's crops (renames them NNNNN_...) as DeepFaceLab's sorter does."""
+    from video.faceset import sort_faceset
+
+    order = sort_faceset(faceset, by)
+    table = Table("#", "file", "blur", "yaw", "size", title=f"sorted by {by}")
+    for i, r in enumerate(order[:5] + (order[-3:] if len(order) > 8 else [])):
+        table.add_row(str(i if i < 5 else len(order) - (8 - i)), r.file, f"{r.blur:.0f}",
+                      f"{r.yaw:+.2f}", f"{r.size:.0f}")
+    out.print(table)
+
+
+def swap(
+    target: Annotated[Path, typer.Option("--target", "-t", help="Video or image to change.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4 (or an image "
+                                         "file for an image target).")],
+    source: Annotated[Path | None, typer.Option("--source", "-s", help="Photo of the face "
+                                                "to put in (engine landmark).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model folder from "
+                                               "`retake train` (engine autoencoder).")] = None,
+    faces: Annotated[str, typer.Option(help="Target face(s): largest, all, reference or "
+                                       "position.")] = "largest",
+    reference: Annotated[Path | None, typer.Option(help="Photo of the target person to "
+                                                   "swap (with --faces reference).")] = None,
+    position: Annotated[str | None, typer.Option(help="X,Y fractions of the frame (with "
+                                                 "--faces position).")] = None,
+    source_face: Annotated[int | None, typer.Option(help="Which face of a group source "
+                                                    "photo (0 = largest).")] = None,
+    shape: Annotated[float, typer.Option(help="How much of the source's face shape to carry "
+                                         "(0 = target's, 1 = source's).")] = 0.4,
+    colour: Annotated[str, typer.Option(help="Colour matching: lab, histogram or none.")] =
+    "lab",
+    blend: Annotated[str, typer.Option(help="Blending: feather or poisson.")] = "feather",
+    keep_mouth: Annotated[bool, typer.Option(help="Keep the target's own mouth.")] = False,
+    detector: DetectorOpt = "hog",
+    device: Annotated[str, typer.Option(help="For --model: auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Swap a face: one photo (`--source`) or a trained model (`--model`) onto a video or
+    image; same frames, timing and audio; the output is labelled as synthetic."""
+    from align.cache import default_cache_dir
+    from video.blend import BLEND_MODES, COLOUR_MODES, MergeOptions
+    from video.media import is_image, read_image
+    from video.swap import FaceChoice
+    from video.swap import swap as run_swap
+
+    if (source is None) == (model is None):
+        raise RetakeError("give either --source PHOTO or --model MODEL")
+    if colour not in COLOUR_MODES:
+        raise RetakeError(f"--colour: choose one of {', '.join(COLOUR_MODES)}")
+    if blend not in BLEND_MODES:
+        raise RetakeError(f"--blend: choose one of {', '.join(BLEND_MODES)}")
+    if not 0 <= shape <= 1:
+        raise RetakeError("--shape: between 0 and 1")
+    if not target.is_file():
+        raise VideoError(f"{target}: no such file")
+    image_target = is_image(target)
+    if image_target and not is_image(output):
+        raise RetakeError(f"{output}: the target is an image, so name an image output "
+                          "(.png or .jpg)")
+    if not image_target and output.suffix.lower() != ".mp4":
+        raise RetakeError(f"{output}: the output of a video swap is an .mp4 file")
+    if output.resolve() == target.resolve():
+        raise RetakeError("the output would overwrite the target; choose another name")
+    models = _models(detector)
+    if source is not None:
+        from video.swap_landmark import LandmarkSwapper
+        from video.swap_landmark import source_face as find_source
+
+        rgb = read_image(source)
+        swapper = LandmarkSwapper(rgb, find_source(rgb, models, source_face), shape=shape)
+    else:
+        from video.swap_autoencoder import AutoencoderSwapper
+
+        swapper = AutoencoderSwapper(model, device=device)
+    choice = FaceChoice(faces, _reference(reference, models), _position(position))
+    options = MergeOptions(colour=colour, blend=blend, keep_mouth=keep_mouth)
+    if model is not None and hasattr(swapper, "check_target"):
+        swapper.check_target(target, models)
+    kwargs = {"choice": choice, "merge_options": options}
+    if not image_target:
+        kwargs["cache_dir"] = default_cache_dir()
+    with _bar("swapping", "frames") as bar:
+        if bar is not None and not image_target:
+            kwargs["progress"] = lambda stage, d, n: bar(d, n)
+        res = run_swap(target, output, swapper, models, **kwargs)
+    note = f"; no face in frames {res.missing_ranges()}" if res.missing else ""
+    err.print(f"wrote {output}: {res.swapped}/{res.frames} frames swapped{note}. "
+              "It is labelled as synthetic media.")
+
+
+def train(
+    src: Annotated[Path, typer.Option("--src", help="Faceset of the face to put in.")],
+    dst: Annotated[Path, typer.Option("--dst", help="Faceset of the face to replace.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Model folder (resumed if it "
+                                         "holds a checkpoint).")],
+    steps: Annotated[int, typer.Option(help="Training steps to reach.")] = 2000,
+    resolution: Annotated[int, typer.Option(help="Face size the model works at (64-128).")] =
+    64,
+    batch: Annotated[int, typer.Option(help="Batch size.")] = 8,
+    preview_every: Annotated[int, typer.Option(help="Write a preview every N steps.")] = 100,
+    gan_after: Annotated[int | None, typer.Option(help="Add a PatchGAN loss after this "
+                                                  "step.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train a DeepFaceLab-style autoencoder (shared encoder, one decoder per face)."""
+    from video.autoencoder import TrainOptions
+    from video.autoencoder import train as run_train
+
+    opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
+                        preview_every=preview_every, gan_after=gan_after, device=device,
+                        seed=seed)
+    with _bar("training", "steps") as bar:
+        history = run_train(src, dst, output, opts, progress=bar)
+    last = history[-1] if isinstance(history, list) and history else history
+    err.print(f"saved {output}; last loss {last}. Swap with "
+              f"`retake swap --model {output} --target VIDEO -o OUT.mp4`")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the video commands to the main app."""
+    app.add_typer(faces_app, name="faces")
+    app.command("swap")(swap)
+    app.command("train")(train)

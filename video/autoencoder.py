@@ -1,0 +1,626 @@
+"""A DeepFaceLab-style face-swap model: one shared encoder, one decoder per identity.
+
+Both people's faces go through the same encoder, so its code learns pose, expression and
+lighting; each decoder learns to paint one person from that code. Swapping is encoding a
+destination face and decoding it with the source decoder. The layout follows DFL's "DF"
+model (strided 5x5 convolutions, a dense bottleneck, pixel-shuffle upscaling, residual
+decoder blocks), shrunk so that 64 px training on a laptop CPU makes visible progress in
+minutes. Each decoder outputs RGB and a face mask (both through a sigmoid).
+
+A model folder holds `model.pt` (state dicts only, loaded with `weights_only=True`),
+`model.json` (framing, architecture, identities, steps done, options), `loss.json` (the loss
+per step) and `previews/` (PNG grids). All three files are replaced together atomically, so
+an interrupted run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from align.atomic import atomic_group
+from align.errors import EngineUnavailable, FaceError, RetakeError
+
+from .faceset import Faceset, load
+from .geometry import MIRROR, apply, crop_matrix, region_mask
+
+IDENTITIES = ("src", "dst")
+MODEL_VERSION = 1
+
+
+@dataclass
+class TrainOptions:
+    """Training settings. `steps` is the total to reach, so re-running resumes to it.
+
+    resolution: model crop side in pixels (a multiple of 16, 32..256; 64-128 are sensible);
+    padding: crop margin around the face as a fraction of its width (as in `crop_matrix`);
+    gan_after: step after which a PatchGAN loss sharpens the source decoder (None: never);
+    time_limit: stop (and save) after this many seconds even if `steps` is not reached;
+    device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+    """
+
+    resolution: int = 64
+    padding: float = 0.2
+    batch_size: int = 8
+    learning_rate: float = 2e-4
+    steps: int = 2000
+    preview_every: int = 100
+    save_every: int = 250
+    gan_after: int | None = None
+    gan_weight: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    time_limit: float | None = None
+    encoder_dims: int = 32
+    bottleneck: int = 128
+    decoder_dims: int = 32
+
+
+# ---------------------------------------------------------------- network
+
+class _Down(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Conv2d(cin, cout, 5, 2, 2), nn.LeakyReLU(0.1))
+
+
+class _Up(nn.Sequential):
+    """Double the side: a 3x3 convolution to 4x channels, then pixel shuffle."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Conv2d(cin, cout * 4, 3, 1, 1), nn.LeakyReLU(0.1),
+                         nn.PixelShuffle(2))
+
+
+class _Residual(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(ch, ch, 3, 1, 1)
+        self.b = nn.Conv2d(ch, ch, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b(F.leaky_relu(self.a(x), 0.2))
+        return F.leaky_relu(x + y, 0.2)
+
+
+class _Encoder(nn.Module):
+    """Image (n, 3, r, r) in 0..1 → code (n, bottleneck, r/8, r/8)."""
+
+    def __init__(self, resolution: int, dims: int, bottleneck: int) -> None:
+        super().__init__()
+        self.side = resolution // 16
+        self.bottleneck = bottleneck
+        self.convs = nn.Sequential(_Down(3, dims), _Down(dims, dims * 2),
+                                   _Down(dims * 2, dims * 4), _Down(dims * 4, dims * 8))
+        flat = dims * 8 * self.side ** 2
+        self.squeeze = nn.Linear(flat, bottleneck)
+        self.expand = nn.Linear(bottleneck, bottleneck * self.side ** 2)
+        self.up = _Up(bottleneck, bottleneck)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.convs(x * 2 - 1).flatten(1)
+        h = self.expand(self.squeeze(h)).view(-1, self.bottleneck, self.side, self.side)
+        return self.up(h)
+
+
+class _Decoder(nn.Module):
+    """Code (n, bottleneck, r/8, r/8) → RGB (n, 3, r, r) and mask (n, 1, r, r) in 0..1."""
+
+    def __init__(self, bottleneck: int, dims: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _Up(bottleneck, dims * 4), _Residual(dims * 4),
+            _Up(dims * 4, dims * 2), _Residual(dims * 2),
+            _Up(dims * 2, dims), _Residual(dims))
+        self.out = nn.Conv2d(dims, 4, 5, 1, 2)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.sigmoid(self.out(self.body(z)))
+        return y[:, :3], y[:, 3:]
+
+
+class FaceAutoencoder(nn.Module):
+    """The shared encoder and the two identity decoders ('src', 'dst')."""
+
+    def __init__(self, resolution: int, encoder_dims: int = 32, bottleneck: int = 128,
+                 decoder_dims: int = 32) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.encoder = _Encoder(resolution, encoder_dims, bottleneck)
+        self.decoders = nn.ModuleDict({k: _Decoder(bottleneck, decoder_dims)
+                                       for k in IDENTITIES})
+
+    def forward(self, x: torch.Tensor, identity: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode faces and paint them as `identity`: (rgb, mask)."""
+        return self.decoders[identity](self.encoder(x))
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: one real/fake logit per overlapping patch of about 1/4 of the face."""
+
+    def __init__(self, dims: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, dims, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(dims, dims * 2, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(dims * 2, dims * 4, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(dims * 4, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1)
+
+
+# ---------------------------------------------------------------- losses
+
+def _gaussian(size: int, sigma: float, device: torch.device) -> torch.Tensor:
+    t = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(3, 1, size, size).contiguous()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean structural similarity of two (n, 3, h, w) batches in 0..1 (Wang et al. 2004)."""
+    k = _gaussian(window, sigma, a.device)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, k, groups=3)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a ** 2
+    var_b = blur(b * b) - mu_b ** 2
+    cov = blur(a * b) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)
+    return (num / den).mean()
+
+
+def dssim(a: torch.Tensor, b: torch.Tensor, window: int = 11) -> torch.Tensor:
+    """Structural dissimilarity (1 - SSIM) / 2: 0 for identical images."""
+    return (1 - ssim(a, b, window)) / 2
+
+
+def _window(resolution: int) -> int:
+    """DFL's SSIM window: about 1/11.6 of the side, odd, at least 3."""
+    return max(3, int(resolution / 11.6) | 1)
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor,
+                        mask: torch.Tensor) -> torch.Tensor:
+    """10 x (DSSIM + MSE) of the face inside the mask; the background costs nothing."""
+    p, t = pred * mask, target * mask
+    mse = ((p - t) ** 2).sum() / (mask.sum() * 3 + 1e-6)
+    return 10 * dssim(p, t, _window(pred.shape[-1])) + 10 * mse
+
+
+# ---------------------------------------------------------------- data
+
+def random_warp(img: np.ndarray, rng: np.random.Generator, strength: float = 0.03,
+                cells: int = 4) -> np.ndarray:
+    """A smooth random grid warp (DFL's "random warp"), border fixed, for the encoder's input.
+
+    Interior control points of a `cells` x `cells` grid move by a normal offset of
+    `strength` x side; the offsets are upsampled bicubically to a dense displacement field.
+    """
+    import cv2
+
+    side = img.shape[0]
+    offs = rng.normal(0, strength * side, size=(2, cells + 1, cells + 1)).astype(np.float32)
+    offs[:, [0, -1], :] = 0
+    offs[:, :, [0, -1]] = 0
+    dx = cv2.resize(offs[0], (side, side), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(offs[1], (side, side), interpolation=cv2.INTER_CUBIC)
+    grid = np.arange(side, dtype=np.float32)
+    mx = grid[None, :] + dx
+    my = grid[:, None] + dy
+    return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@dataclass
+class FaceBank:
+    """One identity's faces in memory, pre-shrunk near model scale, with their landmarks."""
+
+    name: str
+    images: list[np.ndarray]
+    landmarks: list[np.ndarray]
+    embedding: list[float] | None
+    resolution: int
+    padding: float
+    _matrices: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_faceset(cls, fs: Faceset, resolution: int, padding: float) -> FaceBank:
+        """Load every crop; shrink it (area filter) so the model crop is at most 1.25x down."""
+        import cv2
+
+        if len(fs.records) < 2:
+            raise FaceError(f"{fs.root}: holds {len(fs.records)} face(s); a model needs at "
+                            "least 2 of each person (extract more frames or photos)")
+        images, lms = [], []
+        for rec in fs.records:
+            img = fs.image(rec)
+            pts = np.asarray(rec.aligned, float)
+            m = crop_matrix(pts, resolution, padding)
+            scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
+            f = min(1.0, scale * 1.25)
+            if f < 1.0:
+                side = max(8, round(img.shape[0] * f))
+                f = side / img.shape[0]
+                img = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
+                pts = (pts + 0.5) * f - 0.5
+            images.append(img)
+            lms.append(pts)
+        embs = [r.embedding for r in fs.records if r.embedding is not None]
+        mean = np.mean(np.array(embs, float), 0).round(6).tolist() if embs else None
+        bank = cls(fs.root.name, images, lms, mean, resolution, padding)
+        bank._matrices = [crop_matrix(p, resolution, padding) for p in lms]
+        return bank
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def sample(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, ...]:
+        """Face `i` at model framing: (warped input, target, mask), float32 in 0..1.
+
+        With `rng`, a small similarity jitter (±8°, ±5 % scale, ±4 % shift), a coin-flip
+        mirror and a random warp of the input; without, the plain aligned crop.
+        """
+        import cv2
+
+        r = self.resolution
+        m = self._matrices[i]
+        flip = False
+        if rng is not None:
+            ang = math.radians(rng.uniform(-8, 8))
+            sc = rng.uniform(0.95, 1.05)
+            tx, ty = rng.uniform(-0.04, 0.04, 2) * r
+            c = (r - 1) / 2
+            rot = np.array([[sc * math.cos(ang), -sc * math.sin(ang)],
+                            [sc * math.sin(ang), sc * math.cos(ang)]])
+            jit = np.hstack([rot, (np.array([c, c]) - rot @ [c, c] + [tx, ty])[:, None]])
+            m = _compose(jit, m)
+            flip = bool(rng.random() < 0.5)
+            if flip:
+                m = _compose(np.array([[-1.0, 0, r - 1], [0, 1.0, 0]]), m)
+        target = cv2.warpAffine(self.images[i], m, (r, r), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT)
+        pts = apply(m, self.landmarks[i])
+        if flip:
+            pts = pts[MIRROR]
+        mask = region_mask((r, r), pts, "face")
+        warped = random_warp(target, rng) if rng is not None else target
+        return (warped.astype(np.float32) / 255, target.astype(np.float32) / 255, mask)
+
+    def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        """`n` random augmented faces: (inputs, targets, masks) as NCHW float32 arrays."""
+        idx = rng.integers(0, len(self), n)
+        parts = [self.sample(int(i), rng) for i in idx]
+        return _stack(parts)
+
+    def fixed(self, n: int) -> tuple[np.ndarray, ...]:
+        """`n` evenly spaced faces without augmentation (for previews)."""
+        idx = np.linspace(0, len(self) - 1, min(n, len(self))).round().astype(int)
+        return _stack([self.sample(int(i), None) for i in idx])
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 2x3 affine `a` after `b`."""
+    return (np.vstack([a, [0, 0, 1]]) @ np.vstack([b, [0, 0, 1]]))[:2]
+
+
+def _stack(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    inp = np.stack([p[0] for p in parts]).transpose(0, 3, 1, 2)
+    tgt = np.stack([p[1] for p in parts]).transpose(0, 3, 1, 2)
+    msk = np.stack([p[2] for p in parts])[:, None]
+    return (np.ascontiguousarray(inp), np.ascontiguousarray(tgt), np.ascontiguousarray(msk))
+
+
+# ---------------------------------------------------------------- model folders
+
+def pick_device(device: str = "auto") -> torch.device:
+    """'auto' → the first CUDA device when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise RetakeError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EngineUnavailable("no CUDA GPU is available here; use --device cpu")
+    return dev
+
+
+@dataclass
+class TrainedModel:
+    """A loaded model: the network (eval mode) plus what model.json says about it."""
+
+    net: FaceAutoencoder
+    meta: dict
+    device: torch.device
+
+    @property
+    def resolution(self) -> int:
+        return int(self.meta["resolution"])
+
+    @property
+    def padding(self) -> float:
+        return float(self.meta["padding"])
+
+    @torch.no_grad()
+    def paint(self, crops: np.ndarray, identity: str) -> tuple[np.ndarray, np.ndarray]:
+        """Re-paint aligned crops (n, r, r, 3) uint8 as `identity`.
+
+        Returns RGB (n, r, r, 3) float32 in 0..255 and masks (n, r, r) float32 in 0..1.
+        """
+        x = torch.from_numpy(np.ascontiguousarray(crops, np.float32) / 255)
+        x = x.permute(0, 3, 1, 2).to(self.device)
+        rgb, mask = self.net(x, identity)
+        rgb = rgb.permute(0, 2, 3, 1).float().cpu().numpy() * 255
+        return rgb.astype(np.float32), mask[:, 0].float().cpu().numpy()
+
+
+def _arch(opts: TrainOptions) -> dict:
+    return {"encoder_dims": opts.encoder_dims, "bottleneck": opts.bottleneck,
+            "decoder_dims": opts.decoder_dims}
+
+
+def _read_meta(root: Path) -> dict:
+    if not root.is_dir():
+        raise EngineUnavailable(f"{root}: no such model folder; train one with `retake train`")
+    meta_path, weights = root / "model.json", root / "model.pt"
+    if not meta_path.is_file() or not weights.is_file():
+        raise EngineUnavailable(f"{root}: not a trained model (model.json or model.pt is "
+                                "missing); train one with `retake train`")
+    try:
+        meta = json.loads(meta_path.read_text())
+        int(meta["resolution"]), float(meta["padding"]), dict(meta["arch"])
+        int(meta["steps"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError):
+        raise EngineUnavailable(f"{root}: model.json is damaged; retrain the model or "
+                                "restore the folder") from None
+    if int(meta.get("version", 0)) > MODEL_VERSION:
+        raise EngineUnavailable(f"{root}: made by a newer Retake (model version "
+                                f"{meta['version']}); update Retake")
+    return meta
+
+
+def _read_weights(root: Path, device: torch.device) -> dict:
+    try:
+        state = torch.load(root / "model.pt", map_location=device, weights_only=True)
+    except Exception as exc:  # any unpickling or zip failure means a damaged file
+        raise EngineUnavailable(f"{root}: model.pt is damaged ({type(exc).__name__}); "
+                                "retrain the model or restore the folder") from None
+    if not isinstance(state, dict) or "net" not in state:
+        raise EngineUnavailable(f"{root}: model.pt holds no Retake model; retrain it")
+    return state
+
+
+def _build(meta: dict, device: torch.device, state: dict | None, root: Path) -> FaceAutoencoder:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(meta.get("options", {}).get("seed", 0)))
+        net = FaceAutoencoder(int(meta["resolution"]), **meta["arch"])
+    if state is not None:
+        try:
+            net.load_state_dict(state["net"])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise EngineUnavailable(f"{root}: model.pt does not match model.json "
+                                    f"({str(exc).splitlines()[0]}); retrain the model") from None
+    return net.to(device)
+
+
+def load_model(model_dir: str | os.PathLike, device: str = "auto") -> TrainedModel:
+    """Load a model folder written by `train`, for swapping (eval mode, no gradients)."""
+    root = Path(model_dir)
+    meta = _read_meta(root)
+    dev = pick_device(device)
+    net = _build(meta, dev, _read_weights(root, dev), root)
+    net.eval()
+    return TrainedModel(net, meta, dev)
+
+
+def _save(root: Path, meta: dict, state: dict, history: dict) -> None:
+    with atomic_group([root / "model.pt", root / "model.json", root / "loss.json"]) as tmps:
+        torch.save(state, tmps[0])
+        Path(tmps[1]).write_text(json.dumps(meta, indent=1))
+        Path(tmps[2]).write_text(json.dumps(history, separators=(",", ":")))
+
+
+def _preview(net: FaceAutoencoder, src: tuple, dst: tuple, device: torch.device,
+             path: Path) -> None:
+    """PNG grid, one face per row: dst | dst rebuilt | dst as src | src | src rebuilt."""
+    from .media import write_image
+
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        d = torch.from_numpy(dst[1]).to(device)
+        s = torch.from_numpy(src[1]).to(device)
+        cols = [d, net(d, "dst")[0], net(d, "src")[0], s, net(s, "src")[0]]
+    net.train(was)
+    n = min(len(d), len(s))
+    rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(n)]
+    grid = torch.cat(rows, dim=1).permute(1, 2, 0).clamp(0, 1).cpu().numpy()
+    img = (grid * 255).round().astype(np.uint8)
+    rep = max(1, 128 // net.resolution)
+    if rep > 1:
+        img = img.repeat(rep, 0).repeat(rep, 1)
+    write_image(path, img)
+
+
+def _identity(bank: FaceBank, fs: Faceset) -> dict:
+    return {"name": bank.name, "faceset": str(fs.root.resolve()), "faces": len(bank),
+            "embedding": bank.embedding}
+
+
+# ---------------------------------------------------------------- training
+
+def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
+          out_dir: str | os.PathLike, options: TrainOptions | None = None,
+          progress: Callable[[int, int, dict], None] | None = None) -> dict:
+    """Train (or resume) a src/dst model in `out_dir` until `options.steps` steps are done.
+
+    Each step reconstructs a batch of each identity from randomly warped inputs; the loss
+    is masked DSSIM + MSE plus the mask's own MSE (plus a PatchGAN term on the source
+    decoder after `gan_after`). Checkpoints every `save_every` steps and at the end (also on
+    Ctrl-C); previews every `preview_every` steps. The batches of step k depend only on
+    (seed, k), so a resumed run sees the same data as an uninterrupted one.
+    `progress(step, steps, losses)` is called after every step. Returns the loss history.
+    """
+    opts = options or TrainOptions()
+    res = int(opts.resolution)
+    if res % 16 or not 32 <= res <= 256:
+        raise RetakeError(f"resolution {res} is not supported; use a multiple of 16 "
+                          "from 32 to 256 (64 or 128 are usual)")
+    if opts.batch_size < 1 or opts.steps < 0:
+        raise RetakeError("batch size must be at least 1 and steps not negative")
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "previews").mkdir(exist_ok=True)
+    dev = pick_device(opts.device)
+
+    done, state, history = 0, None, {k: [] for k in ("step", "loss", "src", "dst", "mask",
+                                                     "gan", "disc")}
+    if (root / "model.json").exists():
+        old = _read_meta(root)
+        if int(old["resolution"]) != res or old["arch"] != _arch(opts) \
+                or abs(float(old["padding"]) - opts.padding) > 1e-9:
+            raise RetakeError(f"{root}: holds a {old['resolution']} px model with other "
+                              "settings; use the same --resolution or a new folder")
+        state = _read_weights(root, dev)
+        done = int(old["steps"])
+        hist_path = root / "loss.json"
+        if hist_path.is_file():
+            try:
+                saved = json.loads(hist_path.read_text())
+                keep = sum(1 for s in saved.get("step", []) if s <= done)
+                history = {k: list(saved.get(k, []))[:keep] for k in history}
+            except (json.JSONDecodeError, AttributeError):
+                pass  # the history is a convenience; a damaged one restarts
+
+    src_fs, dst_fs = load(src_root), load(dst_root)
+    banks = {"src": FaceBank.from_faceset(src_fs, res, opts.padding),
+             "dst": FaceBank.from_faceset(dst_fs, res, opts.padding)}
+    meta = {"version": MODEL_VERSION, "engine": "autoencoder", "resolution": res,
+            "padding": opts.padding, "arch": _arch(opts), "steps": done,
+            "identities": {"src": _identity(banks["src"], src_fs),
+                           "dst": _identity(banks["dst"], dst_fs)},
+            "options": asdict(opts)}
+
+    net = _build(meta, dev, state, root)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=opts.learning_rate)
+    disc = disc_opt = None
+    if state is not None and "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+        for g in opt.param_groups:
+            g["lr"] = opts.learning_rate
+
+    def ensure_disc() -> None:
+        nonlocal disc, disc_opt
+        if disc is not None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(opts.seed + 1)
+            disc = PatchDiscriminator().to(dev)
+        disc_opt = torch.optim.Adam(disc.parameters(), lr=opts.learning_rate,
+                                    betas=(0.5, 0.999))
+        if state is not None and "disc" in state:
+            disc.load_state_dict(state["disc"])
+            disc_opt.load_state_dict(state["disc_optimizer"])
+
+    if state is not None and "disc" in state:
+        ensure_disc()
+    fixed = {k: b.fixed(4) for k, b in banks.items()}
+
+    def checkpoint() -> None:
+        meta["steps"] = done
+        blob = {"net": net.state_dict(), "optimizer": opt.state_dict()}
+        if disc is not None:
+            blob["disc"] = disc.state_dict()
+            blob["disc_optimizer"] = disc_opt.state_dict()
+        _save(root, meta, blob, history)
+
+    def preview() -> None:
+        path = root / "previews" / f"step_{done:07d}.png"
+        _preview(net, fixed["src"], fixed["dst"], dev, path)
+        _preview(net, fixed["src"], fixed["dst"], dev, root / "previews" / "latest.png")
+
+    start = time.monotonic()
+    try:
+        while done < opts.steps:
+            if opts.time_limit is not None and time.monotonic() - start > opts.time_limit:
+                break
+            rng = np.random.default_rng([opts.seed, done])
+            losses = _step(net, opt, banks, rng, opts, dev, done, ensure_disc,
+                           lambda: (disc, disc_opt))
+            done += 1
+            history["step"].append(done)
+            for k in history:
+                if k != "step":
+                    history[k].append(round(losses.get(k, 0.0), 6))
+            if progress:
+                progress(done, opts.steps, losses)
+            if opts.preview_every and done % opts.preview_every == 0:
+                preview()
+            if opts.save_every and done % opts.save_every == 0:
+                checkpoint()
+    finally:
+        checkpoint()
+    if not opts.preview_every or done % opts.preview_every:
+        preview()
+    return history
+
+
+def _step(net: FaceAutoencoder, opt: torch.optim.Optimizer, banks: dict[str, FaceBank],
+          rng: np.random.Generator, opts: TrainOptions, dev: torch.device, step: int,
+          ensure_disc: Callable[[], None], get_disc: Callable[[], tuple]) -> dict:
+    """One optimisation step on a batch of each identity; returns the losses as floats."""
+    batches = {k: [torch.from_numpy(a).to(dev) for a in banks[k].batch(rng, opts.batch_size)]
+               for k in IDENTITIES}
+    out, parts = {}, {}
+    total = 0
+    mask_loss = 0
+    for k in IDENTITIES:
+        inp, tgt, msk = batches[k]
+        rgb, pred_mask = net(inp, k)
+        out[k] = rgb
+        parts[k] = reconstruction_loss(rgb, tgt, msk)
+        mask_loss = mask_loss + 10 * F.mse_loss(pred_mask, msk)
+        total = total + parts[k]
+    total = total + mask_loss
+    gan_on = opts.gan_after is not None and step >= opts.gan_after
+    g_loss = torch.zeros(())
+    if gan_on:
+        ensure_disc()
+        disc, _ = get_disc()
+        _, tgt, msk = batches["src"]
+        logits = disc(out["src"] * msk)
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        total = total + opts.gan_weight * g_loss
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    losses = {"loss": float(total), "src": float(parts["src"]), "dst": float(parts["dst"]),
+              "mask": float(mask_loss), "gan": float(g_loss)}
+    if gan_on:
+        disc, disc_opt = get_disc()
+        _, tgt, msk = batches["src"]
+        real = disc(tgt * msk)
+        fake = disc(out["src"].detach() * msk)
+        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))) / 2
+        disc_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        disc_opt.step()
+        losses["disc"] = float(d_loss)
+    return losses

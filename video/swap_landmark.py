@@ -1,0 +1,134 @@
+"""The `landmark` swap engine: one source photo warped onto every target frame.
+
+A plain landmark swapper warps the source's inner face onto the target's landmarks, which
+keeps the target's face shape, jaw and forehead, and so much of the target's identity. This
+one is shape-aware: the landmarks it renders to are the target's pose and expression
+carrying the source's proportions (`shape` = 0 keeps the target's shape, 1 the source's),
+and its mask reaches over the jaw and up the forehead. Pose comes from a similarity fit on
+the stable points; the source's mouth and eyes move with the target's (only their position
+and size follow the source), so speech and blinks are the target's own.
+
+The warp is piecewise affine over one fixed Delaunay triangulation of the template (68
+points plus 10 on the forehead), so triangles never flip between frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from align.errors import FaceError
+
+from .faces import FaceModels
+from .geometry import (
+    INNER_LIPS,
+    LEFT_EYE,
+    MOUTH,
+    RIGHT_EYE,
+    STABLE,
+    TEMPLATE,
+    apply,
+    forehead,
+    umeyama,
+)
+from .swappers import Patch
+
+
+def _triangles() -> np.ndarray:
+    """Delaunay triangles over the template plus its forehead points (indices, (T, 3))."""
+    from scipy.spatial import Delaunay
+
+    pts = extended(TEMPLATE * 200)
+    return Delaunay(pts).simplices.astype(np.int32)
+
+
+def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
+    """68 landmarks plus 10 forehead points (78, 2): the vertices of the warp mesh."""
+    return np.vstack([landmarks, forehead(landmarks, forehead_height)])
+
+
+def source_face(rgb: np.ndarray, models: FaceModels, which: int | None = None) -> np.ndarray:
+    """Landmarks of the face in a source photo; several faces need an explicit `which`."""
+    boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0)
+    if not boxes:
+        raise FaceError("no face found in the source photo; use a clear, frontal photo")
+    if len(boxes) > 1 and which is None:
+        raise FaceError(f"the source photo holds {len(boxes)} faces; choose one with "
+                        "--source-face N (0 is the largest)")
+    i = which or 0
+    if i >= len(boxes):
+        raise FaceError(f"--source-face {i}: the photo holds only {len(boxes)} faces")
+    return models.landmarks(rgb, boxes[i])
+
+
+def target_shape(source: np.ndarray, target: np.ndarray, shape: float) -> np.ndarray:
+    """The landmarks to render to: target pose and expression, source proportions.
+
+    The source is fitted to the target by a similarity on the stable points; its jaw and
+    lower lip are first opened by the target's mouth opening (so the chin moves with
+    speech); then each point moves `shape` of the way from the target toward the fitted
+    source, except the mouth and eyes, which keep the target's form and follow the
+    source only in where their centre sits.
+    """
+    m = umeyama(source[STABLE], target[STABLE])
+    src = apply(m, source)
+    gap_t = target[66] - target[62]
+    gap_s = src[66] - src[62]
+    opening = gap_t - gap_s
+    lower_jaw = np.zeros(68)
+    lower_jaw[4:13] = np.sin(np.linspace(0, np.pi, 9)) * 0.9
+    src = src + lower_jaw[:, None] * opening[None, :]
+    out = target + shape * (src - target)
+    for region in (MOUTH, LEFT_EYE, RIGHT_EYE):
+        shift = src[region].mean(0) - target[region].mean(0)
+        out[region] = target[region] + shape * shift
+    # Keep the inner lips exactly as open as the target's (closure must stay closure).
+    out[INNER_LIPS] = target[INNER_LIPS] + (out[MOUTH].mean(0) - target[MOUTH].mean(0))
+    return out
+
+
+class LandmarkSwapper:
+    """Warp one source photo onto each target face (see the module docstring)."""
+
+    name = "landmark"
+
+    def __init__(self, source_rgb: np.ndarray, source_landmarks: np.ndarray,
+                 shape: float = 0.4, forehead_height: float = 0.45) -> None:
+        self.src = source_rgb
+        self.src_lms = np.asarray(source_landmarks, float)
+        self.shape = shape
+        self.forehead = forehead_height
+        self.tri = _triangles()
+        self.src_pts = extended(self.src_lms, forehead_height)
+
+    def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
+        """Warp the source face onto this frame's target landmarks."""
+        import cv2
+
+        out_lms = target_shape(self.src_lms, np.asarray(landmarks, float), self.shape)
+        dst = extended(out_lms, self.forehead)
+        h, w = frame.shape[:2]
+        x0, y0 = np.floor(dst.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(dst.max(0)).astype(int) + 3
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, w), min(y1, h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            raise FaceError("the target face is outside the frame")
+        rw, rh = x1 - x0, y1 - y0
+        local = dst - [x0, y0]
+        ids = np.full((rh, rw), -1, np.int32)
+        # Per triangle: the affine map from output pixels back to source-photo pixels.
+        maps = np.zeros((len(self.tri), 2, 3), np.float32)
+        for k, (a, b, c) in enumerate(self.tri):
+            d = local[[a, b, c]].astype(np.float32)
+            s = self.src_pts[[a, b, c]].astype(np.float32)
+            maps[k] = cv2.getAffineTransform(d, s)
+            cv2.fillConvexPoly(ids, np.round(d).astype(np.int32), k)
+        valid = ids >= 0
+        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        m = maps[np.maximum(ids, 0)]
+        map_x = m[..., 0, 0] * xx + m[..., 0, 1] * yy + m[..., 0, 2]
+        map_y = m[..., 1, 0] * xx + m[..., 1, 1] * yy + m[..., 1, 2]
+        warped = cv2.remap(self.src, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+        return Patch(int(x0), int(y0), warped.astype(np.float32),
+                     valid.astype(np.float32), out_lms)
