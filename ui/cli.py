@@ -290,12 +290,13 @@ def _print_profile(summary: dict) -> None:
 def engines() -> None:
     """List every engine of every stage, and whether it can run here now."""
     from align.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
+    from video.swappers import VIDEO_ENGINES
     from voice.engines import VOICE_ENGINES
 
     table = Table(title="Retake engines")
     for col in ("stage", "engine", "runs here", "what it is", "weights (licence)"):
         table.add_column(col)
-    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *VOICE_ENGINES):
+    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *VOICE_ENGINES, *VIDEO_ENGINES):
         missing = spec.probe()
         status = "[green]yes[/]" if not missing else f"[red]no[/]: {missing}"
         name = spec.name + (" (default)" if spec.default else "")

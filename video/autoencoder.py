@@ -206,20 +206,21 @@ def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor,
 # ---------------------------------------------------------------- data
 
 def random_warp(img: np.ndarray, rng: np.random.Generator, strength: float = 0.03,
-                cells: int = 4) -> np.ndarray:
-    """A smooth random grid warp (DFL's "random warp"), border fixed, for the encoder's input.
+                cells: int = 5) -> np.ndarray:
+    """A smooth random grid warp (DFL's "random warp") of a square image; the border stays.
 
-    Interior control points of a `cells` x `cells` grid move by a normal offset of
-    `strength` x side; the offsets are upsampled bicubically to a dense displacement field.
+    A `cells` x `cells` grid of normal offsets (`strength` x side) is upsampled bicubically
+    to a dense displacement field and tapered to zero at the edges. The encoder sees the
+    warped face and must rebuild the unwarped one, which teaches it faces, not pixels.
     """
     import cv2
 
     side = img.shape[0]
-    offs = rng.normal(0, strength * side, size=(2, cells + 1, cells + 1)).astype(np.float32)
-    offs[:, [0, -1], :] = 0
-    offs[:, :, [0, -1]] = 0
-    dx = cv2.resize(offs[0], (side, side), interpolation=cv2.INTER_CUBIC)
-    dy = cv2.resize(offs[1], (side, side), interpolation=cv2.INTER_CUBIC)
+    offs = rng.normal(0, strength * side, size=(2, cells, cells)).astype(np.float32)
+    t = np.linspace(0, np.pi, side, dtype=np.float32)
+    taper = np.sin(t)[:, None] * np.sin(t)[None, :]
+    dx = cv2.resize(offs[0], (side, side), interpolation=cv2.INTER_CUBIC) * taper
+    dy = cv2.resize(offs[1], (side, side), interpolation=cv2.INTER_CUBIC) * taper
     grid = np.arange(side, dtype=np.float32)
     mx = grid[None, :] + dx
     my = grid[:, None] + dy
@@ -374,7 +375,9 @@ def _arch(opts: TrainOptions) -> dict:
             "decoder_dims": opts.decoder_dims}
 
 
-def _read_meta(root: Path) -> dict:
+def model_info(model_dir: str | os.PathLike) -> dict:
+    """The model.json of a model folder, checked; raises `EngineUnavailable` when unusable."""
+    root = Path(model_dir)
     if not root.is_dir():
         raise EngineUnavailable(f"{root}: no such model folder; train one with `retake train`")
     meta_path, weights = root / "model.json", root / "model.pt"
@@ -421,7 +424,7 @@ def _build(meta: dict, device: torch.device, state: dict | None, root: Path) -> 
 def load_model(model_dir: str | os.PathLike, device: str = "auto") -> TrainedModel:
     """Load a model folder written by `train`, for swapping (eval mode, no gradients)."""
     root = Path(model_dir)
-    meta = _read_meta(root)
+    meta = model_info(root)
     dev = pick_device(device)
     net = _build(meta, dev, _read_weights(root, dev), root)
     net.eval()
@@ -435,11 +438,9 @@ def _save(root: Path, meta: dict, state: dict, history: dict) -> None:
         Path(tmps[2]).write_text(json.dumps(history, separators=(",", ":")))
 
 
-def _preview(net: FaceAutoencoder, src: tuple, dst: tuple, device: torch.device,
-             path: Path) -> None:
-    """PNG grid, one face per row: dst | dst rebuilt | dst as src | src | src rebuilt."""
-    from .media import write_image
-
+def _preview_grid(net: FaceAutoencoder, src: tuple, dst: tuple,
+                  device: torch.device) -> np.ndarray:
+    """RGB uint8 grid, one face per row: dst | dst rebuilt | dst as src | src | src rebuilt."""
     was = net.training
     net.eval()
     with torch.no_grad():
@@ -452,9 +453,19 @@ def _preview(net: FaceAutoencoder, src: tuple, dst: tuple, device: torch.device,
     grid = torch.cat(rows, dim=1).permute(1, 2, 0).clamp(0, 1).cpu().numpy()
     img = (grid * 255).round().astype(np.uint8)
     rep = max(1, 128 // net.resolution)
-    if rep > 1:
-        img = img.repeat(rep, 0).repeat(rep, 1)
-    write_image(path, img)
+    return img.repeat(rep, 0).repeat(rep, 1) if rep > 1 else img
+
+
+def _read_history(root: Path, done: int) -> dict:
+    """loss.json cut back to the checkpoint's step count (empty when absent or damaged)."""
+    history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+    path = root / "loss.json"
+    try:
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        keep = sum(1 for s in saved.get("step", []) if s <= done)
+        return {k: list(saved.get(k, []))[:keep] for k in HISTORY_KEYS}
+    except (json.JSONDecodeError, AttributeError, TypeError, UnicodeDecodeError):
+        return history  # the history is a convenience; a damaged one restarts
 
 
 def _identity(bank: FaceBank, fs: Faceset) -> dict:
@@ -464,163 +475,177 @@ def _identity(bank: FaceBank, fs: Faceset) -> dict:
 
 # ---------------------------------------------------------------- training
 
-def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
-          out_dir: str | os.PathLike, options: TrainOptions | None = None,
-          progress: Callable[[int, int, dict], None] | None = None) -> dict:
-    """Train (or resume) a src/dst model in `out_dir` until `options.steps` steps are done.
+HISTORY_KEYS = ("step", "loss", "src", "dst", "mask", "gan", "disc")
 
-    Each step reconstructs a batch of each identity from randomly warped inputs; the loss
-    is masked DSSIM + MSE plus the mask's own MSE (plus a PatchGAN term on the source
-    decoder after `gan_after`). Checkpoints every `save_every` steps and at the end (also on
-    Ctrl-C); previews every `preview_every` steps. The batches of step k depend only on
-    (seed, k), so a resumed run sees the same data as an uninterrupted one.
-    `progress(step, steps, losses)` is called after every step. Returns the loss history.
-    """
-    opts = options or TrainOptions()
+
+class _Session:
+    """One training run's state: network, optimisers, data, history, steps done."""
+
+    def __init__(self, root: Path, banks: dict[str, FaceBank], meta: dict,
+                 opts: TrainOptions, dev: torch.device, state: dict | None,
+                 history: dict) -> None:
+        self.root, self.banks, self.meta, self.opts, self.dev = root, banks, meta, opts, dev
+        self.history = history
+        self.done = int(meta["steps"])
+        self.saved = self.done
+        self.net = _build(meta, dev, state, root)
+        self.net.train()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=opts.learning_rate)
+        self.disc: PatchDiscriminator | None = None
+        self.disc_opt: torch.optim.Optimizer | None = None
+        if state is not None:
+            try:
+                self.opt.load_state_dict(state["optimizer"])
+                if "disc" in state:
+                    self._make_disc(state)
+            except (KeyError, ValueError, RuntimeError):
+                raise EngineUnavailable(f"{root}: model.pt's optimiser state is damaged; "
+                                        "train into a new folder") from None
+            for g in self.opt.param_groups:
+                g["lr"] = opts.learning_rate
+        self.fixed = {k: b.fixed(4) for k, b in banks.items()}
+
+    def _make_disc(self, state: dict | None = None) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.opts.seed + 1)
+            self.disc = PatchDiscriminator().to(self.dev)
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=self.opts.learning_rate,
+                                         betas=(0.5, 0.999))
+        if state is not None and "disc" in state:
+            self.disc.load_state_dict(state["disc"])
+            self.disc_opt.load_state_dict(state["disc_optimizer"])
+
+    def step(self) -> dict[str, float]:
+        """One optimisation step on a batch of each identity; the batch depends on (seed, step)."""
+        opts = self.opts
+        rng = np.random.default_rng([opts.seed, self.done])
+        batches = {k: [torch.from_numpy(a).to(self.dev)
+                       for a in self.banks[k].batch(rng, opts.batch_size)]
+                   for k in IDENTITIES}
+        recon, image_loss, mask_loss = {}, {}, 0.0
+        for k in IDENTITIES:
+            inp, tgt, msk = batches[k]
+            rgb, pred_mask = self.net(inp, k)
+            recon[k] = rgb
+            image_loss[k] = reconstruction_loss(rgb, tgt, msk)
+            mask_loss = mask_loss + 10 * F.mse_loss(pred_mask, msk)
+        total = image_loss["src"] + image_loss["dst"] + mask_loss
+        losses = {}
+        gan_on = opts.gan_after is not None and self.done >= opts.gan_after
+        if gan_on:
+            if self.disc is None:
+                self._make_disc()
+            _, tgt, msk = batches["src"]
+            logits = self.disc(recon["src"] * msk)
+            g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+            total = total + opts.gan_weight * g_loss
+            losses["gan"] = float(g_loss.detach())
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt.step()
+        if gan_on:
+            real = self.disc(tgt * msk)
+            fake = self.disc(recon["src"].detach() * msk)
+            d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                      + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))) / 2
+            self.disc_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_opt.step()
+            losses["disc"] = float(d_loss.detach())
+        losses.update(loss=float(total.detach()), src=float(image_loss["src"].detach()),
+                      dst=float(image_loss["dst"].detach()), mask=float(mask_loss.detach()))
+        self.done += 1
+        self.history["step"].append(self.done)
+        for k in HISTORY_KEYS[1:]:
+            self.history[k].append(round(losses.get(k, 0.0), 6))
+        return losses
+
+    def checkpoint(self) -> None:
+        """Write model.pt, model.json and loss.json together."""
+        self.meta["steps"] = self.done
+        blob = {"net": self.net.state_dict(), "optimizer": self.opt.state_dict()}
+        if self.disc is not None:
+            blob["disc"] = self.disc.state_dict()
+            blob["disc_optimizer"] = self.disc_opt.state_dict()
+        _save(self.root, self.meta, blob, self.history)
+        self.saved = self.done
+
+    def preview(self) -> Path:
+        """Write previews/step_NNNNNNN.png and previews/latest.png."""
+        from .media import write_image
+
+        img = _preview_grid(self.net, self.fixed["src"], self.fixed["dst"], self.dev)
+        path = self.root / "previews" / f"step_{self.done:07d}.png"
+        write_image(path, img)
+        write_image(self.root / "previews" / "latest.png", img)
+        return path
+
+
+def _check_options(opts: TrainOptions) -> None:
     res = int(opts.resolution)
     if res % 16 or not 32 <= res <= 256:
         raise RetakeError(f"resolution {res} is not supported; use a multiple of 16 "
                           "from 32 to 256 (64 or 128 are usual)")
-    if opts.batch_size < 1 or opts.steps < 0:
-        raise RetakeError("batch size must be at least 1 and steps not negative")
-    root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "previews").mkdir(exist_ok=True)
-    dev = pick_device(opts.device)
+    if opts.batch_size < 1 or opts.steps < 0 or opts.learning_rate <= 0:
+        raise RetakeError("batch size must be at least 1, steps not negative and the "
+                          "learning rate positive")
+    if not 0 <= opts.padding <= 1:
+        raise RetakeError("padding must be between 0 and 1")
 
-    done, state, history = 0, None, {k: [] for k in ("step", "loss", "src", "dst", "mask",
-                                                     "gan", "disc")}
-    if (root / "model.json").exists():
-        old = _read_meta(root)
-        if int(old["resolution"]) != res or old["arch"] != _arch(opts) \
+
+def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
+          out_dir: str | os.PathLike, options: TrainOptions | None = None,
+          progress: Callable[[int, int], None] | None = None) -> dict:
+    """Train (or resume) a src/dst model in `out_dir` until `options.steps` steps are done.
+
+    Each step reconstructs a batch of each identity from randomly warped inputs; the loss
+    is masked DSSIM + MSE plus the mask's own MSE (plus a PatchGAN term on the source
+    decoder from step `gan_after` on). Checkpoints every `save_every` steps and at the end
+    (also on Ctrl-C); previews every `preview_every` steps and at the end. The batches of
+    step k depend only on (seed, k), so a resumed run sees the data an uninterrupted one
+    would. `progress(step, steps)` is called after every step. Returns the loss history:
+    lists 'step', 'loss', 'src', 'dst', 'mask', 'gan', 'disc' (also in loss.json).
+    """
+    opts = options or TrainOptions()
+    _check_options(opts)
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise RetakeError(f"{root}: is a file; give a folder for the model")
+    dev = pick_device(opts.device)
+    state, done = None, 0
+    if (root / "model.json").exists() or (root / "model.pt").exists():
+        old = model_info(root)
+        if int(old["resolution"]) != opts.resolution or old["arch"] != _arch(opts) \
                 or abs(float(old["padding"]) - opts.padding) > 1e-9:
             raise RetakeError(f"{root}: holds a {old['resolution']} px model with other "
-                              "settings; use the same --resolution or a new folder")
+                              "settings; use the same resolution or a new folder")
         state = _read_weights(root, dev)
         done = int(old["steps"])
-        hist_path = root / "loss.json"
-        if hist_path.is_file():
-            try:
-                saved = json.loads(hist_path.read_text())
-                keep = sum(1 for s in saved.get("step", []) if s <= done)
-                history = {k: list(saved.get(k, []))[:keep] for k in history}
-            except (json.JSONDecodeError, AttributeError):
-                pass  # the history is a convenience; a damaged one restarts
-
     src_fs, dst_fs = load(src_root), load(dst_root)
-    banks = {"src": FaceBank.from_faceset(src_fs, res, opts.padding),
-             "dst": FaceBank.from_faceset(dst_fs, res, opts.padding)}
-    meta = {"version": MODEL_VERSION, "engine": "autoencoder", "resolution": res,
+    banks = {"src": FaceBank.from_faceset(src_fs, opts.resolution, opts.padding),
+             "dst": FaceBank.from_faceset(dst_fs, opts.resolution, opts.padding)}
+    meta = {"version": MODEL_VERSION, "engine": "autoencoder", "resolution": opts.resolution,
             "padding": opts.padding, "arch": _arch(opts), "steps": done,
             "identities": {"src": _identity(banks["src"], src_fs),
                            "dst": _identity(banks["dst"], dst_fs)},
             "options": asdict(opts)}
-
-    net = _build(meta, dev, state, root)
-    net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=opts.learning_rate)
-    disc = disc_opt = None
-    if state is not None and "optimizer" in state:
-        opt.load_state_dict(state["optimizer"])
-        for g in opt.param_groups:
-            g["lr"] = opts.learning_rate
-
-    def ensure_disc() -> None:
-        nonlocal disc, disc_opt
-        if disc is not None:
-            return
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(opts.seed + 1)
-            disc = PatchDiscriminator().to(dev)
-        disc_opt = torch.optim.Adam(disc.parameters(), lr=opts.learning_rate,
-                                    betas=(0.5, 0.999))
-        if state is not None and "disc" in state:
-            disc.load_state_dict(state["disc"])
-            disc_opt.load_state_dict(state["disc_optimizer"])
-
-    if state is not None and "disc" in state:
-        ensure_disc()
-    fixed = {k: b.fixed(4) for k, b in banks.items()}
-
-    def checkpoint() -> None:
-        meta["steps"] = done
-        blob = {"net": net.state_dict(), "optimizer": opt.state_dict()}
-        if disc is not None:
-            blob["disc"] = disc.state_dict()
-            blob["disc_optimizer"] = disc_opt.state_dict()
-        _save(root, meta, blob, history)
-
-    def preview() -> None:
-        path = root / "previews" / f"step_{done:07d}.png"
-        _preview(net, fixed["src"], fixed["dst"], dev, path)
-        _preview(net, fixed["src"], fixed["dst"], dev, root / "previews" / "latest.png")
-
+    (root / "previews").mkdir(parents=True, exist_ok=True)
+    run = _Session(root, banks, meta, opts, dev, state, _read_history(root, done))
     start = time.monotonic()
     try:
-        while done < opts.steps:
+        while run.done < opts.steps:
             if opts.time_limit is not None and time.monotonic() - start > opts.time_limit:
                 break
-            rng = np.random.default_rng([opts.seed, done])
-            losses = _step(net, opt, banks, rng, opts, dev, done, ensure_disc,
-                           lambda: (disc, disc_opt))
-            done += 1
-            history["step"].append(done)
-            for k in history:
-                if k != "step":
-                    history[k].append(round(losses.get(k, 0.0), 6))
+            run.step()
             if progress:
-                progress(done, opts.steps, losses)
-            if opts.preview_every and done % opts.preview_every == 0:
-                preview()
-            if opts.save_every and done % opts.save_every == 0:
-                checkpoint()
+                progress(run.done, opts.steps)
+            if opts.preview_every and run.done % opts.preview_every == 0:
+                run.preview()
+            if opts.save_every and run.done % opts.save_every == 0:
+                run.checkpoint()
     finally:
-        checkpoint()
-    if not opts.preview_every or done % opts.preview_every:
-        preview()
-    return history
-
-
-def _step(net: FaceAutoencoder, opt: torch.optim.Optimizer, banks: dict[str, FaceBank],
-          rng: np.random.Generator, opts: TrainOptions, dev: torch.device, step: int,
-          ensure_disc: Callable[[], None], get_disc: Callable[[], tuple]) -> dict:
-    """One optimisation step on a batch of each identity; returns the losses as floats."""
-    batches = {k: [torch.from_numpy(a).to(dev) for a in banks[k].batch(rng, opts.batch_size)]
-               for k in IDENTITIES}
-    out, parts = {}, {}
-    total = 0
-    mask_loss = 0
-    for k in IDENTITIES:
-        inp, tgt, msk = batches[k]
-        rgb, pred_mask = net(inp, k)
-        out[k] = rgb
-        parts[k] = reconstruction_loss(rgb, tgt, msk)
-        mask_loss = mask_loss + 10 * F.mse_loss(pred_mask, msk)
-        total = total + parts[k]
-    total = total + mask_loss
-    gan_on = opts.gan_after is not None and step >= opts.gan_after
-    g_loss = torch.zeros(())
-    if gan_on:
-        ensure_disc()
-        disc, _ = get_disc()
-        _, tgt, msk = batches["src"]
-        logits = disc(out["src"] * msk)
-        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        total = total + opts.gan_weight * g_loss
-    opt.zero_grad(set_to_none=True)
-    total.backward()
-    opt.step()
-    losses = {"loss": float(total), "src": float(parts["src"]), "dst": float(parts["dst"]),
-              "mask": float(mask_loss), "gan": float(g_loss)}
-    if gan_on:
-        disc, disc_opt = get_disc()
-        _, tgt, msk = batches["src"]
-        real = disc(tgt * msk)
-        fake = disc(out["src"].detach() * msk)
-        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))) / 2
-        disc_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        disc_opt.step()
-        losses["disc"] = float(d_loss)
-    return losses
+        if run.saved != run.done or state is None:
+            run.checkpoint()
+    if not opts.preview_every or run.done % opts.preview_every:
+        run.preview()
+    return run.history

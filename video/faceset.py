@@ -242,7 +242,7 @@ def _write_face(sink, root: Path, name: str, frame: Frame, t: FaceTrack, size: i
     crop = cv2.warpAffine(frame.rgb, m, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
     fname = f"{name}_{frame.index:06d}_{t.track_id}.png"
-    write_image(root / "faces" / fname, crop)
+    write_image(root / "faces" / fname, crop, fast=True)
     emb = t.embeddings.get(frame.index)
     if emb is None and models is not None:
         emb = models.embed(frame.rgb, lms)

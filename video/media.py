@@ -66,14 +66,26 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise VideoError(f"{p}: not a readable image ({exc})") from None
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write an RGB image atomically; the format follows the suffix."""
-    from PIL import Image
+def write_image(path: str | os.PathLike, rgb: np.ndarray, fast: bool = False) -> None:
+    """Write an RGB image atomically; the format follows the suffix.
+
+    `fast` trades PNG size for speed (zlib level 1: ~5x faster, ~30% larger), for bulk
+    writes such as faceset crops.
+    """
+    import cv2
 
     suffix = Path(path).suffix.lower()
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix, "PNG")
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, 95]
+    else:
+        suffix, params = ".png", [cv2.IMWRITE_PNG_COMPRESSION, 1 if fast else 6]
+    ok, data = cv2.imencode(suffix, np.ascontiguousarray(rgb[..., ::-1]), params)
+    if not ok:
+        raise VideoError(f"{path}: could not encode the image")
     with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        Path(tmp).write_bytes(data.tobytes())
 
 
 def _open(path: str | os.PathLike):

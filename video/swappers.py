@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from align.engines import EngineSpec
+
 
 @dataclass
 class Patch:
@@ -40,23 +42,33 @@ class Swapper(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SwapperSpec:
-    """A registry entry: name, what it needs, where weights come from, licence."""
+def _torch_missing() -> str | None:
+    from align.engines import _module_missing
 
-    name: str
-    summary: str
-    needs: str
-    weights: str
-    license: str
+    return _module_missing("torch")
 
 
-SWAPPERS = {
-    "landmark": SwapperSpec(
-        "landmark", "one source photo warped onto every frame (Delaunay piecewise-affine, "
-        "shape-aware)", "a source photo", "none", "n/a"),
-    "autoencoder": SwapperSpec(
-        "autoencoder", "DeepFaceLab-style shared encoder + one decoder per identity, "
-        "trained with `retake train`", "a model folder from `retake train`",
-        "trained by you on your facesets", "yours"),
-}
+def _dlib_missing() -> str | None:
+    from align.engines import _module_missing
+
+    return _module_missing("dlib", "face_recognition_models")
+
+
+DLIB_WEIGHTS = "dlib HOG / MMOD CNN detector, 68-point predictor, ResNet embedding, inside " \
+    "the face-recognition-models wheel"
+
+VIDEO_ENGINES: tuple[EngineSpec, ...] = (
+    EngineSpec("faces", "hog", "dlib HOG face detector on a downscaled frame, tracked by "
+               "landmarks between keyframes; CPU", "nothing beyond the pip install",
+               DLIB_WEIGHTS, "CC0 (models), Boost (dlib)", True, _dlib_missing),
+    EngineSpec("faces", "cnn", "dlib MMOD CNN detector: turned and small faces, slower",
+               "nothing beyond the pip install", DLIB_WEIGHTS, "CC0 (models), Boost (dlib)",
+               False, _dlib_missing),
+    EngineSpec("swap", "landmark", "one source photo warped onto every frame (shape-aware "
+               "Delaunay warp, colour transfer, feathered or Poisson blend)",
+               "a source photo", "none", "n/a", True, _dlib_missing),
+    EngineSpec("swap", "autoencoder", "DeepFaceLab-style shared encoder + a decoder per "
+               "identity, trained with `retake train`; CUDA when present",
+               "a model folder from `retake train`", "trained by you on your facesets",
+               "yours", False, _torch_missing),
+)

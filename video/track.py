@@ -44,6 +44,19 @@ class FaceTrack:
     raw: list[np.ndarray] = field(default_factory=list)
     landmarks: list[np.ndarray] = field(default_factory=list)
     embeddings: dict[int, np.ndarray] = field(default_factory=dict)
+    # Detector box minus the landmark-predicted box at the last detection, in box widths:
+    # keeps tracked prompts in the detector's convention for this particular face.
+    box_offset: np.ndarray = field(default_factory=lambda: np.zeros(4), repr=False)
+
+    def predict_box(self) -> np.ndarray:
+        """Where the detector would put this face's box, from its last landmarks."""
+        b = box_from_landmarks(self.raw[-1])
+        return b + self.box_offset * (b[2] - b[0])
+
+    def calibrate(self, detected: np.ndarray, landmarks: np.ndarray) -> None:
+        """Learn this face's detector-box offset from a detection and its landmarks."""
+        b = box_from_landmarks(landmarks)
+        self.box_offset = (np.asarray(detected) - b) / max(b[2] - b[0], 1.0)
 
     @property
     def embedding(self) -> np.ndarray | None:
@@ -133,7 +146,7 @@ def track_faces(frames: Iterable[Frame], models: FaceModels,
     last_time = None
     for n, frame in enumerate(frames):
         rgb = frame.rgb
-        predicted = [box_from_landmarks(t.raw[-1]) for t in active]
+        predicted = [t.predict_box() for t in active]
         results: list[tuple[FaceTrack, np.ndarray, np.ndarray] | None] = []
         lost = False
         for t, box in zip(active, predicted, strict=True):
@@ -149,12 +162,14 @@ def track_faces(frames: Iterable[Frame], models: FaceModels,
                 ious = [_iou(det, b) for b in predicted]
                 j = int(np.argmax(ious)) if ious else -1
                 if j >= 0 and ious[j] >= opts.min_iou:
-                    if results[j] is None:  # lost by tracking, found again by detection
-                        lms = models.landmarks(rgb, det)
-                        results[j] = (active[j], det, lms)
+                    # Re-anchor on the detector's box (also when tracking had lost it).
+                    lms = models.landmarks(rgb, det)
+                    active[j].calibrate(det, lms)
+                    results[j] = (active[j], det, lms)
                     continue
                 lms = models.landmarks(rgb, det)
                 t = FaceTrack(track_id=len(tracks))
+                t.calibrate(det, lms)
                 tracks.append(t)
                 active.append(t)
                 predicted.append(det)
