@@ -26,6 +26,7 @@ test: install lint
 bench: install
 	$(BIN)/python bench/align.py
 	$(BIN)/python bench/edit.py
+	$(BIN)/python bench/faceswap.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock:

@@ -283,3 +283,21 @@ def test_cli_swap_errors_leave_nothing_behind(case: str, tmp_path: Path) -> None
     assert msg in str(r.exception)
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+
+
+def test_cli_train_resume_and_swap_with_model(tmp_path: Path) -> None:
+    clip = _astronaut_clip(tmp_path / "a.mp4", n=6)
+    fs = tmp_path / "fs"
+    assert _cli("faces", "extract", str(clip), "-o", str(fs), "--size", "96").exit_code == 0
+    model = tmp_path / "model"
+    args = ["train", "--src", str(fs), "--dst", str(fs), "-o", str(model), "--resolution",
+            "32", "--batch", "2", "--preview-every", "2"]
+    r = _cli(*args, "--steps", "3")
+    assert r.exit_code == 0, r.output
+    r = _cli(*args, "--steps", "5")  # resumes from step 3
+    assert r.exit_code == 0, r.output
+    assert json.loads((model / "model.json").read_text())["steps"] == 5
+    out = tmp_path / "m.mp4"
+    r = _cli("swap", "--model", str(model), "--target", str(clip), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert probe(out).frames == 6

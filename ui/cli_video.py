@@ -123,6 +123,10 @@ def swap(
     keep_mouth: Annotated[bool, typer.Option(help="Keep the target's own mouth.")] = False,
     detector: DetectorOpt = "hog",
     device: Annotated[str, typer.Option(help="For --model: auto, cpu or cuda.")] = "auto",
+    direction: Annotated[str, typer.Option(help="For --model: dst_to_src (put the --src "
+                                           "face in) or src_to_dst.")] = "dst_to_src",
+    mask: Annotated[str, typer.Option(help="For --model: learned, landmarks or both.")] =
+    "learned",
 ) -> None:
     """Swap a face: one photo (`--source`) or a trained model (`--model`) onto a video or
     image; same frames, timing and audio; the output is labelled as synthetic."""
@@ -160,7 +164,7 @@ def swap(
     else:
         from video.swap_autoencoder import AutoencoderSwapper
 
-        swapper = AutoencoderSwapper(model, device=device)
+        swapper = AutoencoderSwapper(model, direction=direction, device=device, mask=mask)
     choice = FaceChoice(faces, _reference(reference, models), _position(position))
     options = MergeOptions(colour=colour, blend=blend, keep_mouth=keep_mouth)
     if model is not None and hasattr(swapper, "check_target"):
@@ -182,7 +186,10 @@ def train(
     dst: Annotated[Path, typer.Option("--dst", help="Faceset of the face to replace.")],
     output: Annotated[Path, typer.Option("--out", "-o", help="Model folder (resumed if it "
                                          "holds a checkpoint).")],
-    steps: Annotated[int, typer.Option(help="Training steps to reach.")] = 2000,
+    steps: Annotated[int, typer.Option(help="Total training steps to reach (re-running "
+                                       "the command resumes up to it).")] = 2000,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes "
+                                                  "(a checkpoint is saved).")] = None,
     resolution: Annotated[int, typer.Option(help="Face size the model works at (64-128).")] =
     64,
     batch: Annotated[int, typer.Option(help="Batch size.")] = 8,
@@ -198,11 +205,13 @@ def train(
 
     opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
                         preview_every=preview_every, gan_after=gan_after, device=device,
-                        seed=seed)
+                        seed=seed, time_limit=None if minutes is None else minutes * 60)
     with _bar("training", "steps") as bar:
         history = run_train(src, dst, output, opts, progress=bar)
-    last = history[-1] if isinstance(history, list) and history else history
-    err.print(f"saved {output}; last loss {last}. Swap with "
+    losses = history.get("loss", [])
+    last = f"{losses[-1]:.3f}" if losses else "n/a"
+    err.print(f"saved {output} at step {history['step'][-1] if losses else 0}; last loss "
+              f"{last}; previews in {output / 'previews'}. Swap with "
               f"`retake swap --model {output} --target VIDEO -o OUT.mp4`")
 
 

@@ -52,7 +52,7 @@ class TrainOptions:
     resolution: int = 64
     padding: float = 0.2
     batch_size: int = 8
-    learning_rate: float = 2e-4
+    learning_rate: float = 5e-4
     steps: int = 2000
     preview_every: int = 100
     save_every: int = 250
@@ -237,7 +237,10 @@ class FaceBank:
     embedding: list[float] | None
     resolution: int
     padding: float
-    _matrices: list[np.ndarray] = field(default_factory=list, repr=False)
+    matrices: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.matrices = [crop_matrix(p, self.resolution, self.padding) for p in self.landmarks]
 
     @classmethod
     def from_faceset(cls, fs: Faceset, resolution: int, padding: float) -> FaceBank:
@@ -263,9 +266,7 @@ class FaceBank:
             lms.append(pts)
         embs = [r.embedding for r in fs.records if r.embedding is not None]
         mean = np.mean(np.array(embs, float), 0).round(6).tolist() if embs else None
-        bank = cls(fs.root.name, images, lms, mean, resolution, padding)
-        bank._matrices = [crop_matrix(p, resolution, padding) for p in lms]
-        return bank
+        return cls(fs.root.name, images, lms, mean, resolution, padding)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -279,7 +280,7 @@ class FaceBank:
         import cv2
 
         r = self.resolution
-        m = self._matrices[i]
+        m = self.matrices[i]
         flip = False
         if rng is not None:
             ang = math.radians(rng.uniform(-8, 8))

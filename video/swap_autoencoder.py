@@ -15,7 +15,7 @@ import numpy as np
 
 from align.errors import FaceError, RetakeError
 
-from .faces import SAME_PERSON, identity_distance
+from .faces import SAME_PERSON, FaceModels, identity_distance
 from .geometry import crop_matrix, invert, outline, region_mask
 from .swappers import Patch
 
@@ -35,6 +35,8 @@ def check_identity(meta: dict, embedding: np.ndarray | None, expected: str = "ds
     if ref is None or embedding is None:
         return None
     d = identity_distance(np.asarray(embedding, float), np.asarray(ref, float))
+    if not np.isfinite(d):
+        return None
     if d > threshold:
         raise FaceError(f"this model was trained for another face: the target is {d:.2f} "
                         f"from the model's {expected} person '{ident.get('name', expected)}' "
@@ -63,7 +65,9 @@ def _warp_down(frame: np.ndarray, m: np.ndarray, side: int) -> np.ndarray:
 
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     k = int(min(4, max(1, np.floor(1 / max(scale, 1e-6)))))
-    big = cv2.warpAffine(frame, m * k, (side * k, side * k), flags=cv2.INTER_LINEAR,
+    mk = m * k
+    mk[:, 2] += (k - 1) / 2  # pixel centres: crop pixel i covers big pixels k*i .. k*i+k-1
+    big = cv2.warpAffine(frame, mk, (side * k, side * k), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT)
     if k == 1:
         return big
@@ -99,6 +103,31 @@ class AutoencoderSwapper:
     def check_identity(self, embedding: np.ndarray | None) -> float | None:
         """Raise `FaceError` unless the face looks like the identity this model swaps away."""
         return check_identity(self.meta, embedding, self.target)
+
+    def check_target(self, target: str | os.PathLike, models: FaceModels,
+                     frames: int = 50) -> float | None:
+        """`check_identity` on the largest face of an image, or of a video's first frames.
+
+        Looks at every 5th of the first `frames` frames until one holds a face; returns
+        None when none does (the swap itself then reports the missing face).
+        """
+        from .media import is_image, read_frames, read_image
+
+        def first_face(rgb: np.ndarray) -> np.ndarray | None:
+            boxes = models.detect(rgb)
+            if not boxes:
+                return None
+            return models.embed(rgb, models.landmarks(rgb, boxes[0]))
+
+        if is_image(target):
+            return self.check_identity(first_face(read_image(target)))
+        for fr in read_frames(target):
+            if fr.index >= frames:
+                break
+            emb = first_face(fr.rgb) if fr.index % 5 == 0 else None
+            if emb is not None:
+                return self.check_identity(emb)
+        return None
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
         """The re-painted face over the face's rectangle (with a margin) of one RGB frame."""

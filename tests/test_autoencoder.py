@@ -1,0 +1,239 @@
+"""The autoencoder engine: train a tiny model on real facesets, resume it, swap with it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from align.errors import EngineUnavailable, FaceError, RetakeError
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+
+
+def _frames(video: Path, n: int) -> list[np.ndarray]:
+    from video.media import read_frames
+
+    out = []
+    for fr in read_frames(video):
+        out.append(fr.rgb)
+        if len(out) == n:
+            break
+    return out
+
+
+def _fallback_images() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Without the shared media: scikit-image's astronaut, mirrored and shifted."""
+    data = pytest.importorskip("skimage.data")
+    face = data.astronaut()
+    src = [face, face[:, ::-1].copy()]
+    dst = [np.roll(face, (k * 6, k * 4), axis=(0, 1)) for k in range(4)]
+    return src, dst
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    """Two small facesets: src (three portraits) and dst (12 Katie Hill frames)."""
+    from video.faces import FaceModels
+    from video.faceset import extract
+    from video.media import write_image
+
+    base = tmp_path_factory.mktemp("ae_sets")
+    models = FaceModels()
+    if MEDIA.is_dir():
+        src_inputs = [MEDIA / "faces" / n for n in ("astronaut.png", "obama.jpg", "biden2.jpg")]
+        dst_rgb = _frames(MEDIA / "video" / "WDA_KatieHill_000.mp4", 12)
+    else:
+        src_rgb, dst_rgb = _fallback_images()
+        (base / "src_in").mkdir()
+        src_inputs = [base / "src_in" / f"s{i}.png" for i in range(len(src_rgb))]
+        for path, rgb in zip(src_inputs, src_rgb, strict=True):
+            write_image(path, rgb)
+    (base / "dst_in").mkdir(exist_ok=True)
+    for i, rgb in enumerate(dst_rgb):
+        write_image(base / "dst_in" / f"d{i:02d}.png", rgb)
+    src = extract(src_inputs, base / "src", models, size=256, faces="largest")
+    dst = extract([base / "dst_in"], base / "dst", models, size=256, faces="largest")
+    return {"src": src, "dst": dst, "dst_frame": dst_rgb[0], "base": base}
+
+
+def _opts(**kw):
+    from video.autoencoder import TrainOptions
+
+    base = dict(resolution=32, batch_size=4, steps=6, preview_every=3, save_every=3,
+                seed=7, device="cpu", encoder_dims=8, bottleneck=32, decoder_dims=8)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(sets, tmp_path_factory):
+    from video.autoencoder import train
+
+    out = tmp_path_factory.mktemp("ae_model") / "model"
+    calls = []
+    history = train(sets["src"].root, sets["dst"].root, out, _opts(),
+                    progress=lambda d, n: calls.append((d, n)))
+    return out, history, calls
+
+
+def test_train_writes_checkpoint_previews_and_history(trained, sets):
+    out, history, calls = trained
+    assert history["step"] == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(history[k]).all() for k in ("loss", "src", "dst", "mask"))
+    assert calls[-1] == (6, 6)
+    for name in ("model.pt", "model.json", "loss.json"):
+        assert (out / name).is_file()
+    for name in ("step_0000003.png", "step_0000006.png", "latest.png"):
+        assert (out / "previews" / name).is_file()
+    from video.media import read_image
+
+    grid = read_image(out / "previews" / "latest.png")
+    assert grid.shape[1] == 5 * 128  # five columns, 32 px tiles shown at 128 px
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["steps"] == 6 and meta["resolution"] == 32
+    assert meta["identities"]["src"]["faces"] == len(sets["src"].records)
+    assert meta["identities"]["dst"]["name"] == "dst"
+    assert len(meta["identities"]["dst"]["embedding"]) == 128
+    assert json.loads((out / "loss.json").read_text())["step"] == history["step"]
+
+
+def test_resume_continues_like_an_uninterrupted_run(trained, sets, tmp_path):
+    from video.autoencoder import train
+
+    out, first, _ = trained
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    more = train(sets["src"].root, sets["dst"].root, resumed, _opts(steps=9))
+    assert more["step"] == list(range(1, 10))
+    assert more["loss"][:6] == first["loss"]
+    assert json.loads((resumed / "model.json").read_text())["steps"] == 9
+    straight = train(sets["src"].root, sets["dst"].root, tmp_path / "straight", _opts(steps=9))
+    np.testing.assert_allclose(more["loss"], straight["loss"], rtol=1e-3)
+    # Reaching the target again trains nothing.
+    again = train(sets["src"].root, sets["dst"].root, resumed, _opts(steps=9))
+    assert again["step"] == more["step"]
+
+
+def test_resume_refuses_other_settings(trained, sets, tmp_path):
+    from video.autoencoder import train
+
+    out, _, _ = trained
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    with pytest.raises(RetakeError, match="resolution"):
+        train(sets["src"].root, sets["dst"].root, copy, _opts(resolution=48, steps=7))
+
+
+def test_swap_renders_a_patch(trained, sets):
+    from video.swap_autoencoder import AutoencoderSwapper
+
+    out, _, _ = trained
+    frame = sets["dst_frame"]
+    rec = sets["dst"].records[0]
+    lms = np.array(rec.landmarks, float)
+    for mask in ("learned", "landmarks", "both"):
+        sw = AutoencoderSwapper(out, device="cpu", mask=mask)
+        assert sw.name == "autoencoder"
+        p = sw.render(frame, lms)
+        h, w = p.mask.shape
+        assert p.rgb.shape == (h, w, 3) and p.rgb.dtype == np.float32
+        assert p.x0 >= 0 and p.x0 + w <= frame.shape[1]
+        assert p.y0 >= 0 and p.y0 + h <= frame.shape[0]
+        assert p.mask.min() >= 0 and p.mask.max() <= 1
+        assert (p.mask > 0.1).mean() > 0.2
+        assert p.rgb.min() >= 0 and p.rgb.max() <= 255
+        # The rectangle covers the face's landmarks.
+        assert (lms >= (p.x0, p.y0)).all() and (lms <= (p.x0 + w, p.y0 + h)).all()
+
+
+def test_identity_check(trained, sets):
+    from video.swap_autoencoder import AutoencoderSwapper, check_model_identity
+
+    out, _, _ = trained
+    sw = AutoencoderSwapper(out, device="cpu")
+    own = np.array(sets["dst"].records[0].embedding)
+    assert sw.check_identity(own) < 0.6
+    assert check_model_identity(out, own) < 0.6
+    other = np.array(sets["src"].records[0].embedding)
+    with pytest.raises(FaceError, match="trained for another face"):
+        sw.check_identity(other)
+    assert sw.check_identity(None) is None
+    from video.faces import FaceModels
+
+    models = FaceModels()
+    assert sw.check_target(sets["base"] / "dst_in" / "d00.png", models) < 0.6
+    with pytest.raises(FaceError, match="trained for another face"):
+        sw.check_target(sets["src"].root / "faces" / sets["src"].records[0].file, models)
+
+
+def test_broken_model_folders_raise(trained, tmp_path):
+    from video.autoencoder import load_model
+    from video.swap_autoencoder import AutoencoderSwapper
+
+    out, _, _ = trained
+    with pytest.raises(EngineUnavailable, match="no such model folder"):
+        load_model(tmp_path / "nothing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(EngineUnavailable, match="not a trained model"):
+        load_model(empty)
+    bad_pt = tmp_path / "bad_pt"
+    shutil.copytree(out, bad_pt)
+    (bad_pt / "model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EngineUnavailable, match="damaged"):
+        AutoencoderSwapper(bad_pt, device="cpu")
+    bad_json = tmp_path / "bad_json"
+    shutil.copytree(out, bad_json)
+    (bad_json / "model.json").write_text("{")
+    with pytest.raises(RetakeError, match="damaged"):
+        load_model(bad_json, "cpu")
+    other_arch = tmp_path / "other_arch"
+    shutil.copytree(out, other_arch)
+    meta = json.loads((other_arch / "model.json").read_text())
+    meta["arch"]["bottleneck"] = 64
+    (other_arch / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(EngineUnavailable, match="does not match"):
+        load_model(other_arch, "cpu")
+
+
+def test_too_few_faces(sets, tmp_path):
+    from video.autoencoder import train
+
+    one = tmp_path / "one"
+    shutil.copytree(sets["src"].root, one)
+    first = (one / "faces.jsonl").read_text().splitlines()[0]
+    (one / "faces.jsonl").write_text(first + "\n")
+    with pytest.raises(FaceError, match="at least 2"):
+        train(one, sets["dst"].root, tmp_path / "m", _opts())
+
+
+def test_ssim_and_random_warp():
+    import torch
+
+    from video.autoencoder import dssim, random_warp, ssim
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 32, 32, generator=g)
+    assert float(ssim(a, a)) == pytest.approx(1.0, abs=1e-5)
+    assert float(dssim(a, torch.rand(2, 3, 32, 32, generator=g))) > 0.3
+    img = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    warped = random_warp(img, np.random.default_rng(1))
+    assert warped.shape == img.shape
+    assert np.array_equal(warped[0], img[0]) and not np.array_equal(warped, img)
+
+
+def test_default_architecture_is_small():
+    import torch
+
+    from video.autoencoder import FaceAutoencoder, TrainOptions
+
+    o = TrainOptions()
+    for res in (64, 128):
+        net = FaceAutoencoder(res, o.encoder_dims, o.bottleneck, o.decoder_dims)
+        assert sum(p.numel() for p in net.parameters()) < 8e6
+    rgb, mask = net(torch.rand(1, 3, 128, 128), "src")
+    assert rgb.shape == (1, 3, 128, 128) and mask.shape == (1, 1, 128, 128)
