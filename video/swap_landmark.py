@@ -31,14 +31,12 @@ from .geometry import (
     umeyama,
 )
 from .swappers import Patch
+from .warp import mesh_warp, triangulate
 
 
 def _triangles() -> np.ndarray:
     """Delaunay triangles over the template plus its forehead points (indices, (T, 3))."""
-    from scipy.spatial import Delaunay
-
-    pts = extended(TEMPLATE * 200)
-    return Delaunay(pts).simplices.astype(np.int32)
+    return triangulate(extended(TEMPLATE * 200))
 
 
 def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
@@ -102,33 +100,9 @@ class LandmarkSwapper:
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
         """Warp the source face onto this frame's target landmarks."""
-        import cv2
-
         out_lms = target_shape(self.src_lms, np.asarray(landmarks, float), self.shape)
         dst = extended(out_lms, self.forehead)
-        h, w = frame.shape[:2]
-        x0, y0 = np.floor(dst.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(dst.max(0)).astype(int) + 3
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, w), min(y1, h)
-        if x1 - x0 < 4 or y1 - y0 < 4:
+        warped = mesh_warp(self.src, self.src_pts, dst, self.tri, frame.shape)
+        if warped is None:
             raise FaceError("the target face is outside the frame")
-        rw, rh = x1 - x0, y1 - y0
-        local = dst - [x0, y0]
-        ids = np.full((rh, rw), -1, np.int32)
-        # Per triangle: the affine map from output pixels back to source-photo pixels.
-        maps = np.zeros((len(self.tri), 2, 3), np.float32)
-        for k, (a, b, c) in enumerate(self.tri):
-            d = local[[a, b, c]].astype(np.float32)
-            s = self.src_pts[[a, b, c]].astype(np.float32)
-            maps[k] = cv2.getAffineTransform(d, s)
-            cv2.fillConvexPoly(ids, np.round(d).astype(np.int32), k)
-        valid = ids >= 0
-        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
-        m = maps[np.maximum(ids, 0)]
-        map_x = m[..., 0, 0] * xx + m[..., 0, 1] * yy + m[..., 0, 2]
-        map_y = m[..., 1, 0] * xx + m[..., 1, 1] * yy + m[..., 1, 2]
-        warped = cv2.remap(self.src, map_x, map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT)
-        return Patch(int(x0), int(y0), warped.astype(np.float32),
-                     valid.astype(np.float32), out_lms)
+        return Patch(warped.x0, warped.y0, warped.rgb, warped.valid, out_lms)
