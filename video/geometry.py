@@ -182,7 +182,10 @@ def outline(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
 
 def region_mask(shape: tuple[int, int], landmarks: np.ndarray, region: str = "face",
                 feather: float = 0.08, forehead_height: float = 0.3) -> np.ndarray:
-    """A float32 mask in [0, 1] of `region` ('face', 'mouth', 'eyes' or 'inner') for an image.
+    """A float32 mask in [0, 1] of `region` for an image.
+
+    Regions: 'face' (jaw and forehead), 'inner' (brows to jaw, no forehead), 'lower' (below
+    the nose, within the jaw: what speech moves), 'mouth' (the lips, grown), 'eyes'.
 
     `feather` is the soft edge as a fraction of the inter-ocular-scaled face size; the mask
     is shrunk by half the feather first so its soft edge stays inside the region.
@@ -204,6 +207,8 @@ def region_mask(shape: tuple[int, int], landmarks: np.ndarray, region: str = "fa
         hull(outline(landmarks, forehead_height))
     elif region == "inner":
         hull(np.vstack([landmarks[17:27], landmarks[2:15]]))
+    elif region == "lower":
+        hull(np.vstack([landmarks[3:14], landmarks[31:36]]))
     elif region == "mouth":
         hull(landmarks[OUTER_LIPS], grow=0.25)
     elif region == "eyes":

@@ -1,0 +1,254 @@
+"""Mouth re-rendering from the speaker's own video (Video Rewrite, Bregler et al. 1997).
+
+A `MouthBank` holds every frame's real mouth: its lower-face pixels, landmarks, inner-lip
+gap and spread, and (when the original speech is aligned) the viseme it was saying. For a
+run of frames that must say new words, `select_mouths` picks one bank frame per output frame
+by a Viterbi search: the target cost asks for the right viseme and mouth opening, the join
+cost for small shape changes, and consecutive source frames cost nothing to join, so real
+motion is reused whole where it fits. `render_mouth` warps the chosen lower face onto the
+current face (piecewise affine, pose from the eyes and nose) and closes the lips exactly on
+M, B and P. A bank of a single still photo works too: the mouth is then shaped by warping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .geometry import TEMPLATE, apply, inter_ocular, umeyama
+from .visemes import VISEMES, lip_gap, mouth_spread, viseme_distance
+from .warp import mesh_warp, triangulate
+
+# Points of the lower-face mesh: jaw 2..14, nose base 31..35, nose ridge 29..30, mouth.
+MESH = list(range(2, 15)) + [29, 30, 31, 32, 33, 34, 35] + list(range(48, 68))
+# Points that carry the head pose (never move with speech).
+POSE = list(range(27, 48))
+# Jaw points that follow the mouth's opening.
+LOWER_JAW = list(range(4, 13))
+_UPPER_INNER = (61, 62, 63)
+_LOWER_INNER = (67, 66, 65)
+
+
+def _mesh_triangles() -> np.ndarray:
+    pts = TEMPLATE[MESH] * 200
+    tri = triangulate(pts)
+    # Drop triangles inside the inner lips: the mouth's interior is drawn separately.
+    inner = {MESH.index(i) for i in range(60, 68)}
+    return np.array([t for t in tri if not set(t.tolist()) <= inner], np.int32)
+
+
+@dataclass
+class MouthSample:
+    """One frame's mouth: pixels of the lower face and its measurements."""
+
+    frame: int
+    crop: np.ndarray  # uint8 lower-face pixels
+    origin: tuple[int, int]  # crop's top-left in its frame
+    landmarks: np.ndarray  # (68, 2) frame pixels
+    gap: float
+    spread: float
+    viseme: str | None = None
+    shape: np.ndarray = field(default_factory=lambda: np.zeros((20, 2)))
+
+
+@dataclass
+class MouthBank:
+    """The mouths available to re-render with, and the speaker's resting spread."""
+
+    samples: list[MouthSample]
+    rest_spread: float
+
+    def add(self, frame: int, rgb: np.ndarray, landmarks: np.ndarray,
+            viseme: str | None = None) -> None:
+        """Keep one frame's lower face (cropped around the mesh with a margin)."""
+        pts = landmarks[MESH]
+        iod = inter_ocular(landmarks)
+        x0, y0 = np.maximum(np.floor(pts.min(0) - 0.3 * iod).astype(int), 0)
+        x1 = min(int(np.ceil(pts[:, 0].max() + 0.3 * iod)), rgb.shape[1])
+        y1 = min(int(np.ceil(pts[:, 1].max() + 0.3 * iod)), rgb.shape[0])
+        m = umeyama(landmarks[POSE], TEMPLATE[POSE])
+        self.samples.append(MouthSample(frame, rgb[y0:y1, x0:x1].copy(), (int(x0), int(y0)),
+                                        np.asarray(landmarks, float), lip_gap(landmarks),
+                                        mouth_spread(landmarks), viseme,
+                                        apply(m, landmarks[48:68])))
+
+    def finish(self) -> MouthBank:
+        """Compute the resting spread (median) once all frames are in."""
+        if self.samples:
+            self.rest_spread = float(np.median([s.spread for s in self.samples]))
+        return self
+
+
+def _target_cost(s: MouthSample, viseme: str, rest_spread: float) -> float:
+    v = VISEMES[viseme]
+    cost = abs(s.gap - v.openness) / 0.1 + abs(s.spread / rest_spread - v.spread) / 0.1
+    if s.viseme is not None:
+        cost += 0.5 * viseme_distance(s.viseme, viseme)
+    if viseme == "closed":
+        cost += 20 * max(0.0, s.gap - 0.03) / 0.03
+    return cost
+
+
+def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None,
+                  after: int | None = None, candidates: int = 10) -> list[int]:
+    """Bank sample indices, one per frame, for a run of frames showing `visemes`.
+
+    `before`/`after` are bank indices of the untouched frames around the run, so the
+    chosen mouths join them smoothly. Viterbi over the `candidates` best per frame.
+    """
+    if not bank.samples:
+        raise ValueError("empty mouth bank")
+    shapes = np.array([s.shape for s in bank.samples])
+    frames = np.array([s.frame for s in bank.samples])
+    n = len(visemes)
+    cands, costs = [], []
+    for v in visemes:
+        tc = np.array([_target_cost(s, v, bank.rest_spread) for s in bank.samples])
+        idx = np.argsort(tc)[:candidates]
+        cands.append(idx)
+        costs.append(tc[idx])
+
+    def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d = np.linalg.norm(shapes[a][:, None] - shapes[b][None, :], axis=3).mean(2) / 0.02
+        natural = frames[b][None, :] == frames[a][:, None] + 1
+        return np.where(natural, 0.0, 0.5 + d)
+
+    total = costs[0].copy()
+    if before is not None:
+        total += join(np.array([before]), cands[0])[0]
+    back = []
+    for i in range(1, n):
+        j = join(cands[i - 1], cands[i]) + total[:, None]
+        arg = np.argmin(j, axis=0)
+        back.append(arg)
+        total = j[arg, np.arange(len(cands[i]))] + costs[i]
+    if after is not None:
+        total = total + join(cands[-1], np.array([after]))[:, 0]
+    k = int(np.argmin(total))
+    path = [k]
+    for arg in reversed(back):
+        k = int(arg[k])
+        path.append(k)
+    path.reverse()
+    return [int(cands[i][p]) for i, p in enumerate(path)]
+
+
+def _target_points(sample: MouthSample, current: np.ndarray, viseme: str,
+                   rest_spread: float, reshape: bool) -> np.ndarray:
+    """Where the sample's mesh points go on the current face (68 points, MESH used)."""
+    m = umeyama(sample.landmarks[POSE], current[POSE])
+    moved = apply(m, sample.landmarks)
+    out = current.copy()
+    out[LOWER_JAW] = moved[LOWER_JAW]
+    out[48:68] = moved[48:68]
+    if reshape:
+        out = shape_mouth(out, VISEMES[viseme].openness, VISEMES[viseme].spread,
+                          sample.spread / rest_spread)
+    if viseme == "closed":
+        out = close_lips(out)
+    return out
+
+
+def shape_mouth(lms: np.ndarray, openness: float, spread: float,
+                current_spread: float = 1.0) -> np.ndarray:
+    """Open or close the mouth to an inner-lip gap of `openness` x width, widen it to
+    `spread` (relative); the lower lip and the chin move down together."""
+    out = lms.copy()
+    width = np.linalg.norm(out[54] - out[48])
+    centre = out[48:68].mean(0)
+    axis = (out[54] - out[48]) / (width + 1e-9)
+    down = np.array([-axis[1], axis[0]])
+    scale = spread / max(current_spread, 1e-3)
+    rel = out[48:68] - centre
+    along = rel @ axis
+    out[48:68] = centre + np.outer(along * scale, axis) + np.outer(rel @ down, down)
+    inner_w = np.linalg.norm(out[64] - out[60]) + 1e-9
+    gap_now = lip_gap(out)
+    extra = (openness - gap_now) * inner_w
+    lower = [55, 56, 57, 58, 59, 65, 66, 67]
+    out[lower] += extra * down
+    jaw_w = np.sin(np.linspace(0, np.pi, 9)) * 0.8
+    out[LOWER_JAW] += np.outer(jaw_w * extra, down)
+    return out
+
+
+def close_lips(lms: np.ndarray) -> np.ndarray:
+    """The same mouth with the lips pressed together (for M, B, P)."""
+    out = lms.copy()
+    shift = []
+    for u, d in zip(_UPPER_INNER, _LOWER_INNER, strict=True):
+        mid = (out[u] + out[d]) / 2
+        shift.append(mid - out[d])
+        out[u] = out[d] = mid
+    s = np.mean(shift, axis=0)
+    out[[56, 57, 58]] += s * 0.9  # the lower lip rises to meet the upper one
+    out[LOWER_JAW] += np.outer(np.sin(np.linspace(0, np.pi, 9)) * 0.6, s)
+    return out
+
+
+@dataclass
+class MouthRender:
+    """A re-rendered lower face: region pixels, blend mask and the landmarks drawn to."""
+
+    x0: int
+    y0: int
+    rgb: np.ndarray
+    alpha: np.ndarray
+    landmarks: np.ndarray
+
+
+class MouthRenderer:
+    """Draw bank mouths onto frames: mesh warp, mouth interior, colour match, soft mask."""
+
+    def __init__(self, bank: MouthBank) -> None:
+        self.bank = bank
+        self.tri = _mesh_triangles()
+
+    def render(self, frame: np.ndarray, current: np.ndarray, sample_index: int,
+               viseme: str) -> MouthRender | None:
+        """Warp bank sample `sample_index` onto `frame`, whose face has `current` landmarks."""
+        import cv2
+
+        from .blend import lab_transfer
+        from .geometry import region_mask
+
+        s = self.bank.samples[sample_index]
+        reshape = len(self.bank.samples) == 1 or (
+            viseme != "closed" and abs(s.gap - VISEMES[viseme].openness) > 0.12)
+        target = _target_points(s, np.asarray(current, float), viseme, self.bank.rest_spread,
+                                reshape)
+        src_pts = s.landmarks[MESH] - s.origin
+        warped = mesh_warp(s.crop, src_pts, target[MESH], self.tri, frame.shape)
+        if warped is None:
+            return None
+        local = target - [warped.x0, warped.y0]
+        rgb = warped.rgb
+        h, w = rgb.shape[:2]
+        # The mouth's interior: where the source had closed lips there is no texture.
+        inner = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(inner, [np.round(local[60:68]).astype(np.int32)], 255)
+        if inner.any():
+            dark = np.array([60, 25, 25], np.float32)
+            lips_col = rgb[inner > 0].mean(0) if (inner > 0).sum() > 4 else dark
+            fill = 0.75 * dark + 0.25 * lips_col * 0.4
+            soft = cv2.GaussianBlur(inner.astype(np.float32) / 255, (0, 0), 1.0)[..., None]
+            # Only paint where the warp had no interior of its own (closed source lips).
+            if s.gap < 0.05:
+                rgb = rgb * (1 - soft) + fill * soft
+        region = frame[warped.y0:warped.y0 + h, warped.x0:warped.x0 + w].astype(np.float32)
+        lower = region_mask((h, w), local, "lower", feather=0.12)
+        rgb = lab_transfer(rgb, region, lower * warped.valid)
+        alpha = np.minimum(lower, warped.valid)
+        return MouthRender(warped.x0, warped.y0, rgb, alpha, target)
+
+
+def paste(frame: np.ndarray, r: MouthRender) -> np.ndarray:
+    """The frame with a rendered mouth blended in (a new array)."""
+    out = frame.copy()
+    h, w = r.alpha.shape
+    region = out[r.y0:r.y0 + h, r.x0:r.x0 + w].astype(np.float32)
+    a = r.alpha[..., None]
+    out[r.y0:r.y0 + h, r.x0:r.x0 + w] = np.clip(r.rgb * a + region * (1 - a) + 0.5, 0, 255
+                                                ).astype(np.uint8)
+    return out
