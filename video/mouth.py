@@ -30,8 +30,24 @@ _UPPER_INNER = (61, 62, 63)
 _LOWER_INNER = (67, 66, 65)
 
 
+def ring(landmarks: np.ndarray, grow: float = 0.22) -> np.ndarray:
+    """Points outside the jaw (2..14), pushed away from the nose tip by `grow`.
+
+    The mesh reaches out to them so a chin that moves with the new mouth stretches the skin
+    and neck smoothly, and the blend's soft edge falls outside the jaw line.
+    """
+    jaw = landmarks[2:15]
+    centre = landmarks[30]
+    return jaw + (jaw - centre) * grow
+
+
+def mesh_points(landmarks: np.ndarray) -> np.ndarray:
+    """The lower-face mesh vertices: MESH landmarks then the ring."""
+    return np.vstack([landmarks[MESH], ring(landmarks)])
+
+
 def _mesh_triangles() -> np.ndarray:
-    pts = TEMPLATE[MESH] * 200
+    pts = mesh_points(TEMPLATE * 200)
     tri = triangulate(pts)
     # Drop triangles inside the inner lips: the mouth's interior is drawn separately.
     inner = {MESH.index(i) for i in range(60, 68)}
@@ -50,6 +66,15 @@ class MouthSample:
     spread: float
     viseme: str | None = None
     shape: np.ndarray = field(default_factory=lambda: np.zeros((20, 2)))
+    pose: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+
+def pose_of(landmarks: np.ndarray) -> np.ndarray:
+    """(yaw proxy, roll in radians) of a face: bank mouths should come from similar poses."""
+    from .faceset import yaw_estimate
+
+    eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
+    return np.array([yaw_estimate(landmarks), np.arctan2(eyes[1], eyes[0])])
 
 
 @dataclass
@@ -62,16 +87,16 @@ class MouthBank:
     def add(self, frame: int, rgb: np.ndarray, landmarks: np.ndarray,
             viseme: str | None = None) -> None:
         """Keep one frame's lower face (cropped around the mesh with a margin)."""
-        pts = landmarks[MESH]
+        pts = mesh_points(landmarks)
         iod = inter_ocular(landmarks)
-        x0, y0 = np.maximum(np.floor(pts.min(0) - 0.3 * iod).astype(int), 0)
-        x1 = min(int(np.ceil(pts[:, 0].max() + 0.3 * iod)), rgb.shape[1])
-        y1 = min(int(np.ceil(pts[:, 1].max() + 0.3 * iod)), rgb.shape[0])
+        x0, y0 = np.maximum(np.floor(pts.min(0) - 0.2 * iod).astype(int), 0)
+        x1 = min(int(np.ceil(pts[:, 0].max() + 0.2 * iod)), rgb.shape[1])
+        y1 = min(int(np.ceil(pts[:, 1].max() + 0.2 * iod)), rgb.shape[0])
         m = umeyama(landmarks[POSE], TEMPLATE[POSE])
         self.samples.append(MouthSample(frame, rgb[y0:y1, x0:x1].copy(), (int(x0), int(y0)),
                                         np.asarray(landmarks, float), lip_gap(landmarks),
                                         mouth_spread(landmarks), viseme,
-                                        apply(m, landmarks[48:68])))
+                                        apply(m, landmarks[48:68]), pose_of(landmarks)))
 
     def finish(self) -> MouthBank:
         """Compute the resting spread (median) once all frames are in."""
@@ -91,11 +116,13 @@ def _target_cost(s: MouthSample, viseme: str, rest_spread: float) -> float:
 
 
 def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None,
-                  after: int | None = None, candidates: int = 10) -> list[int]:
+                  after: int | None = None, candidates: int = 10,
+                  poses: list[np.ndarray] | None = None) -> list[int]:
     """Bank sample indices, one per frame, for a run of frames showing `visemes`.
 
     `before`/`after` are bank indices of the untouched frames around the run, so the
-    chosen mouths join them smoothly. Viterbi over the `candidates` best per frame.
+    chosen mouths join them smoothly. `poses` (from `pose_of`) of the faces being painted
+    favour mouths seen from the same angle. Viterbi over the `candidates` best per frame.
     """
     if not bank.samples:
         raise ValueError("empty mouth bank")
@@ -103,8 +130,12 @@ def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None
     frames = np.array([s.frame for s in bank.samples])
     n = len(visemes)
     cands, costs = [], []
-    for v in visemes:
+    bank_poses = np.array([s.pose for s in bank.samples])
+    for i, v in enumerate(visemes):
         tc = np.array([_target_cost(s, v, bank.rest_spread) for s in bank.samples])
+        if poses is not None and poses[i] is not None:
+            d = np.abs(bank_poses - poses[i])
+            tc = tc + d[:, 0] / 0.05 + d[:, 1] / 0.03
         idx = np.argsort(tc)[:candidates]
         cands.append(idx)
         costs.append(tc[idx])
@@ -211,15 +242,15 @@ class MouthRenderer:
         import cv2
 
         from .blend import lab_transfer
-        from .geometry import region_mask
 
         s = self.bank.samples[sample_index]
         reshape = len(self.bank.samples) == 1 or (
             viseme != "closed" and abs(s.gap - VISEMES[viseme].openness) > 0.12)
         target = _target_points(s, np.asarray(current, float), viseme, self.bank.rest_spread,
                                 reshape)
-        src_pts = s.landmarks[MESH] - s.origin
-        warped = mesh_warp(s.crop, src_pts, target[MESH], self.tri, frame.shape)
+        src_pts = mesh_points(s.landmarks) - s.origin
+        dst_pts = np.vstack([target[MESH], ring(np.asarray(current, float))])
+        warped = mesh_warp(s.crop, src_pts, dst_pts, self.tri, frame.shape)
         if warped is None:
             return None
         local = target - [warped.x0, warped.y0]
@@ -237,10 +268,22 @@ class MouthRenderer:
             if s.gap < 0.05:
                 rgb = rgb * (1 - soft) + fill * soft
         region = frame[warped.y0:warped.y0 + h, warped.x0:warped.x0 + w].astype(np.float32)
-        lower = region_mask((h, w), local, "lower", feather=0.12)
+        lower = _lower_mask((h, w), dst_pts - [warped.x0, warped.y0], local)
         rgb = lab_transfer(rgb, region, lower * warped.valid)
         alpha = np.minimum(lower, warped.valid)
         return MouthRender(warped.x0, warped.y0, rgb, alpha, target)
+
+
+def _lower_mask(shape: tuple[int, int], mesh: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Soft mask over the mesh (below the nose to the ring), fading out toward the ring."""
+    import cv2
+
+    hard = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(hard, cv2.convexHull(np.round(mesh).astype(np.int32)), 255)
+    size = max(inter_ocular(local), 1.0)
+    k = int(size * 0.25) | 1
+    hard = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), size * 0.12)
 
 
 def paste(frame: np.ndarray, r: MouthRender) -> np.ndarray:

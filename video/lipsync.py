@@ -1,0 +1,164 @@
+"""Lip-sync: make a face's mouth say a given speech track, from the video's own mouths.
+
+`resync` is the engine every caller shares: it takes frames in order, each flagged with the
+viseme it must show (None: leave the frame untouched), gathers runs of flagged frames,
+chooses real mouths for each run from a `MouthBank` and paints them in. `lipsync` drives it
+with a whole new audio track (aligned to its transcript) over a video, looping the picture
+forward and back when the speech is longer, or over a still photo (a talking photo).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from align.errors import FaceError
+
+from .mouth import MouthBank, MouthRenderer, paste, pose_of, select_mouths
+from .visemes import frame_visemes
+
+log = logging.getLogger(__name__)
+
+DISCLOSURE = "Made with Retake: the mouth in this file was re-rendered to new speech " \
+             "(synthetic media)."
+
+
+@dataclass
+class MouthFrame:
+    """One frame on its way out: pixels, face landmarks (or None) and the viseme to show."""
+
+    index: int
+    time: float
+    rgb: np.ndarray
+    landmarks: np.ndarray | None
+    viseme: str | None
+
+
+def phones_of(alignment) -> list[tuple[float, float, str]]:
+    """(start, end, ARPAbet label) of every aligned phone, in time order."""
+    return sorted((p.start, p.end, p.label) for p in alignment.phones())
+
+
+def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
+           progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+    """Yield each frame's pixels, with the mouth re-rendered on flagged frames.
+
+    Runs of flagged frames are solved together (at most `longest` at a time, each chunk
+    joined to the last mouth of the previous one), so memory stays bounded.
+    """
+    renderer = MouthRenderer(bank)
+    run: list[MouthFrame] = []
+    last: int | None = None
+
+    def flush() -> Iterator[np.ndarray]:
+        nonlocal last
+        if not run:
+            return
+        chosen = select_mouths(bank, [f.viseme or "rest" for f in run], before=last,
+                               poses=[pose_of(f.landmarks) for f in run])
+        for f, s in zip(run, chosen, strict=True):
+            r = renderer.render(f.rgb, f.landmarks, s, f.viseme or "rest")
+            yield paste(f.rgb, r) if r is not None else f.rgb
+        last = chosen[-1]
+        run.clear()
+
+    for done, f in enumerate(frames, start=1):
+        if f.viseme is not None and f.landmarks is not None:
+            run.append(f)
+            if len(run) >= longest:
+                yield from flush()
+        else:
+            yield from flush()
+            last = None
+            yield f.rgb
+        if progress:
+            progress(done)
+    yield from flush()
+
+
+def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500) -> MouthBank:
+    from .media import read_frames
+
+    bank = MouthBank([], 1.0)
+    step = max(1, len(track.frames) // limit)
+    for fr in read_frames(path):
+        lms = track.at(fr.index)
+        if lms is not None and fr.index % step == 0:
+            bank.add(fr.index, fr.rgb, lms)
+    return bank.finish()
+
+
+def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
+            transcript: str | None = None, models=None, cache_dir=None,
+            fps: Fraction = Fraction(25),
+            progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
+
+    The speech is aligned to `transcript` (transcribed first when None). A video's picture
+    runs forward then backward as long as the speech needs; a photo is held. Returns a
+    summary: frames written, speech duration, words aligned.
+    """
+    from align import align, load_audio, transcribe
+
+    from .faces import FaceModels
+    from .media import VideoWriter, is_image, probe, read_frames, read_image
+    from .track import choose, load_tracks
+
+    models = models or FaceModels()
+    speech = load_audio(audio)
+    text = transcript if transcript is not None else transcribe(speech).text
+    al = align(speech, text)
+    phones = phones_of(al)
+    n_out = max(1, int(round(speech.duration * float(fps))))
+    if is_image(face):
+        rgb = read_image(face)
+        boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0)
+        if not boxes:
+            raise FaceError(f"{face}: no face found in the photo")
+        lms = models.landmarks(rgb, boxes[0])
+        bank = MouthBank([], 1.0)
+        bank.add(0, rgb, lms)
+        bank.finish()
+        src_frames = [(rgb, lms)]
+        width, height, rate = rgb.shape[1], rgb.shape[0], fps
+
+        def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
+            return src_frames[0]
+    else:
+        info = probe(face)
+        rate = info.fps
+        width, height = info.width, info.height
+        tracks = load_tracks(face, models, cache_dir=cache_dir)
+        track = choose(tracks)[0]
+        bank = _bank_from_video(face, track)
+        if not bank.samples:
+            raise FaceError(f"{face}: no face found to lip-sync")
+        frames = [(fr.rgb, track.at(fr.index)) for fr in read_frames(face)]
+        n_out = max(1, int(round(speech.duration * float(rate))))
+        period = max(1, 2 * len(frames) - 2)
+
+        def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
+            j = k % period if len(frames) > 1 else 0
+            return frames[j if j < len(frames) else period - j]
+
+    times = np.arange(n_out) / float(rate)
+    visemes = frame_visemes(phones, times)
+
+    def stream() -> Iterator[MouthFrame]:
+        for k in range(n_out):
+            rgb, lms = source(k)
+            yield MouthFrame(k, float(times[k]), rgb, lms, visemes[k])
+
+    audio_track = (speech.samples, speech.sample_rate)
+    with VideoWriter(out, rate, width, height, audio=audio_track,
+                     metadata={"comment": DISCLOSURE}) as writer:
+        report = (lambda d: progress("lip-sync", d, n_out)) if progress else None
+        for k, rgb in enumerate(resync(stream(), bank, progress=report)):
+            writer.write(rgb, float(times[k]))
+    return {"frames": n_out, "speech_s": round(speech.duration, 3),
+            "words": len(al.words), "bank": len(bank.samples)}
