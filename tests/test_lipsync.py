@@ -1,0 +1,140 @@
+"""Lip-sync: visemes, mouth choice, forced closure, untouched frames, talking photo/video."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import media
+
+from video.faces import FaceModels
+from video.media import probe, read_frames
+from video.visemes import BILABIAL, frame_visemes, lip_gap, phone_viseme
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+TEXT = "My mom bought a purple umbrella. Maybe both of them will pop by."
+
+
+@pytest.fixture(scope="module")
+def models() -> FaceModels:
+    return FaceModels()
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> tuple[Path, object]:
+    from align.audio import write_wav
+    from align.espeak import synthesize
+
+    s = synthesize(TEXT, rate_wpm=150)
+    path = tmp_path_factory.mktemp("speech") / "speech.wav"
+    write_wav(path, s.audio, s.sample_rate)
+    return path, s
+
+
+def test_phone_to_viseme_and_bilabials_always_seen() -> None:
+    assert phone_viseme("M") == phone_viseme("B") == phone_viseme("P") == "closed"
+    assert phone_viseme("AA1") == "open" and phone_viseme("SIL") == "rest"
+    # A 20 ms /p/ between frames still gets a closed frame.
+    phones = [(0.0, 0.30, "AA"), (0.30, 0.32, "P"), (0.32, 0.6, "AA")]
+    times = np.arange(0, 0.6, 0.04)
+    vis = frame_visemes(phones, times)
+    assert vis.count("closed") == 1
+
+
+def test_close_lips_and_shape_mouth() -> None:
+    from video.geometry import TEMPLATE
+    from video.mouth import close_lips, shape_mouth
+
+    face = TEMPLATE * 200
+    opened = shape_mouth(face, 0.35, 1.0)
+    assert lip_gap(opened) == pytest.approx(0.35, abs=0.03)
+    assert lip_gap(close_lips(opened)) < 0.01
+    wide = shape_mouth(face, 0.1, 1.2)
+    assert np.linalg.norm(wide[54] - wide[48]) > 1.15 * np.linalg.norm(face[54] - face[48])
+
+
+def _katie_bank(models: FaceModels):
+    from video.mouth import MouthBank
+    from video.track import track_faces
+
+    frames = list(read_frames(media("video", "WDA_KatieHill_000.mp4")))[:100]
+    track = track_faces(frames, models)[0]
+    bank = MouthBank([], 1.0)
+    for f in frames:
+        bank.add(f.index, f.rgb, track.at(f.index))
+    return frames, track, bank.finish()
+
+
+def test_mouth_choice_closes_on_bilabials_and_leaves_other_frames(models: FaceModels) -> None:
+    from video.lipsync import MouthFrame, resync
+
+    frames, track, bank = _katie_bank(models)
+    vis = [None] * 5 + ["closed"] * 3 + ["open"] * 4 + ["closed"] * 3 + [None] * 5
+    seq = [MouthFrame(i, i / 25, frames[40 + i].rgb, track.at(40 + i), v)
+           for i, v in enumerate(vis)]
+    out = list(resync(iter(seq), bank))
+    assert len(out) == len(seq)
+    for f, o in zip(seq, out, strict=True):
+        if f.viseme is None:
+            assert o is f.rgb or np.array_equal(o, f.rgb)  # untouched, bit for bit
+    gaps = []
+    for f, o in zip(seq, out, strict=True):
+        if f.viseme is not None:
+            lms = models.landmarks(o, models.detect(o)[0])
+            gaps.append((f.viseme, lip_gap(lms)))
+    closed = [g for v, g in gaps if v == "closed"]
+    opened = [g for v, g in gaps if v == "open"]
+    assert np.median(closed) < 0.08 and np.median(opened) > 0.15, gaps
+
+
+def test_lipsync_photo_to_speech(models: FaceModels, speech, tmp_path: Path) -> None:
+    import skimage.data
+    from PIL import Image
+
+    from video.lipsync import lipsync
+
+    photo = tmp_path / "astro.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    wav, synth = speech
+    out = tmp_path / "talk.mp4"
+    res = lipsync(photo, wav, out, transcript=TEXT, models=models)
+    info = probe(out)
+    duration = len(synth.audio) / synth.sample_rate
+    assert info.has_audio
+    assert info.frames == res["frames"] == round(duration * 25)
+    assert abs(info.duration - duration) < 0.1
+    # The mouth moves: the lower face changes between frames; the eyes do not.
+    frames = [f.rgb.astype(np.int16) for f in read_frames(out)]
+    lower = np.mean([np.abs(a[120:170, 190:260] - b[120:170, 190:260]).mean()
+                     for a, b in zip(frames, frames[1:], strict=False)])
+    eyes = np.mean([np.abs(a[95:110, 180:270] - b[95:110, 180:270]).mean()
+                    for a, b in zip(frames, frames[1:], strict=False)])
+    assert lower > 3 * eyes + 0.2
+
+
+def test_lipsync_video_keeps_timing_and_closes_lips(models: FaceModels, speech,
+                                                    tmp_path: Path) -> None:
+    from video.lipsync import lipsync, phones_of
+
+    clip = media("video", "WDA_KatieHill_000.mp4")
+    wav, _ = speech
+    out = tmp_path / "ls.mp4"
+    res = lipsync(clip, wav, out, transcript=TEXT, models=models)
+    info = probe(out)
+    assert info.frames == res["frames"] and info.has_audio
+    from align import align, load_audio
+
+    phones = phones_of(align(load_audio(wav), TEXT))
+    frames = {f.index: f.rgb for f in read_frames(out)}
+    closed = 0
+    bilabials = [(s + e) / 2 for s, e, lab in phones if lab.rstrip("012") in BILABIAL]
+    for t in bilabials:
+        k = int(round((t - 0.03) * 25))
+        if k in frames:
+            img = frames[k]
+            lms = models.landmarks(img, models.detect(img)[0])
+            closed += lip_gap(lms) < 0.12
+    assert closed >= 0.75 * len(bilabials), (closed, len(bilabials))
