@@ -215,8 +215,38 @@ def train(
               f"`retake swap --model {output} --target VIDEO -o OUT.mp4`")
 
 
+def lipsync(
+    face: Annotated[Path, typer.Argument(help="Video of the speaker, or a photo of a face.")],
+    audio: Annotated[Path, typer.Argument(help="The speech the mouth must say.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4.")],
+    transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What the "
+                                                   "speech says (a file or the text); "
+                                                   "transcribed when absent.")] = None,
+    detector: DetectorOpt = "hog",
+) -> None:
+    """Re-render the mouth of a video or photo to say AUDIO (mouths from the video itself)."""
+    from align.cache import default_cache_dir
+    from ui.cli import _read_transcript
+    from video.lipsync import lipsync as run_lipsync
+
+    if output.suffix.lower() != ".mp4":
+        raise RetakeError(f"{output}: the output of lip-sync is an .mp4 file")
+    for p in (face, audio):
+        if not p.is_file():
+            raise RetakeError(f"{p}: no such file")
+    text = _read_transcript(transcript) if transcript is not None else None
+    with _bar("lip-sync", "frames") as bar:
+        res = run_lipsync(face, audio, output, transcript=text, models=_models(detector),
+                          cache_dir=default_cache_dir(),
+                          progress=(lambda stage, d, n: bar(d, n)) if bar else None)
+    err.print(f"wrote {output}: {res['frames']} frames for {res['speech_s']:.1f} s of speech "
+              f"({res['words']} words; {res['bank']} mouths to choose from). It is labelled "
+              "as synthetic media.")
+
+
 def register(app: typer.Typer) -> None:
     """Add the video commands to the main app."""
     app.add_typer(faces_app, name="faces")
     app.command("swap")(swap)
     app.command("train")(train)
+    app.command("lipsync")(lipsync)

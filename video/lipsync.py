@@ -134,6 +134,8 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         rate = info.fps
         width, height = info.width, info.height
         tracks = load_tracks(face, models, cache_dir=cache_dir)
+        if not tracks:
+            raise FaceError(f"{face}: no face found in any of its {info.frames} frames")
         track = choose(tracks)[0]
         bank = _bank_from_video(face, track)
         if not bank.samples:
