@@ -228,6 +228,9 @@ class VideoWriter:
         self.stream.width, self.stream.height = self.width, self.height
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = Fraction(1, 90000)
+        # The encoder's clock too: else timestamps snap to the 1/fps grid (VFR drifts and
+        # frames closer than 1/fps are refused).
+        self.stream.codec_context.time_base = Fraction(1, 90000)
         self.stream.codec_context.options = {"crf": str(self.crf), "preset": self.preset}
         self.audio_stream = None
         if self.audio is not None:
