@@ -244,9 +244,83 @@ def lipsync(
               "as synthetic media.")
 
 
+def dub(
+    video: Annotated[Path, typer.Argument(help="Talking-head video with speech.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; its alignment, "
+                                         "time map and edit report are written beside it.")],
+    to: Annotated[str | None, typer.Option("--to", help="The new text, or a file holding "
+                                           "it.")] = None,
+    edits: Annotated[Path | None, typer.Option("--edits", help="JSON list of operations on "
+                                               "the transcript's words.")] = None,
+    transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What the "
+                                                   "video says now: a file or the text.")] =
+    None,
+    draft: Annotated[bool, typer.Option(help="Without --transcript, use the recogniser's "
+                                        "draft.")] = False,
+    swap: Annotated[Path | None, typer.Option("--swap", help="Also swap the face with this "
+                                              "photo.")] = None,
+    detector: DetectorOpt = "hog",
+) -> None:
+    """Edit what a video's speaker says by text: new speech, retimed picture, re-rendered
+    mouth, optional face swap, one mp4."""
+    import json
+
+    from align import load_audio
+    from align import transcribe as run_transcribe
+    from align.cache import default_cache_dir
+    from align.errors import TranscriptError
+    from align.normalize import tokenize
+    from ui.cli import _read_transcript
+    from video.dub import dub as run_dub
+    from voice.edit import EditError
+    from voice.plan import apply_edits
+
+    if (to is None) == (edits is None):
+        raise EditError("give the new text with --to, or operations with --edits (one of them)")
+    if output.suffix.lower() != ".mp4":
+        raise RetakeError(f"{output}: the output of dub is an .mp4 file")
+    if not video.is_file():
+        raise VideoError(f"{video}: no such file")
+    if transcript is None:
+        if not draft:
+            raise TranscriptError("give the video's transcript with --transcript (or --draft "
+                                  "to use `retake transcribe`'s draft as it is)")
+        text = run_transcribe(load_audio(video)).text
+        err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
+    else:
+        text = _read_transcript(transcript)
+    if edits is not None:
+        try:
+            ops = json.loads(edits.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EditError(f"{edits}: not a readable JSON list of edits ({exc})") from None
+        new_text = apply_edits([t.text for t in tokenize(text, "en")], ops)
+    else:
+        new_text = _read_transcript(to)
+    stages: dict[str, object] = {}
+    with _bar("dubbing", "steps") as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            stages[stage] = (done, total)
+            if bar:
+                bar(done, total)
+
+        res = run_dub(video, output, new_text, transcript=text, models=_models(detector),
+                      swap_source=swap, cache_dir=default_cache_dir(), progress=progress)
+    table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
+    for e in res.edits:
+        table.add_row(e.get("kind", ""), e.get("text", ""),
+                      f"{e.get('start', 0):.2f}-{e.get('end', 0):.2f}",
+                      "yes" if e.get("found_on_realign") else "no")
+    out.print(table)
+    err.print(f"wrote {', '.join(res.outputs)}: {res.frames} frames, mouth re-rendered on "
+              f"{res.mouth_frames}, {res.untouched} copied untouched. Labelled as synthetic "
+              "media.")
+
+
 def register(app: typer.Typer) -> None:
     """Add the video commands to the main app."""
     app.add_typer(faces_app, name="faces")
     app.command("swap")(swap)
     app.command("train")(train)
     app.command("lipsync")(lipsync)
+    app.command("dub")(dub)

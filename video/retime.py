@@ -151,7 +151,7 @@ def _nearest(times: np.ndarray, t: float) -> int:
 
 
 def plan_retime(timemap: TimeMap, source_times: Sequence[float], fps: Fraction | float,
-                dissolve: float = 0.12, margin: float = 0.1, hold_reach: float = 1.0,
+                dissolve: float = 0.2, margin: float = 0.1, hold_reach: float = 1.0,
                 hold_speed: float = 0.75) -> list[FrameRecipe]:
     """One recipe per output frame at times k / fps, k < round(edited_duration * fps).
 

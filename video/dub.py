@@ -1,0 +1,131 @@
+"""Dubbing: a text edit of a talking-head video, end to end, into one mp4.
+
+align (the video's own speech) → voice edit (new words in the speaker's voice, with a
+TimeMap) → retime the picture with the TimeMap → re-render the mouth only where speech
+changed, from the speaker's own mouths → optional face swap → mux with the edited audio.
+Analysis is cached on disk (alignment and unit index by the voice editor, face tracks by
+content hash), so re-running after a small change of text redoes only the edit itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from align.atomic import write_text
+from align.errors import FaceError, VideoError
+
+from .lipsync import MouthFrame, _bank_from_video, phones_of, resync
+from .media import VideoWriter, probe
+from .retime import iter_retimed, plan_retime, source_frame_times
+from .visemes import frame_visemes
+
+DISCLOSURE = "Made with Retake: the speech in this file was edited and the mouth re-rendered " \
+             "(synthetic media)."
+
+
+@dataclass
+class DubResult:
+    """What a dub did, for the CLI and the report."""
+
+    frames: int = 0
+    mouth_frames: int = 0
+    untouched: int = 0
+    edits: list[dict] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+def _landmarks(track, recipe) -> np.ndarray | None:
+    """The face's landmarks in an output frame: its source's, or the blend of a dissolve's."""
+    pts = [track.at(s) for s in recipe.sources]
+    if any(p is None for p in pts) or not pts:
+        return None
+    return np.sum([w * p for w, p in zip(recipe.weights, pts, strict=True)], axis=0)
+
+
+def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
+        transcript: str | None = None, editor=None, options=None, models=None,
+        swap_source: str | os.PathLike | None = None, cache_dir: Path | None = None,
+        progress: Callable[[str, int, int], None] | None = None) -> DubResult:
+    """Make the speaker in `video` say `new_text`; write OUT.mp4 plus its alignment
+    (OUT.json), time map (OUT.timemap.json) and edit report (OUT.report.json).
+
+    `transcript` is what the video says now (transcribed when None). `swap_source`, a
+    photo, also swaps the face (landmark engine).
+    """
+    from align import load_audio, transcribe
+    from voice import EditOptions, Editor
+
+    from .blend import merge
+    from .faces import FaceModels
+    from .track import choose, load_tracks
+
+    video = Path(video)
+    out = Path(out)
+    info = probe(video)
+    if not info.has_audio:
+        raise VideoError(f"{video}: has no audio track; there is no speech to edit")
+    models = models or FaceModels()
+    editor = editor or Editor(cache_dir=cache_dir)
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return (lambda d, n: progress(name, d, n)) if progress else None
+
+    sound = load_audio(video)
+    text = transcript if transcript is not None else transcribe(sound).text
+    rec = editor.load(sound, text, progress=stage("align"))
+    result = editor.edit(rec, new_text, options or EditOptions())
+    timemap = result.timemap
+    tracks = load_tracks(video, models, cache_dir=cache_dir, progress=stage("faces"))
+    if not tracks:
+        raise FaceError(f"{video}: no face found in any of its {info.frames} frames")
+    track = choose(tracks)[0]
+    times = source_frame_times(video)
+    recipes = plan_retime(timemap, times, info.fps)
+    bank = _bank_from_video(video, track)
+    out_times = np.array([r.time for r in recipes])
+    visemes = frame_visemes(phones_of(result.alignment), out_times)
+    swapper = None
+    if swap_source is not None:
+        from .media import read_image
+        from .swap_landmark import LandmarkSwapper, source_face
+
+        rgb = read_image(swap_source)
+        swapper = LandmarkSwapper(rgb, source_face(rgb, models))
+
+    res = DubResult(frames=len(recipes))
+
+    def frames() -> Iterator[MouthFrame]:
+        for k, t, rgb, recipe in iter_retimed(video, recipes, track):
+            lms = _landmarks(track, recipe)
+            res.mouth_frames += recipe.mouth
+            res.untouched += recipe.untouched
+            yield MouthFrame(k, t, rgb, lms, visemes[k] if recipe.mouth else None)
+
+    report = stage("render")
+    with VideoWriter(out, info.fps, info.width, info.height,
+                     audio=(result.samples, result.sample_rate),
+                     metadata={"comment": DISCLOSURE}) as writer:
+        for k, rgb in enumerate(resync(frames(), bank)):
+            if swapper is not None:
+                lms = _landmarks(track, recipes[k])
+                if lms is not None:
+                    rgb = merge(rgb, swapper.render(rgb, lms), lms)
+            writer.write(rgb, float(out_times[k]))
+            if report:
+                report(k + 1, len(recipes))
+    stem = out.with_suffix("")
+    sidecars = {"json": result.alignment.to_json(), "timemap.json": timemap.to_json(),
+                "report.json": result.report.to_json()}
+    for suffix, body in sidecars.items():
+        path = Path(f"{stem}.{suffix}")
+        write_text(path, body)
+        res.outputs.append(str(path))
+    res.outputs.insert(0, str(out))
+    res.edits = json.loads(result.report.to_json()).get("edits", [])
+    return res
