@@ -199,12 +199,15 @@ class VideoWriter:
     """Write RGB frames to an h264 (yuv420p) mp4, with optional AAC audio, atomically.
 
     Use as a context manager; nothing appears at `path` unless the block completes.
+    The default quality (CRF 10) keeps frames a dub leaves untouched at ≥ 40 dB PSNR from
+    their decoded source (CRF 18 gives ~37 dB on talking-head footage); pass a higher
+    `crf` for smaller files.
     Frames given with a time keep it (variable rate stays in sync with the audio);
     frames without one are spaced by `fps`.
     """
 
     def __init__(self, path: str | os.PathLike, fps: Fraction | float, width: int, height: int,
-                 audio: tuple[np.ndarray, int] | None = None, crf: int = 18,
+                 audio: tuple[np.ndarray, int] | None = None, crf: int = 10,
                  preset: str = "veryfast", metadata: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(100000)

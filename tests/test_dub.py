@@ -1,0 +1,66 @@
+"""Dubbing a real clip: duration, untouched frames, closure on new bilabials, A/V sync."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from conftest import media
+
+from video.media import probe, read_audio_track, read_frames
+from video.visemes import lip_gap
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+# What pocketsphinx hears in the clip (a rough draft, which is what a user without a
+# transcript would align against; the edit only needs the words around it to be right).
+SAID = ("rational answer it and really it easy for my second week of new member orientation "
+        "additionally where things are how to use the titles")
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 99.0 if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
+
+
+def test_dub_one_word_of_a_real_clip(tmp_path: Path) -> None:
+    from video.dub import dub
+    from video.faces import FaceModels
+    from video.retime import plan_retime, source_frame_times
+    from voice.timemap import TimeMap
+
+    clip = media("video", "WDA_KatieHill_000.mp4")
+    out = tmp_path / "dub.mp4"
+    models = FaceModels()
+    res = dub(clip, out, SAID.replace("second week", "best week"), transcript=SAID,
+              models=models, cache_dir=tmp_path / "cache")
+    info, src = probe(out), probe(clip)
+    timemap = TimeMap.from_json((tmp_path / "dub.timemap.json").read_text())
+    # The picture lasts as long as the edited speech, to within a frame.
+    assert abs(info.frames / float(info.fps) - timemap.edited_duration) <= 1 / float(info.fps)
+    samples, rate = read_audio_track(out)
+    assert abs(len(samples) / rate - info.frames / float(info.fps)) < 2 / float(info.fps)
+    assert info.width == src.width and info.fps == src.fps
+    # Frames outside the edit are the source's own (only the encoder touched them).
+    recipes = plan_retime(timemap, source_frame_times(clip), src.fps)
+    source = {f.index: f.rgb for f in read_frames(clip)}
+    output = {f.index: f.rgb for f in read_frames(out)}
+    untouched = [r for r in recipes if r.untouched]
+    assert len(untouched) > 0.8 * len(recipes)
+    worst = min(_psnr(output[r.index], source[r.sources[0]]) for r in untouched[::5])
+    assert worst >= 40, worst
+    assert res.mouth_frames >= 3
+    # The lips close on the new word's /b/.
+    al = json.loads((tmp_path / "dub.json").read_text())
+    word = next(w for w in al["words"] if w["text"] == "best")
+    b = word["phones"][0]
+    assert b["label"].rstrip("012") == "B"
+    k = int(round(((b["start"] + b["end"]) / 2 - 0.03) * float(info.fps)))
+    gaps = []
+    for j in (k - 1, k, k + 1):
+        img = output[j]
+        lms = models.landmarks(img, models.detect(img)[0])
+        gaps.append(lip_gap(lms))
+    assert min(gaps) < 0.1, gaps
