@@ -64,3 +64,39 @@ def test_dub_one_word_of_a_real_clip(tmp_path: Path) -> None:
         lms = models.landmarks(img, models.detect(img)[0])
         gaps.append(lip_gap(lms))
     assert min(gaps) < 0.1, gaps
+
+
+def test_dub_script_and_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from align.errors import RetakeError
+    from ui.cli import app
+    from video.media import VideoWriter
+    from video.script import load_script
+
+    script = tmp_path / "s.yaml"
+    script.write_text(f'transcript: "{SAID}"\nedits:\n  - {{op: replace, from: 9, to: 9, '
+                      'text: third}\nvoice: {speed: 1.1}\n')
+    s = load_script(script)
+    assert s.edits == [{"op": "replace", "from": 9, "to": 9, "text": "third"}]
+    assert s.voice == {"speed": 1.1} and s.transcript == SAID
+    for bad, msg in [("to: [1, 2\n", "not valid YAML"), ("colour: red\nto: x\n", "unknown key"),
+                     ("to: a\nedits: []\n", "either"), ("to: a\nswap: nope.jpg\n", "exist")]:
+        script.write_text(bad)
+        try:
+            load_script(script)
+        except RetakeError as exc:
+            assert msg in str(exc)
+        else:
+            raise AssertionError(bad)
+    runner = CliRunner()
+    silent = tmp_path / "silent.mp4"
+    with VideoWriter(silent, 25, 64, 64) as w:
+        for _ in range(10):
+            w.write(np.full((64, 64, 3), 100, np.uint8))
+    out = tmp_path / "o.mp4"
+    r = runner.invoke(app, ["dub", str(silent), "-t", "hello there", "--to", "hello you",
+                            "-o", str(out)])
+    assert r.exit_code != 0 and isinstance(r.exception, RetakeError)
+    assert "no audio" in str(r.exception)
+    assert not out.exists()

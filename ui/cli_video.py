@@ -259,6 +259,9 @@ def dub(
                                         "draft.")] = False,
     swap: Annotated[Path | None, typer.Option("--swap", help="Also swap the face with this "
                                               "photo.")] = None,
+    script: Annotated[Path | None, typer.Option("--script", help="A YAML/JSON dubbing "
+                                                "script (transcript, to or edits, swap, "
+                                                "voice and face options).")] = None,
     detector: DetectorOpt = "hog",
 ) -> None:
     """Edit what a video's speaker says by text: new speech, retimed picture, re-rendered
@@ -275,7 +278,21 @@ def dub(
     from voice.edit import EditError
     from voice.plan import apply_edits
 
-    if (to is None) == (edits is None):
+    voice_opts: dict = {}
+    ops = None
+    if script is not None:
+        from video.script import load_script
+
+        if to is not None or edits is not None:
+            raise EditError("--script already says what to change; drop --to/--edits")
+        sc = load_script(script)
+        to, ops, voice_opts, detector = sc.to, sc.edits, sc.voice, sc.detector
+        swap = swap or sc.swap
+        if transcript is None and sc.transcript is not None:
+            transcript = sc.transcript
+        if transcript is None:
+            draft = True
+    elif (to is None) == (edits is None):
         raise EditError("give the new text with --to, or operations with --edits (one of them)")
     if output.suffix.lower() != ".mp4":
         raise RetakeError(f"{output}: the output of dub is an .mp4 file")
@@ -294,9 +311,13 @@ def dub(
             ops = json.loads(edits.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise EditError(f"{edits}: not a readable JSON list of edits ({exc})") from None
+    if ops is not None:
         new_text = apply_edits([t.text for t in tokenize(text, "en")], ops)
     else:
         new_text = _read_transcript(to)
+    from voice import EditOptions
+
+    options = EditOptions(**voice_opts)
     stages: dict[str, object] = {}
     with _bar("dubbing", "steps") as bar:
         def progress(stage: str, done: int, total: int) -> None:
@@ -305,7 +326,8 @@ def dub(
                 bar(done, total)
 
         res = run_dub(video, output, new_text, transcript=text, models=_models(detector),
-                      swap_source=swap, cache_dir=default_cache_dir(), progress=progress)
+                      options=options, swap_source=swap, cache_dir=default_cache_dir(),
+                      progress=progress)
     table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
     for e in res.edits:
         table.add_row(e.get("kind", ""), e.get("text", ""),

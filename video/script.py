@@ -1,0 +1,98 @@
+"""Dubbing scripts: one YAML or JSON file that says everything a `retake dub` run needs.
+
+    transcript: "what the video says now"     # or a path to a .txt file; omit to transcribe
+    to: "what it should say"                  # either this ...
+    edits:                                    # ... or operations on the transcript's words
+      - {op: replace, from: 9, to: 9, text: third}
+    swap: face.jpg                            # optional: also swap the face (landmark engine)
+    voice: {engine: units, pitch: 0.0, emphasis: 0.0, speed: 1.0, takes: 1}
+    faces: {detector: hog}
+
+Relative paths are resolved against the script's folder, so a script travels with its media.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from align.errors import RetakeError
+
+VOICE_KEYS = {"engine", "pitch", "emphasis", "speed", "takes", "reuse"}
+TOP_KEYS = {"transcript", "to", "edits", "swap", "voice", "faces", "video"}
+
+
+@dataclass
+class DubScript:
+    """A parsed dubbing script."""
+
+    transcript: str | None = None
+    to: str | None = None
+    edits: list[dict] | None = None
+    swap: Path | None = None
+    video: Path | None = None
+    voice: dict = field(default_factory=dict)
+    detector: str = "hog"
+
+
+def _text(value: object, base: Path, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RetakeError(f"script: `{key}` must be text or a path to a text file")
+    p = base / value
+    if p.suffix.lower() in {".txt", ".lab"} and p.is_file():
+        return p.read_text(encoding="utf-8")
+    return value
+
+
+def load_script(path: str | os.PathLike) -> DubScript:
+    """Read and check a dubbing script (YAML or JSON); one clear error for any mistake."""
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RetakeError(f"{p}: cannot read the script ({exc})") from None
+    try:
+        data = json.loads(raw) if p.suffix.lower() == ".json" else yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise RetakeError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'} "
+                          f"({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise RetakeError(f"{p}: a script is a mapping with keys such as transcript, to, "
+                          "edits, swap, voice")
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise RetakeError(f"{p}: unknown key(s) {', '.join(sorted(unknown))}; use "
+                          f"{', '.join(sorted(TOP_KEYS))}")
+    base = p.parent
+    s = DubScript()
+    if data.get("transcript") is not None:
+        s.transcript = _text(data["transcript"], base, "transcript")
+    if ("to" in data) == ("edits" in data):
+        raise RetakeError(f"{p}: give either `to` (the new text) or `edits` (operations)")
+    if "to" in data:
+        s.to = _text(data["to"], base, "to")
+    else:
+        edits = data["edits"]
+        if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):
+            raise RetakeError(f"{p}: `edits` must be a list of operations like "
+                              "{op: replace, from: 3, to: 3, text: new}")
+        s.edits = edits
+    for key in ("swap", "video"):
+        if data.get(key) is not None:
+            q = base / str(data[key])
+            if not q.is_file():
+                raise RetakeError(f"{p}: `{key}` file {q} does not exist")
+            setattr(s, key, q)
+    voice = data.get("voice") or {}
+    if not isinstance(voice, dict) or set(voice) - VOICE_KEYS:
+        raise RetakeError(f"{p}: `voice` takes {', '.join(sorted(VOICE_KEYS))}")
+    s.voice = voice
+    faces = data.get("faces") or {}
+    if not isinstance(faces, dict) or set(faces) - {"detector"}:
+        raise RetakeError(f"{p}: `faces` takes detector (hog or cnn)")
+    s.detector = str(faces.get("detector", "hog"))
+    return s
