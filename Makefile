@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python bench/align.py
 	$(BIN)/python bench/edit.py
 	$(BIN)/python bench/faceswap.py
+	$(BIN)/python bench/lipsync.py
 	$(BIN)/python bench/autoencoder.py --minutes 10
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
