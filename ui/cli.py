@@ -315,6 +315,22 @@ def demo(
     run_demo(output, out, err)
 
 
+@app.command("ui")
+def studio(
+    host: Annotated[str, typer.Option(help="Address to listen on. Anything but 127.0.0.1 "
+                                      "lets other computers use it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+) -> None:
+    """Open the Retake studio: a local web page to edit, swap and dub."""
+    from ui.studio import launch
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[bold yellow]warning[/]: listening on {host}: anyone who can reach this "
+                  "computer can upload files and run edits. Prefer 127.0.0.1.")
+    err.print(f"Retake studio on http://{host}:{port} (Ctrl-C to stop)")
+    launch(host, port)
+
+
 def _register_video() -> None:
     from ui.cli_video import register
 

@@ -1,0 +1,446 @@
+"""The Retake studio: a local web page (Gradio) over the same library calls as the CLI.
+
+Voice tab: upload or record speech (or a video), get its transcript and alignment, edit the
+text, see the pending edits as a diff, render, listen, export. Face tab: swap a face from a
+photo or a trained model, with a one-frame preview. Dub tab: the whole dubbing pipeline.
+
+Safety: binds to 127.0.0.1 unless told otherwise; uploads are limited in size and type;
+each browser session works in its own folder under the studio's root, and only files there
+are handed back (Gradio serves them from its cache); every output is labelled as generated.
+Long jobs report progress and can be cancelled; heavy models are shared behind a lock.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from align.errors import RetakeError
+
+log = logging.getLogger(__name__)
+
+AUDIO_TYPES = [".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"]
+VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi"]
+IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
+MAX_UPLOAD = "200mb"
+GENERATED = "GENERATED with Retake — synthetic media"
+LOW_CONFIDENCE = 0.5
+
+
+class Cancelled(RetakeError):
+    """The user pressed Cancel."""
+
+
+@dataclass
+class Session:
+    """What one browser session has done so far (kept on the server, not in the page)."""
+
+    folder: Path
+    recording: object | None = None
+    transcript: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def _check_type(path: str | None, allowed: list[str], what: str) -> Path:
+    if not path:
+        raise RetakeError(f"give {what} first")
+    p = Path(path)
+    if p.suffix.lower() not in allowed:
+        raise RetakeError(f"{p.name}: not {what} ({', '.join(allowed)})")
+    return p
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str | None]]:
+    """Old and new text as (word, label) pairs: '-' deleted, '+' inserted, None kept."""
+    a, b = old.split(), new.split()
+    out: list[tuple[str, str | None]] = []
+    for op, i0, i1, j0, j1 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out += [(w + " ", None) for w in a[i0:i1]]
+        else:
+            out += [(w + " ", "-") for w in a[i0:i1]]
+            out += [(w + " ", "+") for w in b[j0:j1]]
+    return out
+
+
+def waveform_png(samples: np.ndarray, rate: int, words, path: Path) -> Path:
+    """A waveform with each word's span and text; low-confidence words in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.arange(len(samples)) / rate
+    step = max(1, len(samples) // 6000)
+    fig, ax = plt.subplots(figsize=(12, 2.6), dpi=90)
+    ax.plot(t[::step], samples[::step], lw=0.5, color="#555")
+    top = float(np.abs(samples).max() or 1.0)
+    for i, w in enumerate(words):
+        low = w.confidence < LOW_CONFIDENCE
+        ax.axvspan(w.start, w.end, color="#f3b0b0" if low else "#cfe3f7", alpha=0.6, lw=0)
+        ax.text((w.start + w.end) / 2, top * (0.92 if i % 2 else 0.75), w.text, ha="center",
+                fontsize=8, color="#b00" if low else "#124")
+    ax.set_xlim(0, t[-1] if len(t) else 1)
+    ax.set_yticks([])
+    ax.set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+class Studio:
+    """The studio's server side: sessions, the shared models, and the jobs."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        base = Path(tempfile.gettempdir()) / f"retake-studio-{os.getuid()}"
+        self.root = (root or base).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.Lock()
+        self._editor = None
+        self._models = None
+
+    # -------------------------------------------------------------- plumbing
+    def session(self, request) -> Session:
+        """This browser session's state and folder (created on first use)."""
+        key = "".join(c for c in (getattr(request, "session_hash", None) or "local")
+                      if c.isalnum())[:40] or "local"
+        if key not in self.sessions:
+            folder = self.root / key
+            folder.mkdir(parents=True, exist_ok=True)
+            self.sessions[key] = Session(folder)
+        return self.sessions[key]
+
+    def editor(self):
+        """The voice editor, shared by all sessions (its caches make re-edits fast)."""
+        if self._editor is None:
+            from align.cache import default_cache_dir
+            from voice import Editor
+
+            self._editor = Editor(cache_dir=default_cache_dir())
+        return self._editor
+
+    def models(self):
+        """dlib face models, shared."""
+        if self._models is None:
+            from video.faces import FaceModels
+
+            self._models = FaceModels()
+        return self._models
+
+    def _keep(self, s: Session, path: str | os.PathLike, name: str) -> Path:
+        """Copy an upload into the session's folder (inputs are never modified)."""
+        dst = s.folder / f"in-{name}{Path(path).suffix.lower()}"
+        shutil.copyfile(path, dst)
+        return dst
+
+    @staticmethod
+    def _ticker(s: Session, progress, stage: str):
+        def tick(done: float, total: float) -> None:
+            if s.cancel.is_set():
+                raise Cancelled("cancelled")
+            if progress is not None:
+                progress((done, total) if total else 0, desc=stage)
+        return tick
+
+    def cancel(self, request) -> str:
+        """Ask the session's running job to stop at its next progress step."""
+        self.session(request).cancel.set()
+        return "Cancelling…"
+
+    # -------------------------------------------------------------- voice
+    def analyse(self, audio: str | None, video: str | None, transcript: str, request,
+                progress=None):
+        """Load speech, transcribe if needed, align; return text, plot and word table."""
+        from align import load_audio, transcribe
+
+        s = self.session(request)
+        s.cancel.clear()
+        src = _check_type(video, VIDEO_TYPES, "a video") if video else \
+            _check_type(audio, AUDIO_TYPES + [".webm"], "an audio file")
+        src = self._keep(s, src, "speech")
+        sound = load_audio(src)
+        text = (transcript or "").strip()
+        with self.lock:
+            if not text:
+                text = transcribe(sound, progress=self._ticker(s, progress, "transcribing")).text
+            rec = self.editor().load(sound, text, progress=self._ticker(s, progress,
+                                                                        "aligning"))
+        s.recording, s.transcript = rec, text
+        words = [w for w in rec.alignment.aligned_words()] if hasattr(rec, "alignment") \
+            else []
+        png = waveform_png(sound.samples, sound.sample_rate, words, s.folder / "words.png")
+        table = [[w.text, round(w.start, 2), round(w.end, 2), round(w.confidence, 2)]
+                 for w in words]
+        low = sum(1 for w in words if w.confidence < LOW_CONFIDENCE)
+        note = f"{len(words)} words aligned" + (f"; {low} low-confidence (red)" if low else "")
+        return text, text, str(png), table, note
+
+    def render(self, new_text: str, takes: int, request, progress=None):
+        """Apply the text edit; return the edited audio, the files and the takes."""
+        from align.subtitles import write_subtitles
+        from voice import EditOptions, write_result
+
+        s = self.session(request)
+        s.cancel.clear()
+        if s.recording is None:
+            raise RetakeError("analyse a recording first")
+        if not new_text.strip():
+            raise RetakeError("the new text is empty")
+        if progress is not None:
+            progress(0.1, desc="rendering")
+        with self.lock:
+            result = self.editor().edit(s.recording, new_text,
+                                        EditOptions(takes=max(1, int(takes or 1))))
+        n = len(list(s.folder.glob("edited-*.wav"))) + 1
+        out = s.folder / f"edited-{n}.wav"
+        paths = write_result(result, out)
+        files = [str(p) for p in paths.values()] + write_subtitles(result.alignment,
+                                                                  out.with_suffix(""))
+        rows = [[e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine,
+                 "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "no")]
+                for e in result.report.edits]
+        alts = []
+        from align.audio import write_wav
+
+        for i, span in enumerate(result.takes):
+            for k, take in enumerate(span[1:], start=2):
+                p = s.folder / f"edited-{n}-span{i + 1}-take{k}.wav"
+                write_wav(p, take.samples, result.sample_rate)
+                alts.append(str(p))
+        return str(out), files, rows, alts, f"{GENERATED}: {out.name}"
+
+    # -------------------------------------------------------------- face
+    def _swapper(self, source: str | None, model: str):
+        from video.media import read_image
+
+        if model and model.strip():
+            from video.swap_autoencoder import AutoencoderSwapper
+
+            return AutoencoderSwapper(Path(model.strip()))
+        from video.swap_landmark import LandmarkSwapper, source_face
+
+        src = _check_type(source, IMAGE_TYPES, "a source photo")
+        rgb = read_image(src)
+        return LandmarkSwapper(rgb, source_face(rgb, self.models()))
+
+    def preview_swap(self, source: str | None, model: str, target: str | None, request):
+        """Swap one frame (the first with a face, or the image) for a quick look."""
+        from video.media import is_image, read_frames, write_image
+        from video.swap import swap_image
+
+        s = self.session(request)
+        tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
+        frame = s.folder / "preview-in.png"
+        if is_image(tgt):
+            shutil.copyfile(tgt, frame.with_suffix(tgt.suffix.lower()))
+            frame = frame.with_suffix(tgt.suffix.lower())
+        else:
+            first = next(read_frames(tgt))
+            write_image(frame, first.rgb)
+        out = s.folder / "preview-out.png"
+        with self.lock:
+            swap_image(frame, out, self._swapper(source, model), self.models())
+        return str(out)
+
+    def run_swap(self, source: str | None, model: str, target: str | None, request,
+                 progress=None):
+        """The full swap; returns the result (image or video) and a download."""
+        from video.media import is_image
+        from video.swap import swap
+
+        s = self.session(request)
+        s.cancel.clear()
+        tgt = self._keep(s, _check_type(target, IMAGE_TYPES + VIDEO_TYPES,
+                                        "a target image or video"), "target")
+        n = len(list(s.folder.glob("swapped-*"))) + 1
+        out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
+        tick = self._ticker(s, progress, "swapping")
+        kwargs = {} if is_image(tgt) else {"progress": lambda st, d, t: tick(d, t)}
+        with self.lock:
+            res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
+        note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
+        if is_image(tgt):
+            return str(out), None, str(out), note
+        return None, str(out), str(out), note
+
+    # -------------------------------------------------------------- dub
+    def run_dub(self, video: str | None, transcript: str, new_text: str, script: str | None,
+                swap_photo: str | None, request, progress=None):
+        """The dubbing pipeline with a progress bar per stage."""
+        from align import load_audio, transcribe
+        from video.dub import dub
+
+        s = self.session(request)
+        s.cancel.clear()
+        vid = self._keep(s, _check_type(video, VIDEO_TYPES, "a video"), "dub")
+        text = (transcript or "").strip()
+        new = (new_text or "").strip()
+        photo = _check_type(swap_photo, IMAGE_TYPES, "a photo") if swap_photo else None
+        if script:
+            from align.normalize import tokenize
+            from video.script import load_script
+            from voice.plan import apply_edits
+
+            sc = load_script(script)
+            text = text or (sc.transcript or "")
+            photo = photo or sc.swap
+        with self.lock:
+            if not text:
+                text = transcribe(load_audio(vid)).text
+            if script:
+                new = sc.to if sc.to else apply_edits([t.text for t in tokenize(text, "en")],
+                                                      sc.edits or [])
+            if not new:
+                raise RetakeError("give the new text (or a script)")
+            n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
+            out = s.folder / f"dubbed-{n}.mp4"
+            res = dub(vid, out, new, transcript=text, editor=self.editor(),
+                      models=self.models(), swap_source=photo,
+                      progress=lambda st, d, t: self._ticker(s, progress, st)(d, t))
+        return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
+            f"{res.mouth_frames} of {res.frames} frames"
+
+    # -------------------------------------------------------------- page
+    def build(self):
+        """The Gradio page."""
+        import gradio as gr
+
+        def guard(fn):
+            """Turn our errors into a one-line message in the page."""
+            def wrapped(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except Cancelled:
+                    raise gr.Error("Cancelled.") from None
+                except RetakeError as exc:
+                    raise gr.Error(str(exc)) from None
+            wrapped.__name__ = fn.__name__
+            return wrapped
+
+        with gr.Blocks(title="Retake studio") as page:
+            gr.Markdown("## Retake studio\nEdit speech by editing its text; swap and re-sync "
+                        "faces. Everything runs on this computer. **Everything it makes is "
+                        "labelled as generated.** Edit only voices and faces you have "
+                        "consent to edit.")
+            with gr.Tab("Voice"):
+                with gr.Row():
+                    audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                        label="Speech (upload or record)")
+                    video_in = gr.File(label="…or a video (its speech is used)",
+                                       file_types=VIDEO_TYPES, type="filepath")
+                transcript = gr.Textbox(label="What it says now (leave empty to transcribe)",
+                                        lines=3, elem_id="transcript")
+                analyse_btn = gr.Button("1. Transcribe and align", variant="primary",
+                                        elem_id="analyse")
+                status = gr.Markdown(elem_id="voice-status")
+                words_png = gr.Image(label="Words over the waveform", type="filepath",
+                                     interactive=False)
+                words = gr.Dataframe(headers=["word", "start", "end", "confidence"],
+                                     label="Words", interactive=False)
+                new_text = gr.Textbox(label="2. What it should say (edit the text)", lines=3,
+                                      elem_id="new-text")
+                diff = gr.HighlightedText(label="Pending edits",
+                                          color_map={"-": "red", "+": "green"},
+                                          combine_adjacent=True)
+                with gr.Row():
+                    takes = gr.Slider(1, 5, value=1, step=1, label="Takes per new span")
+                    render_btn = gr.Button("3. Render", variant="primary", elem_id="render")
+                    cancel_v = gr.Button("Cancel")
+                result_note = gr.Markdown(elem_id="voice-result")
+                edited = gr.Audio(label=f"Edited ({GENERATED})", type="filepath",
+                                  interactive=False, elem_id="edited-audio")
+                edits_table = gr.Dataframe(headers=["edit", "text", "at (s)", "made by",
+                                                    "heard on re-align"], label="Edits",
+                                           interactive=False)
+                downloads = gr.File(label="Export: wav, TextGrid, JSON, time map, report, "
+                                    "SRT, WebVTT", file_count="multiple", interactive=False,
+                                    elem_id="voice-files")
+                alternatives = gr.File(label="Alternative takes of each new span",
+                                       file_count="multiple", interactive=False)
+
+                a_ev = analyse_btn.click(
+                    guard(lambda a, v, t, request: self.analyse(a, v, t, request,
+                                                                 gr.Progress())),
+                    [audio_in, video_in, transcript],
+                    [transcript, new_text, words_png, words, status])
+                new_text.change(lambda old, new: word_diff(old or "", new or ""),
+                                [transcript, new_text], diff)
+                r_ev = render_btn.click(
+                    guard(lambda t, k, request: self.render(t, k, request, gr.Progress())),
+                    [new_text, takes], [edited, downloads, edits_table, alternatives,
+                                        result_note])
+                cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev])
+            with gr.Tab("Face"):
+                with gr.Row():
+                    src_photo = gr.Image(label="Source face (photo)", type="filepath",
+                                         elem_id="source-photo")
+                    target = gr.File(label="Target (image or video)",
+                                     file_types=IMAGE_TYPES + VIDEO_TYPES, type="filepath",
+                                     elem_id="target-file")
+                model_dir = gr.Textbox(label="…or a trained model folder (from `retake train`)")
+                with gr.Row():
+                    preview_btn = gr.Button("Preview one frame", elem_id="preview")
+                    swap_btn = gr.Button("Swap", variant="primary", elem_id="swap")
+                    cancel_f = gr.Button("Cancel")
+                swap_note = gr.Markdown(elem_id="swap-result")
+                preview = gr.Image(label=f"Preview ({GENERATED})", interactive=False)
+                swapped_img = gr.Image(label=f"Result ({GENERATED})", interactive=False,
+                                       elem_id="swapped-image")
+                swapped_vid = gr.Video(label=f"Result ({GENERATED})", interactive=False)
+                swap_file = gr.File(label="Download", interactive=False,
+                                    elem_id="swap-file")
+                preview_btn.click(guard(lambda s_, m, t, request: self.preview_swap(
+                    s_, m, t, request)), [src_photo, model_dir, target], preview)
+                s_ev = swap_btn.click(
+                    guard(lambda s_, m, t, request: self.run_swap(s_, m, t, request,
+                                                                  gr.Progress())),
+                    [src_photo, model_dir, target],
+                    [swapped_img, swapped_vid, swap_file, swap_note])
+                cancel_f.click(self.cancel, None, swap_note, cancels=[s_ev])
+            with gr.Tab("Dub"):
+                with gr.Row():
+                    dub_video = gr.File(label="Talking-head video", file_types=VIDEO_TYPES,
+                                        type="filepath")
+                    dub_script = gr.File(label="…and optionally a dubbing script (YAML/JSON)",
+                                         file_types=[".yaml", ".yml", ".json"],
+                                         type="filepath")
+                    dub_photo = gr.Image(label="Optional: swap the face too", type="filepath")
+                dub_transcript = gr.Textbox(label="What it says now (empty: transcribe)",
+                                            lines=2)
+                dub_text = gr.Textbox(label="What it should say", lines=2)
+                with gr.Row():
+                    dub_btn = gr.Button("Dub", variant="primary")
+                    cancel_d = gr.Button("Cancel")
+                dub_note = gr.Markdown()
+                dub_out = gr.Video(label=f"Dubbed ({GENERATED})", interactive=False)
+                dub_files = gr.File(label="Download", file_count="multiple",
+                                    interactive=False)
+                d_ev = dub_btn.click(
+                    guard(lambda v, t, n, sc, ph, request: self.run_dub(
+                        v, t, n, sc, ph, request, gr.Progress())),
+                    [dub_video, dub_transcript, dub_text, dub_script, dub_photo],
+                    [dub_out, dub_files, dub_note])
+                cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
+        return page
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, root: Path | None = None,
+           block: bool = True):
+    """Start the studio's web server; returns the Gradio app (and its URL) when not blocking."""
+    studio = Studio(root)
+    page = studio.build()
+    page.queue(default_concurrency_limit=2)
+    page.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD,
+                prevent_thread_lock=not block, show_error=True, inbrowser=False,
+                allowed_paths=[str(studio.root)], quiet=True)
+    return page, studio
