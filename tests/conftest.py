@@ -35,3 +35,11 @@ def speech():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (fixtures use it to save screenshots)."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

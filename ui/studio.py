@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 
 from align.errors import RetakeError
@@ -152,7 +153,7 @@ class Studio:
                 progress((done, total) if total else 0, desc=stage)
         return tick
 
-    def cancel(self, request) -> str:
+    def cancel(self, request: gr.Request) -> str:
         """Ask the session's running job to stop at its next progress step."""
         self.session(request).cancel.set()
         return "Cancelling…"
@@ -313,10 +314,12 @@ class Studio:
     # -------------------------------------------------------------- page
     def build(self):
         """The Gradio page."""
-        import gradio as gr
 
         def guard(fn):
             """Turn our errors into a one-line message in the page."""
+            import functools
+
+            @functools.wraps(fn)
             def wrapped(*args, **kwargs):
                 try:
                     return fn(*args, **kwargs)
@@ -324,7 +327,6 @@ class Studio:
                     raise gr.Error("Cancelled.") from None
                 except RetakeError as exc:
                     raise gr.Error(str(exc)) from None
-            wrapped.__name__ = fn.__name__
             return wrapped
 
         with gr.Blocks(title="Retake studio") as page:
@@ -335,7 +337,7 @@ class Studio:
             with gr.Tab("Voice"):
                 with gr.Row():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                        label="Speech (upload or record)")
+                                        elem_id="speech-in", label="Speech (upload or record)")
                     video_in = gr.File(label="…or a video (its speech is used)",
                                        file_types=VIDEO_TYPES, type="filepath")
                 transcript = gr.Textbox(label="What it says now (leave empty to transcribe)",
@@ -368,16 +370,21 @@ class Studio:
                 alternatives = gr.File(label="Alternative takes of each new span",
                                        file_count="multiple", interactive=False)
 
+                @guard
+                def do_analyse(a, v, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.analyse(a, v, t, request, progress)
+
+                @guard
+                def do_render(t, k, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.render(t, k, request, progress)
+
                 a_ev = analyse_btn.click(
-                    guard(lambda a, v, t, request: self.analyse(a, v, t, request,
-                                                                 gr.Progress())),
-                    [audio_in, video_in, transcript],
+                    do_analyse, [audio_in, video_in, transcript],
                     [transcript, new_text, words_png, words, status])
                 new_text.change(lambda old, new: word_diff(old or "", new or ""),
                                 [transcript, new_text], diff)
                 r_ev = render_btn.click(
-                    guard(lambda t, k, request: self.render(t, k, request, gr.Progress())),
-                    [new_text, takes], [edited, downloads, edits_table, alternatives,
+                    do_render, [new_text, takes], [edited, downloads, edits_table, alternatives,
                                         result_note])
                 cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev])
             with gr.Tab("Face"):
@@ -399,12 +406,17 @@ class Studio:
                 swapped_vid = gr.Video(label=f"Result ({GENERATED})", interactive=False)
                 swap_file = gr.File(label="Download", interactive=False,
                                     elem_id="swap-file")
-                preview_btn.click(guard(lambda s_, m, t, request: self.preview_swap(
-                    s_, m, t, request)), [src_photo, model_dir, target], preview)
+                @guard
+                def do_preview(s_, m, t, request: gr.Request):
+                    return self.preview_swap(s_, m, t, request)
+
+                @guard
+                def do_swap(s_, m, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.run_swap(s_, m, t, request, progress)
+
+                preview_btn.click(do_preview, [src_photo, model_dir, target], preview)
                 s_ev = swap_btn.click(
-                    guard(lambda s_, m, t, request: self.run_swap(s_, m, t, request,
-                                                                  gr.Progress())),
-                    [src_photo, model_dir, target],
+                    do_swap, [src_photo, model_dir, target],
                     [swapped_img, swapped_vid, swap_file, swap_note])
                 cancel_f.click(self.cancel, None, swap_note, cancels=[s_ev])
             with gr.Tab("Dub"):
@@ -425,10 +437,12 @@ class Studio:
                 dub_out = gr.Video(label=f"Dubbed ({GENERATED})", interactive=False)
                 dub_files = gr.File(label="Download", file_count="multiple",
                                     interactive=False)
+                @guard
+                def do_dub(v, t, n, sc, ph, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.run_dub(v, t, n, sc, ph, request, progress)
+
                 d_ev = dub_btn.click(
-                    guard(lambda v, t, n, sc, ph, request: self.run_dub(
-                        v, t, n, sc, ph, request, gr.Progress())),
-                    [dub_video, dub_transcript, dub_text, dub_script, dub_photo],
+                    do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo],
                     [dub_out, dub_files, dub_note])
                 cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
         return page

@@ -1,0 +1,148 @@
+"""The studio in a real browser: headless Debian Chromium driven by Playwright.
+
+Voice: upload a generated recording, wait for the draft transcript, correct it, align,
+change a word, render, download the wav and check by re-aligning that it says the new text.
+Face: swap a face on a still image. A failing test leaves a screenshot in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+warnings.filterwarnings("ignore")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
+NEW = "The meeting starts on Monday morning. Please bring the report and your laptop."
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="chromium is not installed (make test installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from ui.studio import launch
+
+    port = _free_port()
+    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
+                          block=False)
+    yield f"http://127.0.0.1:{port}", studio
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    pg = browser.new_page(viewport={"width": 1280, "height": 1800})
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    pg.close()
+
+
+def _speech(path: Path) -> Path:
+    from align.audio import write_wav
+    from align.espeak import synthesize
+
+    s = synthesize(SAID, rate_wpm=150)
+    write_wav(path, s.audio, s.sample_rate)
+    return path
+
+
+def _download(page, selector: str, suffix: str, dest: Path) -> Path:
+    """Fetch a file the page offers (by its link) the way a user's download would."""
+    link = page.locator(f"{selector} a[href$='{suffix}']").first
+    link.wait_for(timeout=60000)
+    href = link.get_attribute("href")
+    url = href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/")
+    resp = page.request.get(url)
+    assert resp.ok, (url, resp.status)
+    dest.write_bytes(resp.body())
+    return dest
+
+
+def test_voice_edit_in_the_browser(server, page, tmp_path: Path) -> None:
+    from align import align, load_audio
+
+    url, _ = server
+    page.goto(url)
+    page.locator("#speech-in input[type=file]").set_input_files(str(_speech(tmp_path /
+                                                                         "memo.wav")))
+    page.locator("#analyse").click()
+    transcript = page.locator("#transcript textarea")
+    page.wait_for_function("() => document.querySelector('#transcript textarea').value "
+                           "!== ''", timeout=120000)
+    assert "friday" in transcript.input_value().lower()  # the recogniser's draft
+    transcript.fill(SAID)  # the user corrects the draft ...
+    page.locator("#analyse").click()  # ... and aligns again
+    page.wait_for_function("() => document.querySelector('#new-text textarea').value === "
+                           f"{SAID!r}", timeout=120000)
+    page.locator("#voice-status").get_by_text("words aligned").wait_for(timeout=120000)
+    page.locator("#new-text textarea").fill(NEW)
+    page.locator("#render").click()
+    page.locator("#voice-result").get_by_text("GENERATED").wait_for(timeout=180000)
+    wav = _download(page, "#voice-files", ".wav", tmp_path / "edited.wav")
+    srt = _download(page, "#voice-files", ".srt", tmp_path / "edited.srt")
+    assert "Monday" in srt.read_text() or "monday" in srt.read_text().lower()
+    al = align(load_audio(wav), NEW)
+    word = next(w for w in al.words if w.text.lower() == "monday")
+    assert word.aligned and word.confidence > 0.3
+    assert not al.unaligned
+
+
+def test_face_swap_on_a_still_image(server, page, tmp_path: Path) -> None:
+    import skimage.data
+    from PIL import Image
+
+    from video.faces import FaceModels
+    from video.media import read_image
+
+    url, _ = server
+    target = tmp_path / "target.png"
+    Image.fromarray(skimage.data.astronaut()).save(target)
+    source = tmp_path / "source.png"
+    src = np.ascontiguousarray(skimage.data.astronaut()[:, ::-1])
+    src = np.clip(src.astype(np.float32) * [1.1, 0.9, 0.85], 0, 255).astype(np.uint8)
+    Image.fromarray(src).save(source)
+    page.goto(url)
+    page.get_by_role("tab", name="Face").click()
+    page.locator("#source-photo input[type=file]").set_input_files(str(source))
+    page.locator("#target-file input[type=file]").set_input_files(str(target))
+    page.locator("#swap").click()
+    page.locator("#swap-result").get_by_text("GENERATED").wait_for(timeout=120000)
+    out = _download(page, "#swap-file", ".png", tmp_path / "swapped.png")
+    before, after = read_image(target), read_image(out)
+    assert after.shape == before.shape
+    models = FaceModels()
+    lms = models.landmarks(before, models.detect(before)[0])
+    x0, y0 = lms.min(0).astype(int)
+    x1, y1 = lms.max(0).astype(int)
+    face_change = np.abs(after[y0:y1, x0:x1].astype(int) - before[y0:y1, x0:x1]).mean()
+    corner_change = np.abs(after[:60, :60].astype(int) - before[:60, :60]).mean()
+    assert face_change > 3 and corner_change < 1
