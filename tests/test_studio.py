@@ -146,3 +146,14 @@ def test_face_swap_on_a_still_image(server, page, tmp_path: Path) -> None:
     face_change = np.abs(after[y0:y1, x0:x1].astype(int) - before[y0:y1, x0:x1]).mean()
     corner_change = np.abs(after[:60, :60].astype(int) - before[:60, :60]).mean()
     assert face_change > 3 and corner_change < 1
+
+
+def test_server_serves_nothing_outside_its_folders(server) -> None:
+    import urllib.error
+    import urllib.request
+
+    url, studio = server
+    for path in ("/etc/passwd", str(Path(__file__).resolve()), f"{studio.root}/../x"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{url}/gradio_api/file={path}")
+        assert err.value.code in (403, 404)
