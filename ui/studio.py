@@ -145,12 +145,12 @@ class Studio:
         return dst
 
     @staticmethod
-    def _ticker(s: Session, progress, stage: str):
+    def _ticker(s: Session, progress, stage: str, unit: str = "steps"):
         def tick(done: float, total: float) -> None:
             if s.cancel.is_set():
                 raise Cancelled("cancelled")
             if progress is not None:
-                progress((done, total) if total else 0, desc=stage)
+                progress((done, total) if total else 0, desc=stage, unit=unit)
         return tick
 
     def cancel(self, request: gr.Request) -> str:
@@ -265,7 +265,7 @@ class Studio:
                                         "a target image or video"), "target")
         n = len(list(s.folder.glob("swapped-*"))) + 1
         out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
-        tick = self._ticker(s, progress, "swapping")
+        tick = self._ticker(s, progress, "swapping", "frames")
         kwargs = {} if is_image(tgt) else {"progress": lambda st, d, t: tick(d, t)}
         with self.lock:
             res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
