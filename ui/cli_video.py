@@ -339,6 +339,30 @@ def dub(
               "media.")
 
 
+def detect(
+    file: Annotated[Path, typer.Argument(help="Audio or video to examine.")],
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for "
+                                                "report.json and report.html.")] = None,
+    transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said "
+                                                   "(a file or the text); transcribed when "
+                                                   "absent.")] = None,
+) -> None:
+    """Look for traces of voice and face edits; explain the evidence and its limits."""
+    from ui.cli import _read_transcript
+    from video.detect import detect as run_detect
+    from video.detect import write_report
+
+    if not file.is_file():
+        raise RetakeError(f"{file}: no such file")
+    text = _read_transcript(transcript) if transcript is not None else None
+    report = run_detect(file, transcript=text)
+    out.print(report.summary(), highlight=False)
+    folder = output or file.with_name(file.stem + "-detect")
+    jpath, hpath = write_report(report, folder)
+    err.print(f"wrote {jpath} and {hpath}")
+    err.print("[dim]" + report.limits + "[/]")
+
+
 def register(app: typer.Typer) -> None:
     """Add the video commands to the main app."""
     app.add_typer(faces_app, name="faces")
@@ -346,3 +370,4 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("lipsync")(lipsync)
     app.command("dub")(dub)
+    app.command("detect")(detect)

@@ -96,12 +96,17 @@ def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500) -> Mouth
 def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
             transcript: str | None = None, models=None, cache_dir=None,
             fps: Fraction = Fraction(25),
-            progress: Callable[[str, int, int], None] | None = None) -> dict:
+            progress: Callable[[str, int, int], None] | None = None,
+            close_bilabials: bool = True) -> dict:
     """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
 
     The speech is aligned to `transcript` (transcribed first when None). A video's picture
     runs forward then backward as long as the speech needs; a photo is held. Returns a
     summary: frames written, speech duration, words aligned.
+
+    `close_bilabials=False` imitates the many lip-sync generators that miss M/B/P
+    closures (the mouth stays half open around them): for awareness demos and to test
+    `retake detect`; never the default.
     """
     from align import align, load_audio, transcribe
 
@@ -150,6 +155,11 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
 
     times = np.arange(n_out) / float(rate)
     visemes = frame_visemes(phones, times)
+    if not close_bilabials:
+        shut = [i for i, v in enumerate(visemes) if v == "closed"]
+        for i in shut:
+            for j in range(max(0, i - 2), min(len(visemes), i + 3)):
+                visemes[j] = "mid"
 
     def stream() -> Iterator[MouthFrame]:
         for k in range(n_out):
