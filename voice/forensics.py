@@ -67,7 +67,7 @@ def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 # The smallest spread each measure is trusted to have (a file whose boundaries all match
 # would otherwise make any tiny difference look enormous): dB, MFCC distance, semitones.
-MIN_SPREAD = {"floor": 1.0, "spectral": 3.0, "pitch": 1.0}
+MIN_SPREAD = {"floor": 3.0, "spectral": 3.0, "pitch": 2.0}
 
 
 def _robust_z(values: np.ndarray, least: float) -> np.ndarray:
@@ -101,6 +101,8 @@ def splice_evidence(samples: np.ndarray, sr: int, alignment) -> list[Boundary]:
         rv = [i for i in range(max(0, rs), min(n, rs + 9)) if f0[i] > 0]
         if lv and rv and (rs - le) * HOP < 0.15:
             pitch = float(abs(12 * np.log2(f0[rv[0]] / f0[lv[-1]])))
+            if pitch > 12:  # an octave error of the pitch tracker, not a voice
+                pitch = None
         out.append(Boundary(round(t, 3), a.text, b.text, floor, spectral, pitch))
     if len(out) >= 4:
         for key, vals in (("floor", [x.floor_db for x in out]),
