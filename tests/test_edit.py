@@ -79,9 +79,17 @@ def test_replace_a_word(loaded):
     e = [k[1] for k in tm.knots]
     assert o == sorted(o) and e == sorted(e)
     assert tm.to_edited(rec.duration) == pytest.approx(tm.edited_duration, abs=0.02)
-    # audio before the edit is the original, sample for sample
-    cut = int((span.start - 0.05) * rec.sample_rate)
+    # audio before the edit (and before the watermark around it) is the original, sample
+    # for sample; the watermark covers the new word
+    marked = result.report.watermark["marked"]
+    assert marked[0][0] <= span.start and span.end <= marked[0][1]
+    cut = int((min(span.start, marked[0][0]) - 0.05) * rec.sample_rate)
     assert np.allclose(result.samples[:cut], rec.samples[:cut], atol=1e-6)
+    from voice.watermark import detect
+
+    [hit] = detect(result.samples, result.sample_rate)
+    assert hit.payload is not None and hit.payload.edit_id == result.report.watermark["edit_id"]
+    assert hit.start - 0.3 <= span.start and span.end <= hit.end + 0.3
 
 
 def test_delete_words(loaded):

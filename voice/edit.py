@@ -15,6 +15,7 @@ TimeMap from original to edited time, and a report on every edit.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -41,7 +42,10 @@ from .report import EditReport, EditSpan, measure_joins
 from .timemap import Inserted, TimeMap
 from .units import Inventory, Target, Weights, select
 
+log = logging.getLogger(__name__)
+
 MIN_RECORDING_S = 3.0
+MIN_MARK_S = 1.6  # s of audio marked around each synthesized span (see _watermark)
 PAUSE_S = 0.06
 
 
@@ -63,6 +67,7 @@ class EditOptions:
     verify: bool = True  # re-align the result to check the new words are heard
     similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
     transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
+    watermark: bool = True  # mark every synthesized span (voice/watermark.py)
 
 
 @dataclass
@@ -138,7 +143,8 @@ class Editor:
             raise EditError("the new text says the same words as the recording; nothing to do")
         inv = Inventory([rec, *(_at_rate(v, rec.sample_rate) for v in voices)],
                         list(options.exclude))
-        return _Assembly(self, rec, old, inv, options).run(ops, tokens, new_text)
+        result = _Assembly(self, rec, old, inv, options).run(ops, tokens, new_text)
+        return _watermark(result, new_text) if options.watermark else result
 
 
     def rebuild(self, rec: Recording, i0: int, i1: int, options: EditOptions = EditOptions()
@@ -155,11 +161,63 @@ class Editor:
         text = " ".join(o.text for o in old)
         tokens = tokenize(text, self.language, is_word=self.aligner.engine.has_word)
         inv = Inventory(rec, list(options.exclude))
-        return _Assembly(self, rec, old, inv, options).run(ops, tokens, text)
+        result = _Assembly(self, rec, old, inv, options).run(ops, tokens, text)
+        return _watermark(result, text) if options.watermark else result
 
     def old_words(self, rec: Recording) -> list[tuple[str, float, float]]:
         """The recording's spoken words with their times (as `rebuild` indexes them)."""
         return [(o.text, o.start, o.end) for o in _old_words(rec)]
+
+
+def _watermark(result: EditResult, text: str) -> EditResult:
+    """Mark every synthesized span with Retake's watermark (version and an edit id).
+
+    The edit id is a hash of the new text and the result's length, so the same edit marks
+    the same way and different edits differ; the report records it. The mark needs about a
+    second to be found again (two of its 0.48 s blocks), and a replaced word lasts a third
+    of that, so each span is marked with at least MIN_MARK_S around it (clipped to the
+    file); overlapping marks merge. The exact synthesized spans stay in the report.
+    """
+    import hashlib
+
+    from .watermark import Payload, WatermarkError, embed, version_code
+
+    spans = [e for e in result.report.synthesized if e.end - e.start >= 0.02]
+    if not spans:
+        return result
+    total = len(result.samples) / result.sample_rate
+    windows: list[list[float]] = []
+    for e in spans:
+        pad = max(0.0, (MIN_MARK_S - (e.end - e.start)) / 2)
+        a, b = max(0.0, e.start - pad), min(total, e.end + pad)
+        if b - a < MIN_MARK_S:  # near an end of the file: extend the other way
+            a, b = max(0.0, b - MIN_MARK_S), min(total, a + MIN_MARK_S)
+        if windows and a <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], b)
+        else:
+            windows.append([a, b])
+    digest = hashlib.sha256(f"{text}|{len(result.samples)}".encode()).digest()
+    edit_id = int.from_bytes(digest[:3], "big")
+    payload = Payload(version_code(_tool_version()), edit_id)
+    samples = result.samples
+    for a, b in windows:
+        try:
+            samples = embed(samples, result.sample_rate, payload, a, b)
+        except WatermarkError as exc:  # e.g. a sample rate too low for the band
+            log.warning("could not watermark %.2f-%.2f s: %s", a, b, exc)
+    result.samples = samples.astype(np.float32)
+    result.report.watermark = {"version": payload.version, "edit_id": edit_id,
+                               "marked": [[round(a, 3), round(b, 3)] for a, b in windows]}
+    return result
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("retake")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def _at_rate(rec: Recording, sample_rate: int) -> Recording:

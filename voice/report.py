@@ -43,6 +43,7 @@ class EditReport:
     edits: list[EditSpan]
     joins: list[Join] = field(default_factory=list)
     tool: str = "Retake"
+    watermark: dict | None = None  # version, edit id and spans of Retake's audio mark
 
     @property
     def synthesized(self) -> list[EditSpan]:

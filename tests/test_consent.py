@@ -1,0 +1,133 @@
+"""Consent: a random statement to read, checked for its words and for the speaker's voice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from align.audio import write_wav
+from align.consent import (
+    ConsentError,
+    ConsentRecord,
+    ConsentResult,
+    check_consent_recording,
+    consent_sentence,
+)
+from align.espeak import synthesize
+
+pytest.importorskip("resemblyzer")
+
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+DAY = dt.date(2026, 3, 21)
+# The speaker's own recording (what is being edited): espeak's voice, other words.
+REFERENCE_TEXT = ("Author of the danger trail, Philip Steels. For the twentieth time that evening "
+                  "the two men shook hands. Not at this particular case, apologized Whittemore.")
+
+
+def _speak(path: Path, text: str) -> Path:
+    synth = synthesize(text)
+    write_wav(path, synth.audio, synth.sample_rate)
+    return path
+
+
+@pytest.fixture(scope="module")
+def espeak_reference(tmp_path_factory) -> Path:
+    return _speak(tmp_path_factory.mktemp("ref") / "speaker.wav", REFERENCE_TEXT)
+
+
+@pytest.fixture(scope="module")
+def sentence() -> str:
+    return consent_sentence(random.Random(3), DAY)
+
+
+def test_sentence_is_random_but_reproducible():
+    a = consent_sentence(random.Random(1), DAY)
+    assert a == consent_sentence(random.Random(1), DAY)
+    assert a != consent_sentence(random.Random(2), DAY)
+    gen = consent_sentence(np.random.default_rng(5), DAY)
+    assert gen == consent_sentence(np.random.default_rng(5), DAY)
+    assert "March twenty first" in a and "Code words:" in a
+    assert all(c.isalpha() or c in " ,.:" for c in a)  # no digits: every word is spelled out
+    drawn = {consent_sentence(today=DAY) for _ in range(5)}
+    assert len(drawn) > 1  # the default draws fresh code words
+
+
+def test_the_speaker_reading_the_statement_passes(tmp_path, sentence, espeak_reference):
+    take = _speak(tmp_path / "consent.wav", sentence)
+    result = check_consent_recording(take, sentence, espeak_reference)
+    assert result.ok, result.reason
+    assert result.words_found >= 0.9
+    assert result.similarity > 0.85
+
+
+def test_another_voice_is_refused(tmp_path, sentence):
+    lj = MEDIA / "speech" / "ljspeech"
+    if not lj.exists():
+        pytest.skip(f"shared media not available: {lj}")
+    from align.audio import load_audio
+
+    clips = [load_audio(p) for p in sorted(lj.glob("*.wav"))[:3]]
+    reference = (np.concatenate([c.samples for c in clips]), clips[0].sample_rate)
+    take = _speak(tmp_path / "consent.wav", sentence)
+    result = check_consent_recording(take, sentence, reference)
+    assert not result.ok
+    assert "voice does not match" in result.reason
+    assert result.words_found >= 0.9 and result.similarity < 0.7
+
+
+def test_other_words_are_refused(tmp_path, sentence, espeak_reference):
+    other = consent_sentence(random.Random(99), DAY)
+    take = _speak(tmp_path / "consent.wav", other)
+    result = check_consent_recording(take, sentence, espeak_reference)
+    assert not result.ok
+    assert "the words do not match" in result.reason
+    assert "not heard" in result.reason
+
+
+def test_a_real_speaker_matches_her_own_recording():
+    """LJ Speech: one clip read as the "statement", checked against her other clips."""
+    lj = MEDIA / "speech" / "ljspeech"
+    if not lj.exists():
+        pytest.skip(f"shared media not available: {lj}")
+    from align.audio import load_audio
+
+    lines = dict(line.split("|", 1) for line in
+                 (lj / "transcripts.txt").read_text().splitlines() if "|" in line)
+    clips = [load_audio(lj / name) for name in sorted(lines)[10:13]]
+    reference = (np.concatenate([c.samples for c in clips]), clips[0].sample_rate)
+    result = check_consent_recording(lj / "LJ001-0004.wav", lines["LJ001-0004.wav"].strip(),
+                                     reference)
+    assert result.ok, result.reason
+
+
+def test_record_round_trips_and_gates():
+    passed = ConsentResult(True, 1.0, 0.9, "ok")
+    record = ConsentRecord.from_check("I agree", passed, who="Ann")
+    assert record.mode == "recording"
+    assert ConsentRecord.from_dict(record.to_dict()) == record
+    dt.datetime.fromisoformat(record.timestamp)  # ISO 8601
+    record.require()
+    ConsentRecord.declared("Ann").require()
+    failed = ConsentRecord.from_check("I agree", ConsentResult(False, 0.2, 0.9, "words"))
+    with pytest.raises(ConsentError, match="consent not confirmed: words"):
+        failed.require()
+
+
+def test_record_goes_into_the_content_credentials(tmp_path):
+    pytest.importorskip("c2pa")
+    from align.provenance import ensure_local_identity, sign, verify
+
+    identity = ensure_local_identity(tmp_path / "keys")
+    out = tmp_path / "out.wav"
+    write_wav(out, np.zeros(16000, np.float32), 16000)
+    src = tmp_path / "in.wav"
+    write_wav(src, np.zeros(16000, np.float32), 16000)
+    record = ConsentRecord.from_check("I agree", ConsentResult(True, 1.0, 0.91, "ok"), "Ann")
+    sign(out, [], [src], identity=identity, consent=record.to_dict())
+    v = verify(out, identity=identity)
+    assert ConsentRecord.from_dict(v.consent) == record
+    assert "Ann read the consent statement (passed" in v.summary()

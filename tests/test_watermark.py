@@ -1,0 +1,176 @@
+"""The synthesized-speech watermark: payload coding, robustness, localisation, false alarms."""
+
+from __future__ import annotations
+
+import io
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from align.audio import resample
+from voice.watermark import (
+    Payload,
+    WatermarkError,
+    detect,
+    embed,
+    segmental_snr,
+    version_code,
+)
+
+SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "speech"
+TOLERANCE_S = 0.25
+PAYLOAD = Payload(version_code("0.1.0"), 0xA5C3E1)
+
+
+def roundtrip(x: np.ndarray, sr: int, codec: str, bitrate: int = 64000) -> np.ndarray:
+    """Encode with PyAV ('libmp3lame' or 'aac') at `bitrate` in memory, decode at `sr`."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format={"libmp3lame": "mp3", "aac": "adts"}[codec]) as out:
+        stream = out.add_stream(codec, rate=sr)
+        stream.layout = "mono"
+        stream.bit_rate = bitrate
+        size = stream.codec_context.frame_size or 1152
+        for i in range(0, len(x), size):
+            chunk = np.zeros((1, size), np.float32)
+            chunk[0, :len(x[i:i + size])] = x[i:i + size]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = sr, i, Fraction(1, sr)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as inp:
+        frames = list(inp.decode(audio=0))
+    y = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
+    return resample(y, frames[0].sample_rate, sr)
+
+
+def transformations(y, sr, span, other):
+    """(name, audio, rate, true span) after each kind of ordinary handling."""
+    a, b = span
+    rng = np.random.default_rng(20)
+    power = float(np.mean(y.astype(np.float64) ** 2))
+    noisy = (y + rng.standard_normal(len(y)) * np.sqrt(power / 100)).astype(np.float32)
+    piece = y[int((a + 0.3) * sr):int((a + 1.8) * sr)]  # first 0.3 s cut, 1.5 s kept
+    at = len(other) // 2
+    return [
+        ("clean", y, sr, span),
+        ("mp3 64k", roundtrip(y, sr, "libmp3lame"), sr, span),
+        ("aac 64k", roundtrip(y, sr, "aac"), sr, span),
+        ("resample 16k", resample(y, sr, 16000), 16000, span),
+        ("resample 48k", resample(y, sr, 48000), 48000, span),
+        ("+6 dB", np.clip(2 * y, -1, 1), sr, span),
+        ("-6 dB", 0.5 * y, sr, span),
+        ("noise 20 dB", noisy, sr, span),
+        ("trim", piece, sr, (0.0, 1.5)),
+        ("re-splice", np.concatenate([other[:at], piece, other[at:]]), sr,
+         (at / sr, at / sr + 1.5)),
+    ]
+
+
+def check_robust(x, sr, span, other):
+    y = embed(x, sr, PAYLOAD, *span)
+    assert segmental_snr(x, y, sr, *span) > 25
+    failures = []
+    for name, audio, rate, (a, b) in transformations(y, sr, span, other):
+        found = [d for d in detect(audio, rate) if d.payload == PAYLOAD]
+        if not found:
+            failures.append(f"{name}: not detected")
+        elif not (abs(found[0].start - a) <= TOLERANCE_S and abs(found[0].end - b) <= TOLERANCE_S):
+            failures.append(f"{name}: at {found[0].start:.2f}-{found[0].end:.2f}, not {a}-{b}")
+    assert not failures, failures
+
+
+@pytest.fixture(scope="module")
+def espeak_speech():
+    from align.espeak import synthesize
+
+    s = synthesize("Every span that the editor writes carries a quiet mark of its origin. "
+                   "It survives compression, resampling and cutting, yet nobody hears it.")
+    o = synthesize("This other recording was never edited and carries no mark at all.",
+                   pitch=40)
+    return s.audio.astype(np.float32), s.sample_rate, resample(o.audio, o.sample_rate,
+                                                               s.sample_rate)
+
+
+def test_payload_roundtrip_and_crc():
+    bits = PAYLOAD.pack()
+    assert bits.shape == (48,)
+    assert Payload.unpack(bits) == PAYLOAD
+    for k in (0, 17, 40):
+        flipped = bits.copy()
+        flipped[k] ^= 1
+        assert Payload.unpack(flipped) is None
+    assert version_code("0.1.0") == 4
+    with pytest.raises(WatermarkError):
+        Payload(256, 0)
+    with pytest.raises(WatermarkError):
+        Payload(1, 1 << 24)
+
+
+def test_embed_marks_only_the_span(espeak_speech):
+    x, sr, _ = espeak_speech
+    y = embed(x, sr, PAYLOAD, 1.0, 3.0)
+    assert y is not x and y.dtype == np.float32 and len(y) == len(x)
+    assert np.array_equal(y[:int(0.99 * sr)], x[:int(0.99 * sr)])
+    assert np.array_equal(y[int(3.01 * sr):], x[int(3.01 * sr):])
+    assert np.any(y[int(1.1 * sr):int(2.9 * sr)] != x[int(1.1 * sr):int(2.9 * sr)])
+
+
+def test_bad_input_is_refused(espeak_speech):
+    x, sr, _ = espeak_speech
+    with pytest.raises(WatermarkError):
+        embed(x, sr, PAYLOAD, 2.0, 2.0)
+    with pytest.raises(WatermarkError):
+        embed(resample(x, sr, 8000), 8000, PAYLOAD)
+    with pytest.raises(WatermarkError):
+        embed(np.stack([x, x]), sr, PAYLOAD)
+
+
+def test_espeak_speech_survives_handling(espeak_speech):
+    x, sr, other = espeak_speech
+    check_robust(x, sr, (2.0, 4.0), other)
+
+
+def test_real_speech_survives_handling():
+    import soundfile as sf
+
+    path, other_path = SPEECH / "ljspeech" / "LJ001-0010.wav", SPEECH / "mfa" / "cold_corpus.wav"
+    if not (path.exists() and other_path.exists()):
+        pytest.skip(f"shared media not available: {SPEECH}")
+    x, sr = sf.read(path, dtype="float32")
+    other, other_sr = sf.read(other_path, dtype="float32")
+    check_robust(x, sr, (3.4, 5.4), resample(other[:8 * other_sr], other_sr, sr))
+
+
+def test_no_detection_on_unmarked_speech(espeak_speech):
+    import soundfile as sf
+
+    x, sr, other = espeak_speech
+    assert detect(x, sr) == [] and detect(other, sr) == []
+    for path in sorted(SPEECH.glob("*/*.wav")):
+        audio, rate = sf.read(path, dtype="float32")
+        assert detect(audio, rate) == [], path.name
+
+
+def test_two_spans_are_found_apart(espeak_speech):
+    x, sr, _ = espeak_speech
+    other = Payload(PAYLOAD.version, 12345)
+    y = embed(embed(x, sr, PAYLOAD, 0.5, 2.5), sr, other, 4.0, 6.0)
+    found = detect(roundtrip(y, sr, "libmp3lame"), sr)
+    assert [d.payload for d in found] == [PAYLOAD, other]
+    assert abs(found[0].start - 0.5) <= TOLERANCE_S and abs(found[1].end - 6.0) <= TOLERANCE_S
+
+
+def test_detection_is_fast(espeak_speech):
+    x, sr, _ = espeak_speech
+    long = np.tile(x, int(np.ceil(60 * sr / len(x))))[:60 * sr]
+    t0 = time.perf_counter()
+    detect(long, sr)
+    assert time.perf_counter() - t0 < 60 / 20  # at least 20x real time
