@@ -47,6 +47,7 @@ def main() -> None:
                 page.locator("#voice-status").get_by_text("words aligned").wait_for(
                     timeout=120000)
                 page.locator("#new-text textarea").fill(NEW)
+                page.locator("#consent input[type=checkbox]").check()
                 page.locator("#render").click()
                 page.locator("#voice-result").get_by_text("GENERATED").wait_for(
                     timeout=180000)

@@ -43,3 +43,11 @@ def pytest_runtest_makereport(item, call):
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _local_signing_keys(tmp_path_factory):
+    """Sign test outputs with keys made for this test run, not the user's own."""
+    import os
+
+    os.environ.setdefault("RETAKE_KEYS", str(tmp_path_factory.mktemp("keys")))

@@ -95,7 +95,8 @@ def test_dub_script_and_errors(tmp_path: Path) -> None:
         for _ in range(10):
             w.write(np.full((64, 64, 3), 100, np.uint8))
     out = tmp_path / "o.mp4"
-    r = runner.invoke(app, ["dub", str(silent), "-t", "hello there", "--to", "hello you",
+    r = runner.invoke(app, ["dub", "--consent", str(silent), "-t", "hello there", "--to",
+                            "hello you",
                             "-o", str(out)])
     assert r.exit_code != 0 and isinstance(r.exception, RetakeError)
     assert "no audio" in str(r.exception)

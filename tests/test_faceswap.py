@@ -231,7 +231,7 @@ def test_cli_swap_and_faces_commands(tmp_path: Path) -> None:
 
     Image.fromarray(np.ascontiguousarray(read_image_astronaut()[:, ::-1])).save(src)
     out = tmp_path / "o.mp4"
-    r = _cli("swap", "--source", str(src), "--target", str(clip), "-o", str(out))
+    r = _cli("swap", "--consent", "--source", str(src), "--target", str(clip), "-o", str(out))
     assert r.exit_code == 0, r.output
     assert probe(out).frames == 8
     r = _cli("faces", "extract", str(clip), "-o", str(tmp_path / "fs"), "--size", "96")
@@ -276,7 +276,7 @@ def test_cli_swap_errors_leave_nothing_behind(case: str, tmp_path: Path) -> None
         msg = "no face"
     from ui.cli import app
 
-    r = runner.invoke(app, ["swap", "--source", str(src), "--target", str(target),
+    r = runner.invoke(app, ["swap", "--consent", "--source", str(src), "--target", str(target),
                             "-o", str(out)])
     assert r.exit_code != 0
     assert isinstance(r.exception, RetakeError), r.exception
@@ -298,6 +298,6 @@ def test_cli_train_resume_and_swap_with_model(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert json.loads((model / "model.json").read_text())["steps"] == 5
     out = tmp_path / "m.mp4"
-    r = _cli("swap", "--model", str(model), "--target", str(clip), "-o", str(out))
+    r = _cli("swap", "--consent", "--model", str(model), "--target", str(clip), "-o", str(out))
     assert r.exit_code == 0, r.output
     assert probe(out).frames == 6

@@ -71,11 +71,12 @@ def test_cli_builds_and_uses_a_profile(tmp_path, speech):
     s, _ = speech(main_text)
     wav = tmp_path / "main.wav"
     write_wav(wav, s.audio, s.sample_rate)
-    r = run("edit", str(wav), "-t", main_text, "--to", main_text.replace("red", "loyal"),
+    r = run("edit", "--consent", str(wav), "-t", main_text, "--to",
+            main_text.replace("red", "loyal"),
             "--voice", "tester", "-o", str(tmp_path / "out.wav"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out.wav").exists() and (tmp_path / "out.timemap.json").exists()
-    r = run("edit", str(wav), "-t", main_text, "--to", main_text, "-o",
+    r = run("edit", "--consent", str(wav), "-t", main_text, "--to", main_text, "-o",
             str(tmp_path / "same.wav"))
     assert r.returncode == 1 and "same words" in r.stderr
     assert not (tmp_path / "same.wav").exists()

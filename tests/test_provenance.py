@@ -187,3 +187,39 @@ def test_errors_are_clear(tmp_path, identity):
     with pytest.raises(ProvenanceError, match="span"):
         sign(out, [], [], synthetic_spans=[(2.0, 1.0)], identity=identity)
     assert verify(out, identity=identity).state == "None"  # a failed sign leaves it alone
+
+
+def test_cli_edit_needs_consent_signs_and_verifies(tmp_path) -> None:
+    """`retake edit` refuses without consent; with it, the output verifies; a changed copy
+    fails verification."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from align.audio import write_wav
+    from align.consent import ConsentError
+    from align.espeak import synthesize
+    from ui.cli import app
+
+    text = "The meeting starts on Friday morning. Please bring the report and your laptop."
+    s = synthesize(text)
+    wav = tmp_path / "memo.wav"
+    write_wav(wav, s.audio, s.sample_rate)
+    runner = CliRunner()
+    out = tmp_path / "edited.wav"
+    args = ["edit", str(wav), "-t", text, "--to", text.replace("Friday", "Monday"),
+            "-o", str(out)]
+    r = runner.invoke(app, args)
+    assert isinstance(r.exception, ConsentError) and not out.exists()
+    r = runner.invoke(app, [*args, "--consent"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["verify", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "Trusted" in r.output and "synthesized" in r.output and "declared" in r.output
+    bad = tmp_path / "changed.wav"
+    shutil.copy(out, bad)
+    data = bytearray(bad.read_bytes())
+    data[-2000:-1000] = bytes(1000)  # silence a stretch of the audio
+    bad.write_bytes(bytes(data))
+    r = runner.invoke(app, ["verify", str(bad)])
+    assert r.exit_code == 1 and "Invalid" in r.output

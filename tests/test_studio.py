@@ -105,6 +105,9 @@ def test_voice_edit_in_the_browser(server, page, tmp_path: Path) -> None:
                            f"{SAID!r}", timeout=120000)
     page.locator("#voice-status").get_by_text("words aligned").wait_for(timeout=120000)
     page.locator("#new-text textarea").fill(NEW)
+    page.locator("#render").click()  # refused: consent not confirmed yet
+    page.get_by_text("consent box").first.wait_for(timeout=30000)
+    page.locator("#consent input[type=checkbox]").check()
     page.locator("#render").click()
     page.locator("#voice-result").get_by_text("GENERATED").wait_for(timeout=180000)
     wav = _download(page, "#voice-files", ".wav", tmp_path / "edited.wav")
@@ -114,6 +117,10 @@ def test_voice_edit_in_the_browser(server, page, tmp_path: Path) -> None:
     word = next(w for w in al.words if w.text.lower() == "monday")
     assert word.aligned and word.confidence > 0.3
     assert not al.unaligned
+    from align.provenance import verify
+
+    v = verify(wav)
+    assert v.state == "Trusted" and v.consent and v.synthetic_spans
 
 
 def test_face_swap_on_a_still_image(server, page, tmp_path: Path) -> None:
@@ -134,6 +141,7 @@ def test_face_swap_on_a_still_image(server, page, tmp_path: Path) -> None:
     page.get_by_role("tab", name="Face").click()
     page.locator("#source-photo input[type=file]").set_input_files(str(source))
     page.locator("#target-file input[type=file]").set_input_files(str(target))
+    page.locator("#consent input[type=checkbox]").check()
     page.locator("#swap").click()
     page.locator("#swap-result").get_by_text("GENERATED").wait_for(timeout=120000)
     out = _download(page, "#swap-file", ".png", tmp_path / "swapped.png")

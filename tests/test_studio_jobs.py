@@ -47,7 +47,7 @@ def test_cancel_stops_a_swap_and_leaves_nothing(tmp_path: Path) -> None:
 
     def job() -> None:
         try:
-            studio.run_swap(str(src), "", str(target), me, progress)
+            studio.run_swap(str(src), "", str(target), me, progress, agreed=True)
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             errors.append(exc)
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from align.errors import RetakeError, TranscriptError
+from ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
 
 app = typer.Typer(
     name="retake",
@@ -171,6 +172,9 @@ def edit(
         "--voice", help="More of the speaker: a profile name or folder, or an audio file "
         "(repeatable).")] = None,
     language: LanguageOpt = "en",
+    consent: ConsentOpt = False,
+    consent_recording: ConsentTakeOpt = None,
+    consent_statement: ConsentTextOpt = None,
 ) -> None:
     """Make a recording say new words by editing its transcript."""
     import json
@@ -191,6 +195,9 @@ def edit(
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
+    from ui.gate import consent_ingredients, require_consent
+
+    record = require_consent(consent, consent_recording, consent_statement, sound)
     if transcript is None:
         if not draft:
             raise TranscriptError("give the recording's transcript with --transcript (or "
@@ -220,7 +227,9 @@ def edit(
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=True), voices)
-    paths = write_result(result, output)
+    paths = write_result(result, output,
+                         sources=[audio, *consent_ingredients(consent_recording)],
+                         consent=record.to_dict())
     table = Table(title=f"{len(result.report.edits)} edit(s)")
     for col in ("edit", "text", "at (s)", "made by", "heard on re-align", "voice similarity"):
         table.add_column(col)
@@ -313,6 +322,45 @@ def demo(
     from ui.demo import run_demo
 
     run_demo(output, out, err)
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="A file Retake (or anything C2PA) signed.")],
+    trust_local: Annotated[bool, typer.Option(help="Trust this computer's own Retake "
+                                              "signing root.")] = True,
+) -> None:
+    """Check a file's Content Credentials (C2PA): who made it, what was edited, intact?"""
+    from align.provenance import verify as run_verify
+
+    if not file.is_file():
+        raise RetakeError(f"{file}: no such file")
+    v = run_verify(file, trust_local=trust_local)
+    out.print(v.summary(), highlight=False)
+    if v.state == "Invalid":
+        err.print("[bold red]the file was changed after it was signed, or its manifest is "
+                  "damaged[/]")
+        raise typer.Exit(1)
+    if v.state == "None":
+        err.print("no Content Credentials in this file")
+        raise typer.Exit(2)
+
+
+@app.command("consent")
+def consent_cmd(
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the sentence "
+                                                "to this text file.")] = None,
+) -> None:
+    """Print a fresh consent sentence for the speaker to read aloud (strict consent mode)."""
+    from align.atomic import write_text
+    from align.consent import consent_sentence
+
+    sentence = consent_sentence()
+    out.print(sentence, highlight=False)
+    if output is not None:
+        write_text(output, sentence + "\n")
+    err.print("Record the speaker reading it, then edit with --consent-recording TAKE.wav "
+              "--consent-statement " + (str(output) if output else '"<the sentence>"'))
 
 
 @app.command("ui")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from align.errors import FaceError, RetakeError, VideoError
+from ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, consent_ingredients, require_consent
 
 out = Console()
 err = Console(stderr=True)
@@ -127,6 +128,9 @@ def swap(
                                            "face in) or src_to_dst.")] = "dst_to_src",
     mask: Annotated[str, typer.Option(help="For --model: learned, landmarks or both.")] =
     "learned",
+    consent: ConsentOpt = False,
+    consent_recording: ConsentTakeOpt = None,
+    consent_statement: ConsentTextOpt = None,
 ) -> None:
     """Swap a face: one photo (`--source`) or a trained model (`--model`) onto a video or
     image; same frames, timing and audio; the output is labelled as synthetic."""
@@ -154,6 +158,12 @@ def swap(
         raise RetakeError(f"{output}: the output of a video swap is an .mp4 file")
     if output.resolve() == target.resolve():
         raise RetakeError("the output would overwrite the target; choose another name")
+    reference = None
+    if consent_recording is not None and not image_target:
+        from video.media import probe as probe_video
+
+        reference = target if probe_video(target).has_audio else None
+    record = require_consent(consent, consent_recording, consent_statement, reference)
     models = _models(detector)
     if source is not None:
         from video.swap_landmark import LandmarkSwapper
@@ -169,7 +179,8 @@ def swap(
     options = MergeOptions(colour=colour, blend=blend, keep_mouth=keep_mouth)
     if model is not None and hasattr(swapper, "check_target"):
         swapper.check_target(target, models)
-    kwargs = {"choice": choice, "merge_options": options}
+    kwargs = {"choice": choice, "merge_options": options, "consent": record.to_dict(),
+              "sources": [p for p in (source,) if p] + consent_ingredients(consent_recording)}
     if not image_target:
         kwargs["cache_dir"] = default_cache_dir()
     with _bar("swapping", "frames") as bar:
@@ -223,6 +234,9 @@ def lipsync(
                                                    "speech says (a file or the text); "
                                                    "transcribed when absent.")] = None,
     detector: DetectorOpt = "hog",
+    consent: ConsentOpt = False,
+    consent_recording: ConsentTakeOpt = None,
+    consent_statement: ConsentTextOpt = None,
 ) -> None:
     """Re-render the mouth of a video or photo to say AUDIO (mouths from the video itself)."""
     from align.cache import default_cache_dir
@@ -235,9 +249,11 @@ def lipsync(
         if not p.is_file():
             raise RetakeError(f"{p}: no such file")
     text = _read_transcript(transcript) if transcript is not None else None
+    record = require_consent(consent, consent_recording, consent_statement, audio)
     with _bar("lip-sync", "frames") as bar:
         res = run_lipsync(face, audio, output, transcript=text, models=_models(detector),
-                          cache_dir=default_cache_dir(),
+                          cache_dir=default_cache_dir(), consent=record.to_dict(),
+                          sources=consent_ingredients(consent_recording),
                           progress=(lambda stage, d, n: bar(d, n)) if bar else None)
     err.print(f"wrote {output}: {res['frames']} frames for {res['speech_s']:.1f} s of speech "
               f"({res['words']} words; {res['bank']} mouths to choose from). It is labelled "
@@ -263,6 +279,9 @@ def dub(
                                                 "script (transcript, to or edits, swap, "
                                                 "voice and face options).")] = None,
     detector: DetectorOpt = "hog",
+    consent: ConsentOpt = False,
+    consent_recording: ConsentTakeOpt = None,
+    consent_statement: ConsentTextOpt = None,
 ) -> None:
     """Edit what a video's speaker says by text: new speech, retimed picture, re-rendered
     mouth, optional face swap, one mp4."""
@@ -298,6 +317,7 @@ def dub(
         raise RetakeError(f"{output}: the output of dub is an .mp4 file")
     if not video.is_file():
         raise VideoError(f"{video}: no such file")
+    record = require_consent(consent, consent_recording, consent_statement, video)
     if transcript is None:
         if not draft:
             raise TranscriptError("give the video's transcript with --transcript (or --draft "
@@ -327,7 +347,8 @@ def dub(
 
         res = run_dub(video, output, new_text, transcript=text, models=_models(detector),
                       options=options, swap_source=swap, cache_dir=default_cache_dir(),
-                      progress=progress)
+                      progress=progress, consent=record.to_dict(),
+                      sources=consent_ingredients(consent_recording))
     table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
     for e in res.edits:
         table.add_row(e.get("kind", ""), e.get("text", ""),

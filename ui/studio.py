@@ -158,6 +158,16 @@ class Studio:
         self.session(request).cancel.set()
         return "Cancelling…"
 
+    @staticmethod
+    def consent_record(agreed: bool) -> dict:
+        """The consent record for an edit, or an error asking for the confirmation."""
+        from align.consent import ConsentError, ConsentRecord
+
+        if not agreed:
+            raise ConsentError("tick the consent box first: Retake edits a voice or a face "
+                               "only with the person's consent")
+        return ConsentRecord.declared("studio user").to_dict()
+
     # -------------------------------------------------------------- voice
     def analyse(self, audio: str | None, video: str | None, transcript: str, request,
                 progress=None):
@@ -186,7 +196,7 @@ class Studio:
         note = f"{len(words)} words aligned" + (f"; {low} low-confidence (red)" if low else "")
         return text, text, str(png), table, note
 
-    def render(self, new_text: str, takes: int, request, progress=None):
+    def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False):
         """Apply the text edit; return the edited audio, the files and the takes."""
         from align.subtitles import write_subtitles
         from voice import EditOptions, write_result
@@ -195,6 +205,7 @@ class Studio:
         s.cancel.clear()
         if s.recording is None:
             raise RetakeError("analyse a recording first")
+        consent = self.consent_record(agreed)
         if not new_text.strip():
             raise RetakeError("the new text is empty")
         if progress is not None:
@@ -204,7 +215,8 @@ class Studio:
                                         EditOptions(takes=max(1, int(takes or 1))))
         n = len(list(s.folder.glob("edited-*.wav"))) + 1
         out = s.folder / f"edited-{n}.wav"
-        paths = write_result(result, out)
+        sources = sorted(s.folder.glob("in-speech.*"))
+        paths = write_result(result, out, sources=sources[:1], consent=consent)
         files = [str(p) for p in paths.values()] + write_subtitles(result.alignment,
                                                                   out.with_suffix(""))
         rows = [[e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine,
@@ -254,19 +266,21 @@ class Studio:
         return str(out)
 
     def run_swap(self, source: str | None, model: str, target: str | None, request,
-                 progress=None):
+                 progress=None, agreed: bool = False):
         """The full swap; returns the result (image or video) and a download."""
         from video.media import is_image
         from video.swap import swap
 
         s = self.session(request)
         s.cancel.clear()
+        consent = self.consent_record(agreed)
         tgt = self._keep(s, _check_type(target, IMAGE_TYPES + VIDEO_TYPES,
                                         "a target image or video"), "target")
         n = len(list(s.folder.glob("swapped-*"))) + 1
         out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
         tick = self._ticker(s, progress, "swapping", "frames")
-        kwargs = {} if is_image(tgt) else {"progress": lambda st, d, t: tick(d, t)}
+        kwargs = {"consent": consent} if is_image(tgt) else {
+            "progress": lambda st, d, t: tick(d, t), "consent": consent}
         with self.lock:
             res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
         note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
@@ -276,13 +290,14 @@ class Studio:
 
     # -------------------------------------------------------------- dub
     def run_dub(self, video: str | None, transcript: str, new_text: str, script: str | None,
-                swap_photo: str | None, request, progress=None):
+                swap_photo: str | None, request, progress=None, agreed: bool = False):
         """The dubbing pipeline with a progress bar per stage."""
         from align import load_audio, transcribe
         from video.dub import dub
 
         s = self.session(request)
         s.cancel.clear()
+        consent = self.consent_record(agreed)
         vid = self._keep(s, _check_type(video, VIDEO_TYPES, "a video"), "dub")
         text = (transcript or "").strip()
         new = (new_text or "").strip()
@@ -306,7 +321,7 @@ class Studio:
             n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
             out = s.folder / f"dubbed-{n}.mp4"
             res = dub(vid, out, new, transcript=text, editor=self.editor(),
-                      models=self.models(), swap_source=photo,
+                      models=self.models(), swap_source=photo, consent=consent,
                       progress=lambda st, d, t: self._ticker(s, progress, st)(d, t))
         return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
             f"{res.mouth_frames} of {res.frames} frames"
@@ -355,6 +370,9 @@ class Studio:
                         "faces. Everything runs on this computer. **Everything it makes is "
                         "labelled as generated.** Edit only voices and faces you have "
                         "consent to edit.")
+            agreed = gr.Checkbox(label="I confirm that I am the person whose voice or face I "
+                                 "edit here, or that they agreed to it", value=False,
+                                 elem_id="consent")
             with gr.Tab("Voice"):
                 with gr.Row():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
@@ -396,8 +414,8 @@ class Studio:
                     return self.analyse(a, v, t, request, progress)
 
                 @guard
-                def do_render(t, k, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.render(t, k, request, progress)
+                def do_render(t, k, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.render(t, k, request, progress, ok)
 
                 a_ev = analyse_btn.click(
                     do_analyse, [audio_in, video_in, transcript],
@@ -405,8 +423,8 @@ class Studio:
                 new_text.change(lambda old, new: word_diff(old or "", new or ""),
                                 [transcript, new_text], diff)
                 r_ev = render_btn.click(
-                    do_render, [new_text, takes], [edited, downloads, edits_table, alternatives,
-                                        result_note])
+                    do_render, [new_text, takes, agreed],
+                    [edited, downloads, edits_table, alternatives, result_note])
                 cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev])
             with gr.Tab("Face"):
                 with gr.Row():
@@ -432,12 +450,12 @@ class Studio:
                     return self.preview_swap(s_, m, t, request)
 
                 @guard
-                def do_swap(s_, m, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.run_swap(s_, m, t, request, progress)
+                def do_swap(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.run_swap(s_, m, t, request, progress, ok)
 
                 preview_btn.click(do_preview, [src_photo, model_dir, target], preview)
                 s_ev = swap_btn.click(
-                    do_swap, [src_photo, model_dir, target],
+                    do_swap, [src_photo, model_dir, target, agreed],
                     [swapped_img, swapped_vid, swap_file, swap_note])
                 cancel_f.click(self.cancel, None, swap_note, cancels=[s_ev])
             with gr.Tab("Dub"):
@@ -459,11 +477,12 @@ class Studio:
                 dub_files = gr.File(label="Download", file_count="multiple",
                                     interactive=False)
                 @guard
-                def do_dub(v, t, n, sc, ph, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.run_dub(v, t, n, sc, ph, request, progress)
+                def do_dub(v, t, n, sc, ph, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.run_dub(v, t, n, sc, ph, request, progress, ok)
 
                 d_ev = dub_btn.click(
-                    do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo],
+                    do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo,
+                             agreed],
                     [dub_out, dub_files, dub_note])
                 cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
             with gr.Tab("Detect"):

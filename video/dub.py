@@ -48,10 +48,22 @@ def _landmarks(track, recipe) -> np.ndarray | None:
     return np.sum([w * p for w, p in zip(recipe.weights, pts, strict=True)], axis=0)
 
 
+def _merge(spans: list[tuple[float, float]], gap: float = 0.05) -> list[tuple[float, float]]:
+    """Adjacent frame spans joined into ranges."""
+    out: list[list[float]] = []
+    for a, b in spans:
+        if out and a - out[-1][1] <= gap:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return [(round(a, 3), round(b, 3)) for a, b in out]
+
+
 def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         transcript: str | None = None, editor=None, options=None, models=None,
         swap_source: str | os.PathLike | None = None, cache_dir: Path | None = None,
-        progress: Callable[[str, int, int], None] | None = None) -> DubResult:
+        progress: Callable[[str, int, int], None] | None = None,
+        consent: dict | None = None, sources: list = (), sign: bool = True) -> DubResult:
     """Make the speaker in `video` say `new_text`; write OUT.mp4 plus its alignment
     (OUT.json), time map (OUT.timemap.json) and edit report (OUT.report.json).
 
@@ -119,6 +131,22 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
             writer.write(rgb, float(out_times[k]))
             if report:
                 report(k + 1, len(recipes))
+    if sign:
+        from align.provenance import edit_action
+        from align.provenance import sign as c2pa_sign
+
+        fps = float(info.fps)
+        mouth = [(recipes[i].time, recipes[i].time + 1 / fps) for i in range(len(recipes))
+                 if recipes[i].mouth]
+        actions = [edit_action("mouth re-rendered where the speech changed", _merge(mouth))]
+        if swap_source is not None:
+            actions.append(edit_action("face swapped (landmark engine)"))
+        ingredients = [video, *[Path(p) for p in sources]]
+        if swap_source is not None:
+            ingredients.append(Path(swap_source))
+        c2pa_sign(out, actions, ingredients,
+                  synthetic_spans=[(e.start, e.end) for e in result.report.synthesized],
+                  consent=consent)
     stem = out.with_suffix("")
     sidecars = {"json": result.alignment.to_json(), "timemap.json": timemap.to_json(),
                 "report.json": result.report.to_json()}

@@ -93,11 +93,27 @@ def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500) -> Mouth
     return bank.finish()
 
 
+def _mark(samples: np.ndarray, rate: int, text: str) -> np.ndarray:
+    """Every re-rendered mouth frame carries its audio's mark: the whole track is marked."""
+    import hashlib
+
+    from voice.edit import _tool_version
+    from voice.watermark import Payload, WatermarkError, embed, version_code
+
+    edit_id = int.from_bytes(hashlib.sha256(f"lipsync|{text}".encode()).digest()[:3], "big")
+    try:
+        return embed(samples, rate, Payload(version_code(_tool_version()), edit_id))
+    except WatermarkError as exc:
+        log.warning("could not watermark the lip-synced audio: %s", exc)
+        return samples
+
+
 def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
             transcript: str | None = None, models=None, cache_dir=None,
             fps: Fraction = Fraction(25),
             progress: Callable[[str, int, int], None] | None = None,
-            close_bilabials: bool = True) -> dict:
+            close_bilabials: bool = True, consent: dict | None = None,
+            sources: list = (), sign: bool = True) -> dict:
     """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
 
     The speech is aligned to `transcript` (transcribed first when None). A video's picture
@@ -166,11 +182,20 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
             rgb, lms = source(k)
             yield MouthFrame(k, float(times[k]), rgb, lms, visemes[k])
 
-    audio_track = (speech.samples, speech.sample_rate)
+    audio_track = (_mark(speech.samples, speech.sample_rate, text), speech.sample_rate)
     with VideoWriter(out, rate, width, height, audio=audio_track,
                      metadata={"comment": DISCLOSURE}) as writer:
         report = (lambda d: progress("lip-sync", d, n_out)) if progress else None
         for k, rgb in enumerate(resync(stream(), bank, progress=report)):
             writer.write(rgb, float(times[k]))
+    if sign:
+        from pathlib import Path
+
+        from align.provenance import edit_action
+        from align.provenance import sign as c2pa_sign
+
+        c2pa_sign(out, [edit_action("mouth re-rendered to say the audio track",
+                                    [(0.0, round(n_out / float(rate), 3))])],
+                  [Path(face), Path(audio), *[Path(p) for p in sources]], consent=consent)
     return {"frames": n_out, "speech_s": round(speech.duration, 3),
             "words": len(al.words), "bank": len(bank.samples)}

@@ -67,9 +67,19 @@ class FaceChoice:
     position: tuple[float, float] | None = None
 
 
+def _sign(out: str | os.PathLike, target: str | os.PathLike, swapper: Swapper,
+          sources: list, consent: dict | None) -> None:
+    from align.provenance import edit_action, sign
+
+    sign(out, [edit_action(f"face swapped ({swapper.name} engine)")],
+         [Path(target), *[Path(p) for p in sources if p and Path(p).is_file()]],
+         consent=consent)
+
+
 def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapper,
                models: FaceModels, choice: FaceChoice | None = None,
-               merge_options: MergeOptions | None = None) -> SwapResult:
+               merge_options: MergeOptions | None = None, sources: list = (),
+               consent: dict | None = None, sign: bool = True) -> SwapResult:
     """Swap the face(s) in a still image and write the result atomically."""
     from .track import FaceTrack
 
@@ -91,6 +101,8 @@ def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
         frame = merge(frame, swapper.render(frame, t.landmarks[0]), t.landmarks[0],
                       merge_options)
     write_image(out, frame)
+    if sign:
+        _sign(out, target, swapper, list(sources), consent)
     return SwapResult(1, 1)
 
 
@@ -98,7 +110,9 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
                models: FaceModels, choice: FaceChoice | None = None,
                merge_options: MergeOptions | None = None,
                track_options: TrackOptions | None = None, cache_dir: Path | None = None,
-               progress: Callable[[str, int, int], None] | None = None) -> SwapResult:
+               progress: Callable[[str, int, int], None] | None = None,
+               sources: list = (), consent: dict | None = None,
+               sign: bool = True) -> SwapResult:
     """Swap the chosen face through a video; same timing, size and audio; h264 + aac mp4.
 
     `progress(stage, done, total)` reports 'tracking' then 'swapping'.
@@ -138,6 +152,8 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
             result.frames += 1
             if report:
                 report(result.frames, info.frames)
+    if sign:
+        _sign(out, target, swapper, list(sources), consent)
     if result.missing:
         log.warning("%s: no face in frames %s (copied unchanged)", target,
                     result.missing_ranges())

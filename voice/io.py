@@ -52,8 +52,14 @@ def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, co
         f.write(np.clip(samples, -1, 1))
 
 
-def write_result(result: EditResult, out: str | os.PathLike) -> dict[str, Path]:
-    """Write the edited audio and its alignment, time map and report atomically."""
+def write_result(result: EditResult, out: str | os.PathLike,
+                 sources: list[str | os.PathLike] = (), consent: dict | None = None,
+                 sign: bool = True) -> dict[str, Path]:
+    """Write the edited audio and its alignment, time map and report atomically.
+
+    The wav carries a signed C2PA manifest (align/provenance.py): the input files by hash
+    (`sources`, the edited recording first), the synthesized time ranges, and `consent`.
+    """
     paths = output_paths(out)
     keys = list(paths)
     with atomic_group([paths[k] for k in keys]) as tmps:
@@ -65,6 +71,12 @@ def write_result(result: EditResult, out: str | os.PathLike) -> dict[str, Path]:
                                            includeBlankSpaces=True)
         Path(tmp["timemap"]).write_text(result.timemap.to_json(), encoding="utf-8")
         Path(tmp["report"]).write_text(result.report.to_json(), encoding="utf-8")
+        if sign:
+            from align.provenance import sign as c2pa_sign
+
+            c2pa_sign(tmp["wav"], [], [Path(p) for p in sources],
+                      synthetic_spans=[(e.start, e.end) for e in result.report.synthesized],
+                      title=paths["wav"].name, consent=consent)
     return paths
 
 

@@ -1,0 +1,65 @@
+"""Consent gate shared by every command that edits a voice or a face.
+
+`--consent` affirms the person agreed (recorded as "declared" in the output's Content
+Credentials); `--consent-recording TAKE --consent-statement TEXT` is the strict mode: the
+speaker read a sentence from `retake consent`, and the words must align and the voice must
+match the recording being edited. Without either, nothing is edited.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from align.consent import DECLARATION, ConsentError, ConsentRecord
+
+ConsentOpt = Annotated[bool, typer.Option("--consent", help=f"Affirm: {DECLARATION}")]
+ConsentTakeOpt = Annotated[Path | None, typer.Option(
+    "--consent-recording", help="Strict mode: a recording of the speaker reading the "
+    "sentence from `retake consent`.")]
+ConsentTextOpt = Annotated[str | None, typer.Option(
+    "--consent-statement", help="The sentence the consent recording reads (text or file).")]
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is not an error
+        return ""
+
+
+def require_consent(consent: bool, take: Path | None, statement: str | None,
+                    reference) -> ConsentRecord:
+    """The consent record for this edit, or a ConsentError saying what to do.
+
+    `reference` is the speaker's voice to compare the take with (a path, an Audio/Recording
+    or (samples, rate)); None when there is no voice (a silent video).
+    """
+    if take is not None:
+        from align.consent import check_consent_recording
+        from ui.cli import _read_transcript
+
+        if not statement:
+            raise ConsentError("--consent-recording needs --consent-statement: the sentence "
+                               "`retake consent` gave the speaker to read")
+        if reference is None:
+            raise ConsentError("the consent recording cannot be checked: the edited file has "
+                               "no voice to compare it with; use --consent")
+        text = _read_transcript(statement)
+        record = ConsentRecord.from_check(text, check_consent_recording(take, text, reference),
+                                          _who())
+        record.require()
+        return record
+    if consent:
+        return ConsentRecord.declared(_who())
+    raise ConsentError("Retake edits a voice or a face only with the person's consent: add "
+                       "--consent to affirm they agreed, or --consent-recording TAKE "
+                       "--consent-statement TEXT (get a sentence from `retake consent`)")
+
+
+def consent_ingredients(take: Path | None) -> list[Path]:
+    """The consent take, when there is one, as an ingredient of the output's manifest."""
+    return [take] if take is not None else []
