@@ -35,6 +35,8 @@ bench: install
 	$(BIN)/python bench/edit.py
 	$(BIN)/python bench/faceswap.py
 	$(BIN)/python bench/lipsync.py
+	$(BIN)/python bench/watermark.py
+	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/autoencoder.py --minutes 10
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.

@@ -131,3 +131,30 @@ def test_record_goes_into_the_content_credentials(tmp_path):
     v = verify(out, identity=identity)
     assert ConsentRecord.from_dict(v.consent) == record
     assert "Ann read the consent statement (passed" in v.summary()
+
+
+def test_cli_strict_consent_mode(tmp_path, sentence):
+    """`retake edit --consent-recording`: the speaker's own reading passes and is recorded
+    in the output's credentials; another recording is refused and nothing is written (the
+    voice-mismatch case itself is tested on `check_consent_recording` above)."""
+    from typer.testing import CliRunner
+
+    from align.provenance import verify
+    from ui.cli import app
+
+    memo = _speak(tmp_path / "memo.wav", REFERENCE_TEXT)
+    take = _speak(tmp_path / "take.wav", sentence)
+    out = tmp_path / "out.wav"
+    args = ["edit", str(memo), "-t", REFERENCE_TEXT, "--to",
+            REFERENCE_TEXT.replace("evening", "morning"), "-o", str(out),
+            "--consent-recording", str(take), "--consent-statement", sentence]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    v = verify(out)
+    assert v.consent and v.consent["mode"] == "recording"
+    lj = MEDIA / "speech" / "ljspeech" / "LJ001-0001.wav"
+    if not lj.is_file():
+        return
+    out2 = tmp_path / "out2.wav"
+    r = CliRunner().invoke(app, [*args[:7], str(out2), args[8], str(lj), *args[10:]])
+    assert isinstance(r.exception, ConsentError) and not out2.exists()
