@@ -38,6 +38,9 @@ class FaceModels:
 
     detector: str = "hog"
     detect_side: int = 320
+    # HOG scores: real faces measured 0.9-1.6 here, the astronaut photo's suit patch (a
+    # classic false positive) 0.09-0.21. CNN confidences are on another scale (~1 for faces).
+    min_score: float = 0.3
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,15 +65,17 @@ class FaceModels:
                     _model_path("face_recognition_model_location"))
         return self._cache[key]
 
-    def detect(self, rgb: np.ndarray, upsample: int = 0) -> list[np.ndarray]:
+    def detect(self, rgb: np.ndarray, upsample: int = 0, full: bool = False
+               ) -> list[np.ndarray]:
         """Face boxes [x0, y0, x1, y1] in full-frame pixels, largest first.
 
         The frame is shrunk so its longer side is `detect_side` (never enlarged); a face
         smaller than ~80 px at that scale (HOG's window) is missed, so `upsample` helps
-        for small faces in large frames.
+        for small faces in large frames. `full` searches the frame at full size (for single
+        photos, where thoroughness matters more than speed).
         """
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.detect_side / max(h, w))
+        scale = 1.0 if full else min(1.0, self.detect_side / max(h, w))
         boxes = self._detect_at(rgb, scale, upsample)
         if not boxes and scale < 1:
             # Small faces vanish at the fast scale: look again at twice the size.
@@ -86,9 +91,11 @@ class FaceModels:
                            interpolation=cv2.INTER_AREA) if scale < 1 else rgb
         small = np.ascontiguousarray(small)
         if self.detector == "hog":
-            rects = list(self._get("hog")(small, upsample))
+            found, scores, _ = self._get("hog").run(small, upsample, 0.0)
+            rects = [r for r, sc in zip(found, scores, strict=True) if sc >= self.min_score]
         else:
-            rects = [d.rect for d in self._get("cnn")(small, upsample)]
+            rects = [d.rect for d in self._get("cnn")(small, upsample)
+                     if d.confidence >= self.min_score]
         return [np.array([r.left(), r.top(), r.right(), r.bottom()], float) / scale
                 for r in rects]
 

@@ -181,7 +181,8 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
                 tick()
                 continue
             rgb = read_image(img)
-            boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 400 else 0)
+            boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 400 else 0,
+                                  full=True)
             lms = [models.landmarks(rgb, b) for b in boxes]
             tracks = [FaceTrack(i, [0], [0.0], [b], [x], [x]) for i, (b, x)
                       in enumerate(zip(boxes, lms, strict=True))]

@@ -138,7 +138,7 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     n_out = max(1, int(round(speech.duration * float(fps))))
     if is_image(face):
         rgb = read_image(face)
-        boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0)
+        boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0, full=True)
         if not boxes:
             raise FaceError(f"{face}: no face found in the photo")
         lms = models.landmarks(rgb, boxes[0])

@@ -84,7 +84,7 @@ def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
     from .track import FaceTrack
 
     rgb = read_image(target)
-    boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0)
+    boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0, full=True)
     if not boxes:
         raise FaceError(f"{target}: no face found in the image")
     tracks = []

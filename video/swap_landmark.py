@@ -46,7 +46,7 @@ def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray
 
 def source_face(rgb: np.ndarray, models: FaceModels, which: int | None = None) -> np.ndarray:
     """Landmarks of the face in a source photo; several faces need an explicit `which`."""
-    boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0)
+    boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0, full=True)
     if not boxes:
         raise FaceError("no face found in the source photo; use a clear, frontal photo")
     if len(boxes) > 1 and which is None:
