@@ -154,3 +154,36 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) ->
 
     with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(samples, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+
+
+def codec_roundtrip(x: np.ndarray, sr: int, codec: str, bitrate: int = 64000) -> np.ndarray:
+    """Encode mono float audio with PyAV ('libmp3lame' or 'aac') in memory and decode it.
+
+    What a file goes through when it is shared; used to test that marks and measures
+    survive ordinary handling. Returns audio at `sr` (the codec may pad the start).
+    """
+    import io
+    from fractions import Fraction
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format={"libmp3lame": "mp3", "aac": "adts"}[codec]) as out:
+        stream = out.add_stream(codec, rate=sr)
+        stream.layout = "mono"
+        stream.bit_rate = bitrate
+        size = stream.codec_context.frame_size or 1152
+        for i in range(0, len(x), size):
+            chunk = np.zeros((1, size), np.float32)
+            chunk[0, :len(x[i:i + size])] = x[i:i + size]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = sr, i, Fraction(1, sr)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as inp:
+        frames = list(inp.decode(audio=0))
+    y = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
+    return resample(y, frames[0].sample_rate, sr)

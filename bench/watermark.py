@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import html
-import io
 import json
 import os
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -41,38 +39,10 @@ sys.path.insert(0, str(ROOT))
 TOLERANCE_S = 0.25
 
 
-def codec_roundtrip(x: np.ndarray, sr: int, codec: str, bitrate: int = 64000) -> np.ndarray:
-    """Encode mono float audio with PyAV ('libmp3lame' or 'aac') in memory and decode it."""
-    import av
-
-    from align.audio import resample
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format={"libmp3lame": "mp3", "aac": "adts"}[codec]) as out:
-        stream = out.add_stream(codec, rate=sr)
-        stream.layout = "mono"
-        stream.bit_rate = bitrate
-        size = stream.codec_context.frame_size or 1152
-        for i in range(0, len(x), size):
-            chunk = np.zeros((1, size), np.float32)
-            chunk[0, :len(x[i:i + size])] = x[i:i + size]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = sr, i, Fraction(1, sr)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    buf.seek(0)
-    with av.open(buf) as inp:
-        frames = list(inp.decode(audio=0))
-    y = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
-    return resample(y, frames[0].sample_rate, sr)
-
-
 def transformations(y: np.ndarray, sr: int, span: tuple[float, float], other: np.ndarray,
                     rng: np.random.Generator):
     """(name, audio, rate, true span) for each transformation of the marked `y`."""
-    from align.audio import resample
+    from align.audio import codec_roundtrip, resample
 
     a, b = span
     power = float(np.mean(y.astype(np.float64) ** 2))

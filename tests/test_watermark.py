@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from align.audio import codec_roundtrip as roundtrip
 from align.audio import resample
 from voice.watermark import (
     Payload,
@@ -22,32 +21,6 @@ from voice.watermark import (
 SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "speech"
 TOLERANCE_S = 0.25
 PAYLOAD = Payload(version_code("0.1.0"), 0xA5C3E1)
-
-
-def roundtrip(x: np.ndarray, sr: int, codec: str, bitrate: int = 64000) -> np.ndarray:
-    """Encode with PyAV ('libmp3lame' or 'aac') at `bitrate` in memory, decode at `sr`."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format={"libmp3lame": "mp3", "aac": "adts"}[codec]) as out:
-        stream = out.add_stream(codec, rate=sr)
-        stream.layout = "mono"
-        stream.bit_rate = bitrate
-        size = stream.codec_context.frame_size or 1152
-        for i in range(0, len(x), size):
-            chunk = np.zeros((1, size), np.float32)
-            chunk[0, :len(x[i:i + size])] = x[i:i + size]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = sr, i, Fraction(1, sr)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    buf.seek(0)
-    with av.open(buf) as inp:
-        frames = list(inp.decode(audio=0))
-    y = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32)
-    return resample(y, frames[0].sample_rate, sr)
 
 
 def transformations(y, sr, span, other):
