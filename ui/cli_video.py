@@ -132,8 +132,10 @@ def swap(
     consent_recording: ConsentTakeOpt = None,
     consent_statement: ConsentTextOpt = None,
 ) -> None:
-    """Swap a face: one photo (`--source`) or a trained model (`--model`) onto a video or
-    image; same frames, timing and audio; the output is labelled as synthetic."""
+    """Swap a face: a photo (--source) or a trained model (--model) onto a video or image.
+
+    Same frames, timing and audio; the output is labelled as synthetic and signed.
+    """
     from align.cache import default_cache_dir
     from video.blend import BLEND_MODES, COLOUR_MODES, MergeOptions
     from video.media import is_image, read_image
@@ -283,8 +285,11 @@ def dub(
     consent_recording: ConsentTakeOpt = None,
     consent_statement: ConsentTextOpt = None,
 ) -> None:
-    """Edit what a video's speaker says by text: new speech, retimed picture, re-rendered
-    mouth, optional face swap, one mp4."""
+    """Edit what a video's speaker says, by text: new speech, re-synced mouth, one mp4.
+
+    The picture is retimed to the new speech, the mouth re-rendered where speech changed,
+    the face optionally swapped; the output is labelled as synthetic and signed.
+    """
     import json
 
     from align import load_audio
