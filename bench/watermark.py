@@ -16,7 +16,8 @@ file) measure:
 - detection speed (x real time, 2 threads).
 
 Writes bench/results/watermark.json, bench/results/watermark.html and a few short clips
-(original vs marked) under bench/results/watermark/.
+(original vs marked) under bench/results/watermark/ (not tracked: the originals are
+excerpts of ../shared/media; `make bench` writes them again).
 """
 
 from __future__ import annotations

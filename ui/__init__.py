@@ -1,0 +1,1 @@
+"""ui: the `retake` command line and the Gradio studio, thin over the library."""

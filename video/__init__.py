@@ -1,0 +1,1 @@
+"""video: faces, face swap, lip-sync, retiming, muxing and edit detection."""
