@@ -187,8 +187,7 @@ class Studio:
             rec = self.editor().load(sound, text, progress=self._ticker(s, progress,
                                                                         "aligning"))
         s.recording, s.transcript = rec, text
-        words = [w for w in rec.alignment.aligned_words()] if hasattr(rec, "alignment") \
-            else []
+        words = rec.alignment.aligned_words()
         png = waveform_png(sound.samples, sound.sample_rate, words, s.folder / "words.png")
         table = [[w.text, round(w.start, 2), round(w.end, 2), round(w.confidence, 2)]
                  for w in words]

@@ -111,10 +111,11 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         swapper = LandmarkSwapper(rgb, source_face(rgb, models))
 
     res = DubResult(frames=len(recipes))
+    faces = [_landmarks(track, r) for r in recipes]  # once per output frame
 
     def frames() -> Iterator[MouthFrame]:
         for k, t, rgb, recipe in iter_retimed(video, recipes, track):
-            lms = _landmarks(track, recipe)
+            lms = faces[k]
             res.mouth_frames += recipe.mouth
             res.untouched += recipe.untouched
             yield MouthFrame(k, t, rgb, lms, visemes[k] if recipe.mouth else None)
@@ -125,7 +126,7 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
                      metadata={"comment": DISCLOSURE}) as writer:
         for k, rgb in enumerate(resync(frames(), bank)):
             if swapper is not None:
-                lms = _landmarks(track, recipes[k])
+                lms = faces[k]
                 if lms is not None:
                     rgb = merge(rgb, swapper.render(rgb, lms), lms)
             writer.write(rgb, float(out_times[k]))

@@ -81,12 +81,15 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
     yield from flush()
 
 
-def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500) -> MouthBank:
+def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500,
+                     frames: Iterable | None = None) -> MouthBank:
+    """The mouths of a video's tracked face (at most `limit`, evenly spread); `frames`, if
+    the caller already decoded them, saves decoding the video again."""
     from .media import read_frames
 
     bank = MouthBank([], 1.0)
     step = max(1, len(track.frames) // limit)
-    for fr in read_frames(path):
+    for fr in frames if frames is not None else read_frames(path):
         lms = track.at(fr.index)
         if lms is not None and fr.index % step == 0:
             bank.add(fr.index, fr.rgb, lms)
@@ -158,10 +161,12 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         if not tracks:
             raise FaceError(f"{face}: no face found in any of its {info.frames} frames")
         track = choose(tracks)[0]
-        bank = _bank_from_video(face, track)
+        decoded = list(read_frames(face))
+        bank = _bank_from_video(face, track, frames=decoded)
         if not bank.samples:
             raise FaceError(f"{face}: no face found to lip-sync")
-        frames = [(fr.rgb, track.at(fr.index)) for fr in read_frames(face)]
+        frames = [(fr.rgb, track.at(fr.index)) for fr in decoded]
+        del decoded
         n_out = max(1, int(round(speech.duration * float(rate))))
         period = max(1, 2 * len(frames) - 2)
 

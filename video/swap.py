@@ -30,7 +30,7 @@ from .media import (
     write_image,
 )
 from .swappers import Swapper
-from .track import TrackOptions, choose, load_tracks, smooth_landmarks
+from .track import TrackOptions, choose, load_tracks
 
 log = logging.getLogger(__name__)
 
@@ -172,5 +172,5 @@ def swap(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapper,
     return swap_video(target, out, swapper, models, **kwargs)
 
 
-__all__ = ["DISCLOSURE", "FaceChoice", "SwapResult", "smooth_landmarks", "swap",
+__all__ = ["DISCLOSURE", "FaceChoice", "SwapResult", "swap",
            "swap_image", "swap_video"]

@@ -52,30 +52,29 @@ class TimeMap:
         """The map of an unedited recording."""
         return cls([(0.0, 0.0), (duration, duration)], [], duration, duration)
 
-    def to_edited(self, t: float | np.ndarray) -> float | np.ndarray:
-        """Edited time of original time `t` (the end of any insertion made at `t`)."""
+    def _map(self, t: float | np.ndarray, to_edited: bool) -> float | np.ndarray:
+        """Piecewise-linear lookup along the knots, in either direction.
+
+        Where the source axis repeats (an insertion seen from original time, a deletion
+        seen from edited time) the later knot wins: the point after the step.
+        """
         o = np.array([k[0] for k in self.knots])
         e = np.array([k[1] for k in self.knots])
-        # For repeated original times (insertions) take the last knot: after the insert.
-        idx = np.searchsorted(o, t, side="right") - 1
-        idx = np.clip(idx, 0, len(o) - 2)
-        o0, o1, e0, e1 = o[idx], o[idx + 1], e[idx], e[idx + 1]
-        span = np.where(o1 > o0, o1 - o0, 1.0)
-        frac = np.clip((np.asarray(t) - o0) / span, 0.0, 1.0)
-        out = np.where(o1 > o0, e0 + frac * (e1 - e0), e1)
+        src, dst = (o, e) if to_edited else (e, o)
+        idx = np.clip(np.searchsorted(src, t, side="right") - 1, 0, len(src) - 2)
+        s0, s1, d0, d1 = src[idx], src[idx + 1], dst[idx], dst[idx + 1]
+        span = np.where(s1 > s0, s1 - s0, 1.0)
+        frac = np.clip((np.asarray(t) - s0) / span, 0.0, 1.0)
+        out = np.where(s1 > s0, d0 + frac * (d1 - d0), d1)
         return float(out) if np.ndim(out) == 0 else out
+
+    def to_edited(self, t: float | np.ndarray) -> float | np.ndarray:
+        """Edited time of original time `t` (the end of any insertion made at `t`)."""
+        return self._map(t, to_edited=True)
 
     def to_original(self, t: float | np.ndarray) -> float | np.ndarray:
         """Original time of edited time `t`; inside an insertion, its insertion point."""
-        o = np.array([k[0] for k in self.knots])
-        e = np.array([k[1] for k in self.knots])
-        idx = np.searchsorted(e, t, side="right") - 1
-        idx = np.clip(idx, 0, len(e) - 2)
-        o0, o1, e0, e1 = o[idx], o[idx + 1], e[idx], e[idx + 1]
-        span = np.where(e1 > e0, e1 - e0, 1.0)
-        frac = np.clip((np.asarray(t) - e0) / span, 0.0, 1.0)
-        out = np.where(e1 > e0, o0 + frac * (o1 - o0), o1)
-        return float(out) if np.ndim(out) == 0 else out
+        return self._map(t, to_edited=False)
 
     def is_inserted(self, t: float) -> bool:
         """Whether edited time `t` lies in an inserted stretch."""
