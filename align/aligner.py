@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cache
-from .audio import ALIGN_RATE, Audio, resample
-from .chunks import HOP, Cutter, frame_energy_db
-from .engines import get_aligner
-from .errors import AlignmentError, AudioError, TranscriptError
-from .normalize import Token, tokenize
-from .sphinx import FRAME, WordTiming
-from .types import Alignment, Phone, Span, Word
+from retake.align.audio import ALIGN_RATE, Audio, resample
+from retake.align.chunks import HOP, Cutter, frame_energy_db
+from retake.align.normalize import Token, tokenize
+from retake.align.sphinx import FRAME, WordTiming
+from retake.align.types import Alignment, Phone, Span, Word
+from retake.core import cache
+from retake.core.engines import get_aligner
+from retake.core.errors import AlignmentError, AudioError, TranscriptError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError
+from retake.core.errors import AudioError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) ->
     """Write 16-bit PCM wav atomically (temp file, then rename)."""
     import soundfile as sf
 
-    from .atomic import atomic_path
+    from retake.core.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(samples, -1, 1), sample_rate, subtype="PCM_16", format="WAV")

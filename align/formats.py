@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .atomic import atomic_group
-from .errors import RetakeError
-from .types import Alignment, Span
+from retake.align.types import Alignment, Span
+from retake.core.atomic import atomic_group
+from retake.core.errors import RetakeError
 
 FORMATS = {"json": ".json", "textgrid": ".TextGrid", "labels": ".labels.txt"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .espeak import text_to_ipa
+from retake.align.espeak import text_to_ipa
 
 ARPABET = [
     "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from num2words import num2words
 
-from .errors import TranscriptError
+from retake.core.errors import TranscriptError
 
 
 @dataclass(frozen=True)

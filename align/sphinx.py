@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import EngineUnavailable
-from .g2p import ARPABET, g2p
+from retake.align.g2p import ARPABET, g2p
+from retake.core.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
 

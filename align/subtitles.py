@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from .atomic import write_text
-from .types import Alignment
+from retake.align.types import Alignment
+from retake.core.atomic import write_text
 
 
 def cues(al: Alignment, max_words: int = 7, max_seconds: float = 3.5,

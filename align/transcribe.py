@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .aligner import Progress
-from .audio import ALIGN_RATE, Audio, resample
-from .chunks import HOP, cut_points, frame_energy_db
-from .engines import TRANSCRIBE_ENGINES
-from .errors import AudioError, EngineUnavailable
-from .sphinx import FRAME, SphinxEngine
+from retake.align.aligner import Progress
+from retake.align.audio import ALIGN_RATE, Audio, resample
+from retake.align.chunks import HOP, cut_points, frame_energy_db
+from retake.align.sphinx import FRAME, SphinxEngine
+from retake.core.engines import TRANSCRIBE_ENGINES
+from retake.core.errors import AudioError, EngineUnavailable
 
 
 @dataclass

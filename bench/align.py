@@ -84,8 +84,8 @@ def corpus() -> list[tuple[str, Path, str, Path | None]]:
 def long_case(minutes: float = 10.0) -> dict:
     """Align a 10-minute concatenation of the corpus in this process; report time, memory
     and (for the MFA parts) boundary accuracy. Run in a child process for a clean peak RSS."""
-    from align import Audio, align, load_audio
-    from align.audio import ALIGN_RATE
+    from retake.align import Audio, align, load_audio
+    from retake.align.audio import ALIGN_RATE
 
     parts = []
     for _name, wav, text, ref in corpus():
@@ -141,8 +141,8 @@ def main() -> int:
         print(f"skipped: no recordings under {SPEECH}")
         return 0
 
-    from align import Aligner, load_audio
-    from align.audio import ALIGN_RATE
+    from retake.align import Aligner, load_audio
+    from retake.align.audio import ALIGN_RATE
 
     aligner = Aligner()  # one engine for all files, as a long-running app would keep it
     first = items[0]

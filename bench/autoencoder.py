@@ -39,12 +39,12 @@ def main() -> None:
     if not src_clip.is_file() or not dst_clip.is_file():
         print(f"skipped: {MEDIA} is absent")
         return
-    from video.autoencoder import TrainOptions, pick_device, train
-    from video.faces import FaceModels
-    from video.faceset import extract
-    from video.media import read_frames
-    from video.swap import swap_video
-    from video.swap_autoencoder import AutoencoderSwapper
+    from retake.video.autoencoder import TrainOptions, pick_device, train
+    from retake.video.faces import FaceModels
+    from retake.video.faceset import extract
+    from retake.video.media import read_frames
+    from retake.video.swap import swap_video
+    from retake.video.swap_autoencoder import AutoencoderSwapper
 
     models = FaceModels()
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,7 +40,7 @@ def _auc_eer(scores: list[float], labels: list[int]) -> tuple[float | None, floa
 
 def combined(signals: dict) -> float:
     """One number from the signals: each scaled to its flag level, the largest wins."""
-    from video.detect import SPLICE_FLAG
+    from retake.awareness.detect import SPLICE_FLAG
 
     parts = [signals.get("splice", 0.0) / SPLICE_FLAG,
              signals.get("lip_closure", 0.0) / 0.25,
@@ -52,13 +52,13 @@ def main() -> None:
     if not (MEDIA / "speech").is_dir():
         print(f"skipped: {MEDIA} is absent")
         return
-    from align import load_audio, transcribe
-    from align.audio import write_wav
-    from video.detect import detect
-    from video.dub import dub
-    from video.faces import FaceModels
-    from video.lipsync import lipsync
-    from voice import Editor
+    from retake.align import load_audio, transcribe
+    from retake.align.audio import write_wav
+    from retake.awareness.detect import detect
+    from retake.video.dub import dub
+    from retake.video.faces import FaceModels
+    from retake.video.lipsync import lipsync
+    from retake.voice import Editor
 
     models = FaceModels()
     editor = Editor()

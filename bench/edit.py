@@ -85,7 +85,7 @@ def natural_boundary_jumps(rec) -> np.ndarray:
 
 def join_jumps(result, rec_like_sr: int) -> list[float]:
     """MFCC distance across each join of an edited recording (same measure as above)."""
-    from voice.analysis import analyse
+    from retake.voice.analysis import analyse
 
     if not result.report.joins:
         return []
@@ -96,7 +96,7 @@ def join_jumps(result, rec_like_sr: int) -> list[float]:
 
 
 def recognise_has(engine, x: np.ndarray, sr: int, word: str) -> bool:
-    from align.audio import resample
+    from retake.align.audio import resample
 
     hyp = [w for w, *_ in engine.recognize(resample(x, sr, 16000))]
     return word in hyp
@@ -121,11 +121,11 @@ def main() -> int:
         return 0
     from resemblyzer import VoiceEncoder, preprocess_wav
 
-    from align import Audio, load_audio
-    from align.audio import resample, write_wav
-    from align.sphinx import SphinxEngine
-    from voice import EditOptions, Editor
-    from voice.analysis import VOWELS
+    from retake.align import Audio, load_audio
+    from retake.align.audio import resample, write_wav
+    from retake.align.sphinx import SphinxEngine
+    from retake.voice import EditOptions, Editor
+    from retake.voice.analysis import VOWELS
 
     rng = random.Random(args.seed)
     editor = Editor()

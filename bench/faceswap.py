@@ -40,7 +40,7 @@ def _face(models, rgb):
 
 
 def _jitter(lms: list[np.ndarray]) -> float:
-    from video.geometry import inter_ocular
+    from retake.video.geometry import inter_ocular
 
     a = np.array(lms)
     d2 = a[2:] - 2 * a[1:-1] + a[:-2]
@@ -53,11 +53,11 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     """Swap one photo onto one clip and measure the output."""
     from PIL import Image
 
-    from video.faces import FaceModels
-    from video.geometry import inter_ocular
-    from video.media import read_frames, read_image
-    from video.swap import swap_video
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.faces import FaceModels
+    from retake.video.geometry import inter_ocular
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap import swap_video
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     models = FaceModels()
     src = read_image(source)
@@ -71,7 +71,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         swap_s = time.perf_counter() - t0
         ins = list(read_frames(target))
         outs = list(read_frames(out))
-    from video.track import track_faces
+    from retake.video.track import track_faces
 
     track = track_faces(ins, models)[0]
     d_src, d_tgt, lm_err, lin, lout, thumbs, floor = [], [], [], [], [], [], []
@@ -117,11 +117,11 @@ def throughput(target: Path, size: tuple[int, int], source: Path) -> dict:
     """Extraction and landmark-swap frames/s for a clip resized to `size` (w, h)."""
     import cv2
 
-    from video.faces import FaceModels
-    from video.faceset import extract
-    from video.media import VideoWriter, probe, read_frames, read_image
-    from video.swap import swap_video
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.faces import FaceModels
+    from retake.video.faceset import extract
+    from retake.video.media import VideoWriter, probe, read_frames, read_image
+    from retake.video.swap import swap_video
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     info = probe(target)
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +159,7 @@ def main() -> None:
     if not (MEDIA / "faces").is_dir() or not (MEDIA / "video").is_dir():
         print(f"skipped: {MEDIA} is absent")
         return
-    from video.swap_landmark import LandmarkSwapper
+    from retake.video.swap_landmark import LandmarkSwapper
 
     shape = args.shape if args.shape is not None else \
         LandmarkSwapper.__init__.__defaults__[0]

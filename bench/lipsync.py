@@ -35,8 +35,8 @@ CLOSED = 0.1
 
 
 def _raw_landmarks(path: Path, models) -> dict[int, np.ndarray]:
-    from video.media import read_frames
-    from video.track import track_faces
+    from retake.video.media import read_frames
+    from retake.video.track import track_faces
 
     track = track_faces(read_frames(path), models)[0]
     return dict(zip(track.frames, track.raw, strict=True))
@@ -46,7 +46,7 @@ def _energy(path: Path, times: np.ndarray) -> np.ndarray:
     """Speech-band (300-3400 Hz) loudness in dB over 40 ms around each frame time."""
     from scipy.signal import butter, sosfiltfilt
 
-    from video.media import read_audio_track
+    from retake.video.media import read_audio_track
 
     samples, rate = read_audio_track(path)
     mono = samples.mean(1) if samples.ndim == 2 else samples
@@ -83,7 +83,7 @@ def av_lag(path: Path, models, phones: list[tuple[float, float, str]],
     phone's middle and take the median offset. Frame-level loudness correlation was tried
     first and was too noisy on natural speech to measure anything (±6 frames).
     """
-    from video.media import read_frames
+    from retake.video.media import read_frames
 
     lms = frames or _raw_landmarks(path, models)
     times = {f.index: f.time for f in read_frames(path)}
@@ -115,13 +115,13 @@ def main() -> None:
     if not clips:
         print(f"skipped: {MEDIA} is absent")
         return
-    from align import align, load_audio, transcribe
-    from video.dub import dub
-    from video.faces import FaceModels
-    from video.lipsync import MouthFrame, _bank_from_video, lipsync, phones_of, resync
-    from video.media import probe, read_frames
-    from video.track import track_faces
-    from video.visemes import BILABIAL, lip_gap
+    from retake.align import align, load_audio, transcribe
+    from retake.video.dub import dub
+    from retake.video.faces import FaceModels
+    from retake.video.lipsync import MouthFrame, _bank_from_video, lipsync, phones_of, resync
+    from retake.video.media import probe, read_frames
+    from retake.video.track import track_faces
+    from retake.video.visemes import BILABIAL, lip_gap
 
     models = FaceModels()
     rows = []
@@ -156,8 +156,8 @@ def main() -> None:
             dubbed = t / "dub.mp4"
             res = dub(clip, dubbed, new, transcript=said, models=models, cache_dir=t / "cache")
             dub_s = time.perf_counter() - t0
-            from video.retime import plan_retime, source_frame_times
-            from voice.timemap import TimeMap
+            from retake.video.retime import plan_retime, source_frame_times
+            from retake.voice.timemap import TimeMap
 
             tm = TimeMap.from_json((t / "dub.timemap.json").read_text())
             recipes = plan_retime(tm, source_frame_times(clip), info.fps)
@@ -233,7 +233,7 @@ def main() -> None:
 
 def iter_frames(frames: list[np.ndarray], fps):
     """Frames as `Frame` objects at a constant rate (for re-tracking an output)."""
-    from video.media import Frame
+    from retake.video.media import Frame
 
     for i, rgb in enumerate(frames):
         yield Frame(i, i / float(fps), rgb)

@@ -43,7 +43,7 @@ TOLERANCE_S = 0.25
 def transformations(y: np.ndarray, sr: int, span: tuple[float, float], other: np.ndarray,
                     rng: np.random.Generator):
     """(name, audio, rate, true span) for each transformation of the marked `y`."""
-    from align.audio import codec_roundtrip, resample
+    from retake.align.audio import codec_roundtrip, resample
 
     a, b = span
     power = float(np.mean(y.astype(np.float64) ** 2))
@@ -79,8 +79,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=200, help="keys for the null trials")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    from align.audio import resample
-    from voice import watermark as wm
+    from retake.align.audio import resample
+    from retake.awareness import watermark as wm
 
     if not SPEECH.exists():
         print(f"shared speech not found at {SPEECH}; nothing to measure")
@@ -202,7 +202,7 @@ def write_page(clips, snrs) -> None:
     """A listening page: each clip original and marked, the span and its segmental SNR."""
     import soundfile as sf
 
-    from voice import watermark as wm
+    from retake.awareness import watermark as wm
 
     folder = RESULTS / "watermark"
     folder.mkdir(parents=True, exist_ok=True)

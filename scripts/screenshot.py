@@ -23,9 +23,9 @@ NEW = "The meeting starts on Monday morning. Please bring the new report and you
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from align.audio import write_wav
-    from align.espeak import synthesize
-    from ui.studio import launch
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+    from retake.ui.studio import launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

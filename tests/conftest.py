@@ -22,8 +22,8 @@ def media(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def speech():
     """A factory: espeak-ng speech of a text, with the per-word start times espeak reports."""
-    from align.espeak import synthesize
-    from ui.demo import reference_word_starts
+    from retake.align.espeak import synthesize
+    from retake.ui.demo import reference_word_starts
 
     def make(text: str, rate_wpm: int = 165, pitch: int = 50):
         synth = synthesize(text, rate_wpm=rate_wpm, pitch=pitch)

@@ -19,7 +19,7 @@ def encode_audio(path: Path, samples: np.ndarray, rate: int, codec: str, channel
 
     out_rate = out_rate or rate
     if out_rate != rate:
-        from align.audio import resample
+        from retake.align.audio import resample
 
         samples = resample(samples, rate, out_rate)
     layout = "stereo" if channels == 2 else "mono"

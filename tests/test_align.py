@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import media
 
-from align import Audio, align, load_audio
-from align.errors import AlignmentError, AudioError, TranscriptError
+from retake.align import Audio, align, load_audio
+from retake.core.errors import AlignmentError, AudioError, TranscriptError
 
 TEXT = ("The quick brown fox jumps over the lazy dog. Retake aligns every word it hears, "
         "even Zyxel and 42 others, on March 3rd.")
@@ -63,7 +63,7 @@ def test_out_of_dictionary_word_gets_a_pronunciation(clean):
 
 def test_any_sample_rate_and_level(speech):
     synth, ref = speech("Alignment does not care about the sample rate or the level.")
-    from align.audio import resample
+    from retake.align.audio import resample
 
     x = resample(synth.audio, synth.sample_rate, 44100) * 0.1
     al = align(Audio(x, 44100), "Alignment does not care about the sample rate or the level.")

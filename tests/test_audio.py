@@ -8,8 +8,8 @@ import soundfile as sf
 from conftest import MEDIA
 from media_tools import encode_audio
 
-from align.audio import load_audio
-from align.errors import AudioError
+from retake.align.audio import load_audio
+from retake.core.errors import AudioError
 
 
 @pytest.fixture(scope="module")

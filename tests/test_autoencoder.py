@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from align.errors import EngineUnavailable, FaceError, RetakeError
+from retake.core.errors import EngineUnavailable, FaceError, RetakeError
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 
 def _frames(video: Path, n: int) -> list[np.ndarray]:
-    from video.media import read_frames
+    from retake.video.media import read_frames
 
     out = []
     for fr in read_frames(video):
@@ -37,9 +37,9 @@ def _fallback_images() -> tuple[list[np.ndarray], list[np.ndarray]]:
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
     """Two small facesets: src (three portraits) and dst (12 Katie Hill frames)."""
-    from video.faces import FaceModels
-    from video.faceset import extract
-    from video.media import write_image
+    from retake.video.faces import FaceModels
+    from retake.video.faceset import extract
+    from retake.video.media import write_image
 
     base = tmp_path_factory.mktemp("ae_sets")
     models = FaceModels()
@@ -61,7 +61,7 @@ def sets(tmp_path_factory):
 
 
 def _opts(**kw):
-    from video.autoencoder import TrainOptions
+    from retake.video.autoencoder import TrainOptions
 
     base = dict(resolution=32, batch_size=4, steps=6, preview_every=3, save_every=3,
                 seed=7, device="cpu", encoder_dims=8, bottleneck=32, decoder_dims=8)
@@ -71,7 +71,7 @@ def _opts(**kw):
 
 @pytest.fixture(scope="module")
 def trained(sets, tmp_path_factory):
-    from video.autoencoder import train
+    from retake.video.autoencoder import train
 
     out = tmp_path_factory.mktemp("ae_model") / "model"
     calls = []
@@ -89,7 +89,7 @@ def test_train_writes_checkpoint_previews_and_history(trained, sets):
         assert (out / name).is_file()
     for name in ("step_0000003.png", "step_0000006.png", "latest.png"):
         assert (out / "previews" / name).is_file()
-    from video.media import read_image
+    from retake.video.media import read_image
 
     grid = read_image(out / "previews" / "latest.png")
     assert grid.shape[1] == 5 * 128  # five columns, 32 px tiles shown at 128 px
@@ -102,7 +102,7 @@ def test_train_writes_checkpoint_previews_and_history(trained, sets):
 
 
 def test_resume_continues_like_an_uninterrupted_run(trained, sets, tmp_path):
-    from video.autoencoder import train
+    from retake.video.autoencoder import train
 
     out, first, _ = trained
     resumed = tmp_path / "resumed"
@@ -119,7 +119,7 @@ def test_resume_continues_like_an_uninterrupted_run(trained, sets, tmp_path):
 
 
 def test_resume_refuses_other_settings(trained, sets, tmp_path):
-    from video.autoencoder import train
+    from retake.video.autoencoder import train
 
     out, _, _ = trained
     copy = tmp_path / "m"
@@ -129,7 +129,7 @@ def test_resume_refuses_other_settings(trained, sets, tmp_path):
 
 
 def test_swap_renders_a_patch(trained, sets):
-    from video.swap_autoencoder import AutoencoderSwapper
+    from retake.video.swap_autoencoder import AutoencoderSwapper
 
     out, _, _ = trained
     frame = sets["dst_frame"]
@@ -151,7 +151,7 @@ def test_swap_renders_a_patch(trained, sets):
 
 
 def test_identity_check(trained, sets):
-    from video.swap_autoencoder import AutoencoderSwapper, check_model_identity
+    from retake.video.swap_autoencoder import AutoencoderSwapper, check_model_identity
 
     out, _, _ = trained
     sw = AutoencoderSwapper(out, device="cpu")
@@ -165,7 +165,7 @@ def test_identity_check(trained, sets):
     with pytest.raises(FaceError, match="trained for another face"):
         sw.check_identity(other)
     assert sw.check_identity(None) is None
-    from video.faces import FaceModels
+    from retake.video.faces import FaceModels
 
     models = FaceModels()
     assert sw.check_target(sets["base"] / "dst_in" / "d00.png", models) < 0.6
@@ -175,8 +175,8 @@ def test_identity_check(trained, sets):
 
 
 def test_broken_model_folders_raise(trained, tmp_path):
-    from video.autoencoder import load_model
-    from video.swap_autoencoder import AutoencoderSwapper
+    from retake.video.autoencoder import load_model
+    from retake.video.swap_autoencoder import AutoencoderSwapper
 
     out, _, _ = trained
     with pytest.raises(EngineUnavailable, match="no such model folder"):
@@ -205,7 +205,7 @@ def test_broken_model_folders_raise(trained, tmp_path):
 
 
 def test_too_few_faces(sets, tmp_path):
-    from video.autoencoder import train
+    from retake.video.autoencoder import train
 
     one = tmp_path / "one"
     shutil.copytree(sets["src"].root, one)
@@ -218,7 +218,7 @@ def test_too_few_faces(sets, tmp_path):
 def test_ssim_and_random_warp():
     import torch
 
-    from video.autoencoder import dssim, random_warp, ssim
+    from retake.video.autoencoder import dssim, random_warp, ssim
 
     g = torch.Generator().manual_seed(0)
     a = torch.rand(2, 3, 32, 32, generator=g)
@@ -233,7 +233,7 @@ def test_ssim_and_random_warp():
 def test_default_architecture_is_small():
     import torch
 
-    from video.autoencoder import FaceAutoencoder, TrainOptions
+    from retake.video.autoencoder import FaceAutoencoder, TrainOptions
 
     o = TrainOptions()
     for res in (64, 128):

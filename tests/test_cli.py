@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import MEDIA, ROOT
 
-from align.audio import write_wav
+from retake.align.audio import write_wav
 
 TEXT = "Please call Stella. Ask her to bring these things with her from the store."
 
@@ -20,7 +20,7 @@ TEXT = "Please call Stella. Ask her to bring these things with her from the stor
 def retake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "RETAKE_CACHE": str(Path(tempfile.gettempdir()) / "retake-test-cache"),
            "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "retake", *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=300)
 
 

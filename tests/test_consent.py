@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from align.audio import write_wav
-from align.consent import (
+from retake.align.audio import write_wav
+from retake.align.espeak import synthesize
+from retake.awareness.consent import (
     ConsentError,
     ConsentRecord,
     ConsentResult,
     check_consent_recording,
     consent_sentence,
 )
-from align.espeak import synthesize
 
 pytest.importorskip("resemblyzer")
 
@@ -68,7 +68,7 @@ def test_another_voice_is_refused(tmp_path, sentence):
     lj = MEDIA / "speech" / "ljspeech"
     if not lj.exists():
         pytest.skip(f"shared media not available: {lj}")
-    from align.audio import load_audio
+    from retake.align.audio import load_audio
 
     clips = [load_audio(p) for p in sorted(lj.glob("*.wav"))[:3]]
     reference = (np.concatenate([c.samples for c in clips]), clips[0].sample_rate)
@@ -93,7 +93,7 @@ def test_a_real_speaker_matches_her_own_recording():
     lj = MEDIA / "speech" / "ljspeech"
     if not lj.exists():
         pytest.skip(f"shared media not available: {lj}")
-    from align.audio import load_audio
+    from retake.align.audio import load_audio
 
     lines = dict(line.split("|", 1) for line in
                  (lj / "transcripts.txt").read_text().splitlines() if "|" in line)
@@ -119,7 +119,7 @@ def test_record_round_trips_and_gates():
 
 def test_record_goes_into_the_content_credentials(tmp_path):
     pytest.importorskip("c2pa")
-    from align.provenance import ensure_local_identity, sign, verify
+    from retake.awareness.provenance import ensure_local_identity, sign, verify
 
     identity = ensure_local_identity(tmp_path / "keys")
     out = tmp_path / "out.wav"
@@ -139,8 +139,8 @@ def test_cli_strict_consent_mode(tmp_path, sentence):
     voice-mismatch case itself is tested on `check_consent_recording` above)."""
     from typer.testing import CliRunner
 
-    from align.provenance import verify
-    from ui.cli import app
+    from retake.awareness.provenance import verify
+    from retake.ui.cli import app
 
     memo = _speak(tmp_path / "memo.wav", REFERENCE_TEXT)
     take = _speak(tmp_path / "take.wav", sentence)

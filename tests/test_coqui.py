@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from align import Audio
-from align.errors import EngineUnavailable
-from voice import EditOptions, Editor
+from retake.align import Audio
+from retake.core.errors import EngineUnavailable
+from retake.voice import EditOptions, Editor
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_coqui_engine_renders_new_words(tiny_model, speech):
 
 
 def test_models_that_are_not_on_disk_are_never_downloaded(speech):
-    from voice.coqui import resolve
+    from retake.voice.coqui import resolve
 
     with pytest.raises(EngineUnavailable, match="never downloads"):
         resolve("tts_models/multilingual/multi-dataset/xtts_v2")

@@ -25,10 +25,10 @@ def talking(tmp_path_factory):
     import skimage.data
     from PIL import Image
 
-    from align.audio import write_wav
-    from align.espeak import synthesize
-    from video.faces import FaceModels
-    from video.lipsync import lipsync
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+    from retake.video.faces import FaceModels
+    from retake.video.lipsync import lipsync
 
     tmp = tmp_path_factory.mktemp("detect")
     s = synthesize(TEXT, rate_wpm=140)
@@ -46,7 +46,7 @@ def talking(tmp_path_factory):
 
 
 def test_open_lips_on_bilabials_are_flagged(talking, tmp_path: Path) -> None:
-    from video.detect import detect, write_report
+    from retake.awareness.detect import detect, write_report
 
     good, bad, models, real = talking
     r_bad = detect(bad, transcript=TEXT, models=models)
@@ -66,7 +66,7 @@ def test_open_lips_on_bilabials_are_flagged(talking, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not (MEDIA / "video").is_dir(), reason="shared media not available")
 def test_untouched_clips_pass_the_lip_check() -> None:
-    from video.detect import detect
+    from retake.awareness.detect import detect
 
     for clip in sorted((MEDIA / "video").glob("*.mp4")):
         r = detect(clip)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from conftest import media
 
-from video.media import probe, read_audio_track, read_frames
-from video.visemes import lip_gap
+from retake.video.media import probe, read_audio_track, read_frames
+from retake.video.visemes import lip_gap
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -26,10 +26,10 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_dub_one_word_of_a_real_clip(tmp_path: Path) -> None:
-    from video.dub import dub
-    from video.faces import FaceModels
-    from video.retime import plan_retime, source_frame_times
-    from voice.timemap import TimeMap
+    from retake.video.dub import dub
+    from retake.video.faces import FaceModels
+    from retake.video.retime import plan_retime, source_frame_times
+    from retake.voice.timemap import TimeMap
 
     clip = media("video", "WDA_KatieHill_000.mp4")
     out = tmp_path / "dub.mp4"
@@ -69,10 +69,10 @@ def test_dub_one_word_of_a_real_clip(tmp_path: Path) -> None:
 def test_dub_script_and_errors(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from align.errors import RetakeError
-    from ui.cli import app
-    from video.media import VideoWriter
-    from video.script import load_script
+    from retake.core.errors import RetakeError
+    from retake.ui.cli import app
+    from retake.video.media import VideoWriter
+    from retake.video.script import load_script
 
     script = tmp_path / "s.yaml"
     script.write_text(f'transcript: "{SAID}"\nedits:\n  - {{op: replace, from: 9, to: 9, '

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import MEDIA
 
-from align import Audio, load_audio
-from align.errors import RetakeError
-from voice import EditError, EditOptions, Editor, TimeMap, read_metadata, write_result
+from retake.align import Audio, load_audio
+from retake.core.errors import RetakeError
+from retake.voice import EditError, EditOptions, Editor, TimeMap, read_metadata, write_result
 
 
 def _recording(speech):
@@ -85,7 +85,7 @@ def test_replace_a_word(loaded):
     assert marked[0][0] <= span.start and span.end <= marked[0][1]
     cut = int((min(span.start, marked[0][0]) - 0.05) * rec.sample_rate)
     assert np.allclose(result.samples[:cut], rec.samples[:cut], atol=1e-6)
-    from voice.watermark import detect
+    from retake.awareness.watermark import detect
 
     [hit] = detect(result.samples, result.sample_rate)
     assert hit.payload is not None and hit.payload.edit_id == result.report.watermark["edit_id"]

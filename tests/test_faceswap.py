@@ -16,9 +16,9 @@ import pytest
 from conftest import MEDIA, media
 from typer.testing import CliRunner
 
-from video.faces import FaceModels, identity_distance
-from video.geometry import MIRROR, TEMPLATE, apply, crop_matrix, inter_ocular, umeyama
-from video.media import VideoWriter, probe, read_audio_track, read_frames, read_image
+from retake.video.faces import FaceModels, identity_distance
+from retake.video.geometry import MIRROR, TEMPLATE, apply, crop_matrix, inter_ocular, umeyama
+from retake.video.media import VideoWriter, probe, read_audio_track, read_frames, read_image
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -81,7 +81,7 @@ def test_template_is_symmetric_and_crop_centres_the_face() -> None:
 
 
 def test_smoothing_cuts_jitter_without_lag() -> None:
-    from video.track import smooth_landmarks
+    from retake.video.track import smooth_landmarks
 
     rng = np.random.default_rng(2)
     n = 60
@@ -97,7 +97,7 @@ def test_smoothing_cuts_jitter_without_lag() -> None:
 
 
 def test_tracking_finds_the_face_in_every_frame(models: FaceModels, tmp_path: Path) -> None:
-    from video.track import track_faces
+    from retake.video.track import track_faces
 
     clip = _astronaut_clip(tmp_path / "a.mp4")
     tracks = track_faces(read_frames(clip), models)
@@ -108,7 +108,7 @@ def test_tracking_finds_the_face_in_every_frame(models: FaceModels, tmp_path: Pa
 
 
 def test_faceset_extract_resume_and_sort(models: FaceModels, tmp_path: Path) -> None:
-    from video.faceset import extract, load, sort_faceset
+    from retake.video.faceset import extract, load, sort_faceset
 
     clip = _astronaut_clip(tmp_path / "a.mp4", n=12)
     fs = extract([clip], tmp_path / "fs", models, size=128)
@@ -117,7 +117,7 @@ def test_faceset_extract_resume_and_sort(models: FaceModels, tmp_path: Path) -> 
     crop = fs.image(fs.records[0])
     assert crop.shape == (128, 128, 3)
     # Aligned landmarks sit near the template in every crop.
-    from video.geometry import aligned_template
+    from retake.video.geometry import aligned_template
 
     err = np.abs(fs.aligned_landmarks()[:, 17:] - aligned_template(128)[17:]).mean()
     assert err < 6
@@ -132,8 +132,8 @@ def test_faceset_extract_resume_and_sort(models: FaceModels, tmp_path: Path) -> 
 
 def test_swap_generated_clip_keeps_frames_fps_audio_and_pose(models: FaceModels,
                                                             tmp_path: Path) -> None:
-    from video.swap import swap_video
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap import swap_video
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     clip = _astronaut_clip(tmp_path / "a.mp4")
     src = read_image(media("faces", "obama.jpg")) if MEDIA.is_dir() else \
@@ -161,8 +161,8 @@ def read_image_astronaut() -> np.ndarray:
 
 def test_swap_real_photo_onto_real_clip_moves_identity(models: FaceModels,
                                                       tmp_path: Path) -> None:
-    from video.swap import swap_video
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap import swap_video
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     target = _short_clip(media("video", "WDA_KatieHill_000.mp4"), tmp_path / "k.mp4", 30)
     src = read_image(media("faces", "biden2.jpg"))
@@ -189,9 +189,9 @@ def test_swap_real_photo_onto_real_clip_moves_identity(models: FaceModels,
 
 
 def test_swap_still_image_and_keep_mouth(models: FaceModels, tmp_path: Path) -> None:
-    from video.blend import MergeOptions
-    from video.swap import swap_image
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.blend import MergeOptions
+    from retake.video.swap import swap_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     target = tmp_path / "astronaut.png"
     from PIL import Image
@@ -219,7 +219,7 @@ runner = CliRunner()
 
 
 def _cli(*args: str):
-    from ui.cli import app
+    from retake.ui.cli import app
 
     return runner.invoke(app, list(args))
 
@@ -247,7 +247,7 @@ def test_cli_swap_and_faces_commands(tmp_path: Path) -> None:
 def test_cli_swap_errors_leave_nothing_behind(case: str, tmp_path: Path) -> None:
     from PIL import Image
 
-    from align.errors import RetakeError
+    from retake.core.errors import RetakeError
 
     astro = read_image_astronaut()
     src = tmp_path / "src.png"
@@ -274,7 +274,7 @@ def test_cli_swap_errors_leave_nothing_behind(case: str, tmp_path: Path) -> None
         _astronaut_clip(target, n=4)
         Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(src)
         msg = "no face"
-    from ui.cli import app
+    from retake.ui.cli import app
 
     r = runner.invoke(app, ["swap", "--consent", "--source", str(src), "--target", str(target),
                             "-o", str(out)])

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from align.g2p import ARPABET, g2p, ipa_to_arpabet
-from align.sphinx import SphinxEngine
+from retake.align.g2p import ARPABET, g2p, ipa_to_arpabet
+from retake.align.sphinx import SphinxEngine
 
 
 def test_ipa_symbols_map_to_arpabet():

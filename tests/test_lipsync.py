@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import media
 
-from video.faces import FaceModels
-from video.media import probe, read_frames
-from video.visemes import BILABIAL, frame_visemes, lip_gap, phone_viseme
+from retake.video.faces import FaceModels
+from retake.video.media import probe, read_frames
+from retake.video.visemes import BILABIAL, frame_visemes, lip_gap, phone_viseme
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -25,8 +25,8 @@ def models() -> FaceModels:
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory) -> tuple[Path, object]:
-    from align.audio import write_wav
-    from align.espeak import synthesize
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
 
     s = synthesize(TEXT, rate_wpm=150)
     path = tmp_path_factory.mktemp("speech") / "speech.wav"
@@ -45,8 +45,8 @@ def test_phone_to_viseme_and_bilabials_always_seen() -> None:
 
 
 def test_close_lips_and_shape_mouth() -> None:
-    from video.geometry import TEMPLATE
-    from video.mouth import close_lips, shape_mouth
+    from retake.video.geometry import TEMPLATE
+    from retake.video.mouth import close_lips, shape_mouth
 
     face = TEMPLATE * 200
     opened = shape_mouth(face, 0.35, 1.0)
@@ -57,8 +57,8 @@ def test_close_lips_and_shape_mouth() -> None:
 
 
 def _katie_bank(models: FaceModels):
-    from video.mouth import MouthBank
-    from video.track import track_faces
+    from retake.video.mouth import MouthBank
+    from retake.video.track import track_faces
 
     frames = list(read_frames(media("video", "WDA_KatieHill_000.mp4")))[:100]
     track = track_faces(frames, models)[0]
@@ -69,7 +69,7 @@ def _katie_bank(models: FaceModels):
 
 
 def test_mouth_choice_closes_on_bilabials_and_leaves_other_frames(models: FaceModels) -> None:
-    from video.lipsync import MouthFrame, resync
+    from retake.video.lipsync import MouthFrame, resync
 
     frames, track, bank = _katie_bank(models)
     vis = [None] * 5 + ["closed"] * 3 + ["open"] * 4 + ["closed"] * 3 + [None] * 5
@@ -94,7 +94,7 @@ def test_lipsync_photo_to_speech(models: FaceModels, speech, tmp_path: Path) -> 
     import skimage.data
     from PIL import Image
 
-    from video.lipsync import lipsync
+    from retake.video.lipsync import lipsync
 
     photo = tmp_path / "astro.png"
     Image.fromarray(skimage.data.astronaut()).save(photo)
@@ -117,7 +117,7 @@ def test_lipsync_photo_to_speech(models: FaceModels, speech, tmp_path: Path) -> 
 
 def test_lipsync_video_keeps_timing_and_closes_lips(models: FaceModels, speech,
                                                     tmp_path: Path) -> None:
-    from video.lipsync import lipsync, phones_of
+    from retake.video.lipsync import lipsync, phones_of
 
     clip = media("video", "WDA_KatieHill_000.mp4")
     wav, _ = speech
@@ -125,7 +125,7 @@ def test_lipsync_video_keeps_timing_and_closes_lips(models: FaceModels, speech,
     res = lipsync(clip, wav, out, transcript=TEXT, models=models)
     info = probe(out)
     assert info.frames == res["frames"] and info.has_audio
-    from align import align, load_audio
+    from retake.align import align, load_audio
 
     phones = phones_of(align(load_audio(wav), TEXT))
     frames = {f.index: f.rgb for f in read_frames(out)}

@@ -7,9 +7,9 @@ import difflib
 import numpy as np
 import pytest
 
-from align import Aligner, Audio
-from align.audio import resample
-from align.chunks import cut_points
+from retake.align import Aligner, Audio
+from retake.align.audio import resample
+from retake.align.chunks import cut_points
 
 SENTENCES = [
     "Rivers carry sand and stones from the mountains down to the sea.",

@@ -7,8 +7,8 @@ import difflib
 import numpy as np
 import pytest
 
-from align import Aligner, Audio
-from align.audio import resample
+from retake.align import Aligner, Audio
+from retake.align.audio import resample
 
 S1 = "The weather station reported a cold front moving in from the north."
 S2 = "Nobody expected the river to freeze before the middle of December."

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from align.errors import TranscriptError
-from align.normalize import tokenize
+from retake.align.normalize import tokenize
+from retake.core.errors import TranscriptError
 
 
 def spoken(text: str, **kw) -> list[tuple[str, tuple[str, ...]]]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from align import Audio
-from align.audio import write_wav
-from voice import EditOptions, Editor
-from voice.profile import VoiceProfile, build_profile, load_profile, save_profile
+from retake.align import Audio
+from retake.align.audio import write_wav
+from retake.voice import EditOptions, Editor
+from retake.voice.profile import VoiceProfile, build_profile, load_profile, save_profile
 
 EXTRA = [
     "Jolly yaks enjoy the boisterous joy of the zoo.",
@@ -60,7 +60,7 @@ def test_cli_builds_and_uses_a_profile(tmp_path, speech):
         files.append(str(wav))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "retake", *args], capture_output=True,
                               text=True, cwd=ROOT, env=env, timeout=300)
 
     r = run("voice", "build", "tester", *files)

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("c2pa")
 pytest.importorskip("cryptography")
 
-from align.audio import write_wav  # noqa: E402
-from align.provenance import (  # noqa: E402
+from retake.align.audio import write_wav  # noqa: E402
+from retake.awareness.provenance import (  # noqa: E402
     ProvenanceError,
     edit_action,
     ensure_local_identity,
@@ -45,7 +45,7 @@ def _wav(path: Path) -> Path:
 
 
 def _mp4(path: Path) -> Path:
-    from video.media import VideoWriter
+    from retake.video.media import VideoWriter
 
     rng = np.random.default_rng(0)
     with VideoWriter(path, 25, 64, 64, audio=(_tone(), RATE)) as writer:
@@ -196,10 +196,10 @@ def test_cli_edit_needs_consent_signs_and_verifies(tmp_path) -> None:
 
     from typer.testing import CliRunner
 
-    from align.audio import write_wav
-    from align.consent import ConsentError
-    from align.espeak import synthesize
-    from ui.cli import app
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+    from retake.awareness.consent import ConsentError
+    from retake.ui.cli import app
 
     text = "The meeting starts on Friday morning. Please bring the report and your laptop."
     s = synthesize(text)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video.geometry import TEMPLATE
-from video.media import VideoWriter, probe, read_frames
-from video.retime import (
+from retake.video.geometry import TEMPLATE
+from retake.video.media import VideoWriter, probe, read_frames
+from retake.video.retime import (
     FrameRecipe,
     RetimeError,
     iter_retimed,
@@ -24,8 +24,8 @@ from video.retime import (
     render_retimed,
     source_frame_times,
 )
-from video.track import FaceTrack
-from voice.timemap import Inserted, TimeMap
+from retake.video.track import FaceTrack
+from retake.voice.timemap import Inserted, TimeMap
 
 FPS = Fraction(25)
 SIDE = 64
@@ -234,7 +234,7 @@ def test_variable_frame_rate_source(tmp_path: Path) -> None:
 
 def test_iter_retimed_yields_editable_frames_and_bounded_buffer(clip: Path) -> None:
     recipes = plan_retime(insertion(), source_frame_times(clip), FPS)
-    from video.retime import RetimeStats
+    from retake.video.retime import RetimeStats
 
     stats = RetimeStats()
     seen = []
@@ -320,7 +320,7 @@ def test_real_clip(tmp_path: Path) -> None:
     path = MEDIA / "video" / "WDA_KatieHill_000.mp4"
     if not path.exists():
         pytest.skip(f"shared media not available: {path}")
-    from video.media import read_audio_track
+    from retake.video.media import read_audio_track
 
     info = probe(path)
     tm = TimeMap([(0.0, 0.0), (2.0, 2.0), (2.6, 2.0), (5.0, 4.4), (5.0, 5.0), (8.0, 8.0)],

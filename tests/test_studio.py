@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from ui.studio import launch
+    from retake.ui.studio import launch
 
     port = _free_port()
     page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
@@ -67,8 +67,8 @@ def page(browser, request):
 
 
 def _speech(path: Path) -> Path:
-    from align.audio import write_wav
-    from align.espeak import synthesize
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
 
     s = synthesize(SAID, rate_wpm=150)
     write_wav(path, s.audio, s.sample_rate)
@@ -88,7 +88,7 @@ def _download(page, selector: str, suffix: str, dest: Path) -> Path:
 
 
 def test_voice_edit_in_the_browser(server, page, tmp_path: Path) -> None:
-    from align import align, load_audio
+    from retake.align import align, load_audio
 
     url, _ = server
     page.goto(url)
@@ -117,7 +117,7 @@ def test_voice_edit_in_the_browser(server, page, tmp_path: Path) -> None:
     word = next(w for w in al.words if w.text.lower() == "monday")
     assert word.aligned and word.confidence > 0.3
     assert not al.unaligned
-    from align.provenance import verify
+    from retake.awareness.provenance import verify
 
     v = verify(wav)
     assert v.state == "Trusted" and v.consent and v.synthetic_spans
@@ -127,8 +127,8 @@ def test_face_swap_on_a_still_image(server, page, tmp_path: Path) -> None:
     import skimage.data
     from PIL import Image
 
-    from video.faces import FaceModels
-    from video.media import read_image
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_image
 
     url, _ = server
     target = tmp_path / "target.png"

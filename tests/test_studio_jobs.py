@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore")
 def _clip(path: Path, n: int) -> Path:
     import skimage.data
 
-    from video.media import VideoWriter
+    from retake.video.media import VideoWriter
 
     img = skimage.data.astronaut()
     with VideoWriter(path, Fraction(25), 512, 512) as w:
@@ -31,7 +31,7 @@ def test_cancel_stops_a_swap_and_leaves_nothing(tmp_path: Path) -> None:
     import skimage.data
     from PIL import Image
 
-    from ui.studio import Cancelled, Studio
+    from retake.ui.studio import Cancelled, Studio
 
     studio = Studio(tmp_path / "root")
     me = SimpleNamespace(session_hash="abc123")
@@ -64,8 +64,8 @@ def test_cancel_stops_a_swap_and_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_sessions_have_their_own_folders_and_inputs_are_checked(tmp_path: Path) -> None:
-    from align.errors import RetakeError
-    from ui.studio import Studio, word_diff
+    from retake.core.errors import RetakeError
+    from retake.ui.studio import Studio, word_diff
 
     studio = Studio(tmp_path / "root")
     a = studio.session(SimpleNamespace(session_hash="aaa"))

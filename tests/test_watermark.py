@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from align.audio import codec_roundtrip as roundtrip
-from align.audio import resample
-from voice.watermark import (
+from retake.align.audio import codec_roundtrip as roundtrip
+from retake.align.audio import resample
+from retake.awareness.watermark import (
     Payload,
     WatermarkError,
     detect,
@@ -65,7 +65,7 @@ def check_robust(x, sr, span, other):
 
 @pytest.fixture(scope="module")
 def espeak_speech():
-    from align.espeak import synthesize
+    from retake.align.espeak import synthesize
 
     s = synthesize("Every span that the editor writes carries a quiet mark of its origin. "
                    "It survives compression, resampling and cutting, yet nobody hears it.")

@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from align.errors import RetakeError, TranscriptError
-from ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
+from retake.core.errors import RetakeError, TranscriptError
+from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
+from retake.ui.request import read_transcript
 
 app = typer.Typer(
     name="retake",
@@ -34,29 +35,6 @@ LanguageOpt = Annotated[
 ]
 
 
-def _read_transcript(arg: str) -> str:
-    """TRANSCRIPT is a file if such a file exists, else the text itself."""
-    path = Path(arg)
-    looks_like_path = (" " not in arg.strip()) and (
-        path.suffix.lower() in {".txt", ".lab", ".md", ".text"} or os.sep in arg
-    )
-    try:
-        is_file = path.is_file()
-    except OSError:
-        is_file = False
-    if is_file:
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise TranscriptError(f"{path}: not a UTF-8 text file") from None
-        if "\x00" in text or any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
-            raise TranscriptError(f"{path}: holds control characters; is it a text file?")
-        return text
-    if looks_like_path:
-        raise TranscriptError(f"{arg}: no such transcript file (to align literal text, quote "
-                              "a sentence with spaces)")
-    return arg
 
 
 def _word_table(al, title: str) -> Table:
@@ -96,16 +74,16 @@ def align(
                                              "audio and text.")] = True,
 ) -> None:
     """Align a transcript to speech: word and phone times with per-word confidence."""
-    from align import aligner, load_audio
-    from align.cache import default_cache_dir
-    from align.formats import output_paths, write_alignment
+    from retake.align import aligner, load_audio
+    from retake.align.formats import output_paths, write_alignment
+    from retake.core.cache import default_cache_dir
 
-    text = _read_transcript(transcript)
+    text = read_transcript(transcript)
     paths = output_paths(output, audio.stem)
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
-    from ui.progress import progress_bar
+    from retake.ui.progress import progress_bar
 
     with progress_bar("aligning", enabled=sys.stderr.isatty()) as progress:
         al = aligner.align(sound, text, language=language, engine=engine, progress=progress,
@@ -126,10 +104,10 @@ def transcribe(
     language: LanguageOpt = "en",
 ) -> None:
     """Draft a transcript by speech recognition. It is a DRAFT: correct it, then align."""
-    from align import load_audio
-    from align import transcribe as run
-    from align.atomic import write_text
-    from ui.progress import progress_bar
+    from retake.align import load_audio
+    from retake.align import transcribe as run
+    from retake.core.atomic import write_text
+    from retake.ui.progress import progress_bar
 
     sound = load_audio(audio)
     with progress_bar("transcribing", enabled=sys.stderr.isatty()) as progress:
@@ -179,13 +157,13 @@ def edit(
     """Make a recording say new words by editing its transcript."""
     import json
 
-    from align import load_audio
-    from align import transcribe as run_transcribe
-    from align.cache import default_cache_dir
-    from align.normalize import tokenize
-    from voice import EditOptions, Editor, write_result
-    from voice.edit import EditError
-    from voice.plan import apply_edits
+    from retake.align import load_audio
+    from retake.align import transcribe as run_transcribe
+    from retake.align.normalize import tokenize
+    from retake.core.cache import default_cache_dir
+    from retake.voice import EditOptions, Editor, write_result
+    from retake.voice.edit import EditError
+    from retake.voice.plan import apply_edits
 
     if (to is None) == (edits is None):
         raise EditError("give the new text with --to, or operations with --edits (one of them)")
@@ -195,9 +173,9 @@ def edit(
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
-    from ui.gate import consent_ingredients, require_consent
+    from retake.ui.gate import require_consent
 
-    record = require_consent(consent, consent_recording, consent_statement, sound)
+    provenance = require_consent(consent, consent_recording, consent_statement, sound, [audio])
     if transcript is None:
         if not draft:
             raise TranscriptError("give the recording's transcript with --transcript (or "
@@ -205,9 +183,9 @@ def edit(
         text = run_transcribe(sound, language=language).text
         err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
     else:
-        text = _read_transcript(transcript)
+        text = read_transcript(transcript)
     editor = Editor(language=language, cache_dir=default_cache_dir())
-    from ui.progress import progress_bar
+    from retake.ui.progress import progress_bar
 
     with progress_bar("analysing", enabled=sys.stderr.isatty()) as progress:
         rec = editor.load(sound, text, progress=progress)
@@ -220,16 +198,14 @@ def edit(
             raise EditError(f"{edits}: expected a JSON list of edit operations")
         new_text = apply_edits([t.text for t in tokenize(text, language)], ops)
     else:
-        new_text = _read_transcript(to)
-    from voice.profile import resolve_voice
+        new_text = read_transcript(to)
+    from retake.voice.profile import resolve_voice
 
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=True), voices)
-    paths = write_result(result, output,
-                         sources=[audio, *consent_ingredients(consent_recording)],
-                         consent=record.to_dict())
+    paths = write_result(result, output, provenance)
     table = Table(title=f"{len(result.report.edits)} edit(s)")
     for col in ("edit", "text", "at (s)", "made by", "heard on re-align", "voice similarity"):
         table.add_column(col)
@@ -255,9 +231,9 @@ def voice_build(
     language: LanguageOpt = "en",
 ) -> None:
     """Build and save a voice profile; say how much speech it holds and what it lacks."""
-    from align.cache import default_cache_dir
-    from voice import Editor
-    from voice.profile import build_profile, profiles_dir, save_profile
+    from retake.core.cache import default_cache_dir
+    from retake.voice import Editor
+    from retake.voice.profile import build_profile, profiles_dir, save_profile
 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise TranscriptError(f"profile name {name!r}: use letters, digits, - and _")
@@ -273,8 +249,8 @@ def voice_show(name: Annotated[str, typer.Argument(help="Profile name or folder.
     """Show what a saved voice profile holds."""
     import json
 
-    from align.cache import default_cache_dir
-    from voice.profile import profiles_dir
+    from retake.core.cache import default_cache_dir
+    from retake.voice.profile import profiles_dir
 
     for folder in (Path(name), profiles_dir(default_cache_dir()) / name):
         if (folder / "profile.json").exists():
@@ -298,9 +274,9 @@ def _print_profile(summary: dict) -> None:
 @app.command()
 def engines() -> None:
     """List every engine of every stage, and whether it can run here now."""
-    from align.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
-    from video.swappers import VIDEO_ENGINES
-    from voice.engines import VOICE_ENGINES
+    from retake.core.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
+    from retake.video.swappers import VIDEO_ENGINES
+    from retake.voice.engines import VOICE_ENGINES
 
     table = Table(title="Retake engines")
     for col in ("stage", "engine", "runs here", "what it is", "weights (licence)"):
@@ -319,7 +295,7 @@ def demo(
     Path("out"),
 ) -> None:
     """Run the main job offline on a built-in sample and write the results to OUT/."""
-    from ui.demo import run_demo
+    from retake.ui.demo import run_demo
 
     run_demo(output, out, err)
 
@@ -331,7 +307,7 @@ def verify(
                                               "signing root.")] = True,
 ) -> None:
     """Check a file's Content Credentials (C2PA): who made it, what was edited, intact?"""
-    from align.provenance import verify as run_verify
+    from retake.awareness.provenance import verify as run_verify
 
     if not file.is_file():
         raise RetakeError(f"{file}: no such file")
@@ -352,8 +328,8 @@ def consent_cmd(
                                                 "to this text file.")] = None,
 ) -> None:
     """Print a fresh consent sentence for the speaker to read aloud (strict consent mode)."""
-    from align.atomic import write_text
-    from align.consent import consent_sentence
+    from retake.awareness.consent import consent_sentence
+    from retake.core.atomic import write_text
 
     sentence = consent_sentence()
     out.print(sentence, highlight=False)
@@ -370,7 +346,7 @@ def studio(
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
 ) -> None:
     """Open the Retake studio: a local web page to edit, swap and dub."""
-    from ui.studio import launch
+    from retake.ui.studio import launch
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[bold yellow]warning[/]: listening on {host}: anyone who can reach this "
@@ -380,7 +356,7 @@ def studio(
 
 
 def _register_video() -> None:
-    from ui.cli_video import register
+    from retake.ui.cli_video import register
 
     register(app)
 

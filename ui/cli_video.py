@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from align.errors import FaceError, RetakeError, VideoError
-from ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, consent_ingredients, require_consent
+from retake.core.errors import FaceError, RetakeError, VideoError
+from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
+from retake.ui.request import read_transcript
 
 out = Console()
 err = Console(stderr=True)
@@ -23,13 +24,13 @@ DetectorOpt = Annotated[str, typer.Option("--detector", help="Face detector: hog
 
 
 def _models(detector: str):
-    from video.faces import FaceModels
+    from retake.video.faces import FaceModels
 
     return FaceModels(detector=detector)
 
 
 def _bar(label: str, unit: str):
-    from ui.progress import progress_bar
+    from retake.ui.progress import progress_bar
 
     return progress_bar(label, unit=unit, enabled=err.is_terminal)
 
@@ -37,8 +38,8 @@ def _bar(label: str, unit: str):
 def _reference(path: Path | None, models):
     if path is None:
         return None
-    from video.media import read_image
-    from video.swap_landmark import source_face
+    from retake.video.media import read_image
+    from retake.video.swap_landmark import source_face
 
     rgb = read_image(path)
     return models.embed(rgb, source_face(rgb, models))
@@ -69,7 +70,7 @@ def faces_extract(
     detector: DetectorOpt = "hog",
 ) -> None:
     """Detect, track and align faces; write crops and their metadata into a faceset."""
-    from video.faceset import extract
+    from retake.video.faceset import extract
 
     if not 32 <= size <= 1024:
         raise RetakeError("--size: choose between 32 and 1024 pixels")
@@ -90,7 +91,7 @@ def faces_sort(
     by: Annotated[str, typer.Option(help="blur, yaw, size, identity or histogram.")] = "blur",
 ) -> None:
     """Order a faceset's crops (renames them NNNNN_...) as DeepFaceLab's sorter does."""
-    from video.faceset import sort_faceset
+    from retake.video.faceset import sort_faceset
 
     order = sort_faceset(faceset, by)
     table = Table("#", "file", "blur", "yaw", "size", title=f"sorted by {by}")
@@ -136,11 +137,11 @@ def swap(
 
     Same frames, timing and audio; the output is labelled as synthetic and signed.
     """
-    from align.cache import default_cache_dir
-    from video.blend import BLEND_MODES, COLOUR_MODES, MergeOptions
-    from video.media import is_image, read_image
-    from video.swap import FaceChoice
-    from video.swap import swap as run_swap
+    from retake.core.cache import default_cache_dir
+    from retake.video.blend import BLEND_MODES, COLOUR_MODES, MergeOptions
+    from retake.video.media import is_image, read_image
+    from retake.video.swap import FaceChoice
+    from retake.video.swap import swap as run_swap
 
     if (source is None) == (model is None):
         raise RetakeError("give either --source PHOTO or --model MODEL")
@@ -162,27 +163,27 @@ def swap(
         raise RetakeError("the output would overwrite the target; choose another name")
     reference = None
     if consent_recording is not None and not image_target:
-        from video.media import probe as probe_video
+        from retake.video.media import probe as probe_video
 
         reference = target if probe_video(target).has_audio else None
-    record = require_consent(consent, consent_recording, consent_statement, reference)
+    provenance = require_consent(consent, consent_recording, consent_statement, reference,
+                                 [source])
     models = _models(detector)
     if source is not None:
-        from video.swap_landmark import LandmarkSwapper
-        from video.swap_landmark import source_face as find_source
+        from retake.video.swap_landmark import LandmarkSwapper
+        from retake.video.swap_landmark import source_face as find_source
 
         rgb = read_image(source)
         swapper = LandmarkSwapper(rgb, find_source(rgb, models, source_face), shape=shape)
     else:
-        from video.swap_autoencoder import AutoencoderSwapper
+        from retake.video.swap_autoencoder import AutoencoderSwapper
 
         swapper = AutoencoderSwapper(model, direction=direction, device=device, mask=mask)
     choice = FaceChoice(faces, _reference(reference, models), _position(position))
     options = MergeOptions(colour=colour, blend=blend, keep_mouth=keep_mouth)
     if model is not None and hasattr(swapper, "check_target"):
         swapper.check_target(target, models)
-    kwargs = {"choice": choice, "merge_options": options, "consent": record.to_dict(),
-              "sources": [p for p in (source,) if p] + consent_ingredients(consent_recording)}
+    kwargs = {"choice": choice, "merge_options": options, "provenance": provenance}
     if not image_target:
         kwargs["cache_dir"] = default_cache_dir()
     with _bar("swapping", "frames") as bar:
@@ -213,8 +214,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train a DeepFaceLab-style autoencoder (shared encoder, one decoder per face)."""
-    from video.autoencoder import TrainOptions
-    from video.autoencoder import train as run_train
+    from retake.video.autoencoder import TrainOptions
+    from retake.video.autoencoder import train as run_train
 
     opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
                         preview_every=preview_every, gan_after=gan_after, device=device,
@@ -241,21 +242,19 @@ def lipsync(
     consent_statement: ConsentTextOpt = None,
 ) -> None:
     """Re-render the mouth of a video or photo to say AUDIO (mouths from the video itself)."""
-    from align.cache import default_cache_dir
-    from ui.cli import _read_transcript
-    from video.lipsync import lipsync as run_lipsync
+    from retake.core.cache import default_cache_dir
+    from retake.video.lipsync import lipsync as run_lipsync
 
     if output.suffix.lower() != ".mp4":
         raise RetakeError(f"{output}: the output of lip-sync is an .mp4 file")
     for p in (face, audio):
         if not p.is_file():
             raise RetakeError(f"{p}: no such file")
-    text = _read_transcript(transcript) if transcript is not None else None
-    record = require_consent(consent, consent_recording, consent_statement, audio)
+    text = read_transcript(transcript) if transcript is not None else None
+    provenance = require_consent(consent, consent_recording, consent_statement, audio)
     with _bar("lip-sync", "frames") as bar:
         res = run_lipsync(face, audio, output, transcript=text, models=_models(detector),
-                          cache_dir=default_cache_dir(), consent=record.to_dict(),
-                          sources=consent_ingredients(consent_recording),
+                          cache_dir=default_cache_dir(), provenance=provenance,
                           progress=(lambda stage, d, n: bar(d, n)) if bar else None)
     err.print(f"wrote {output}: {res['frames']} frames for {res['speech_s']:.1f} s of speech "
               f"({res['words']} words; {res['bank']} mouths to choose from). It is labelled "
@@ -292,20 +291,19 @@ def dub(
     """
     import json
 
-    from align import load_audio
-    from align import transcribe as run_transcribe
-    from align.cache import default_cache_dir
-    from align.errors import TranscriptError
-    from align.normalize import tokenize
-    from ui.cli import _read_transcript
-    from video.dub import dub as run_dub
-    from voice.edit import EditError
-    from voice.plan import apply_edits
+    from retake.align import load_audio
+    from retake.align import transcribe as run_transcribe
+    from retake.align.normalize import tokenize
+    from retake.core.cache import default_cache_dir
+    from retake.core.errors import TranscriptError
+    from retake.video.dub import dub as run_dub
+    from retake.voice.edit import EditError
+    from retake.voice.plan import apply_edits
 
     voice_opts: dict = {}
     ops = None
     if script is not None:
-        from video.script import load_script
+        from retake.video.script import load_script
 
         if to is not None or edits is not None:
             raise EditError("--script already says what to change; drop --to/--edits")
@@ -322,7 +320,7 @@ def dub(
         raise RetakeError(f"{output}: the output of dub is an .mp4 file")
     if not video.is_file():
         raise VideoError(f"{video}: no such file")
-    record = require_consent(consent, consent_recording, consent_statement, video)
+    provenance = require_consent(consent, consent_recording, consent_statement, video)
     if transcript is None:
         if not draft:
             raise TranscriptError("give the video's transcript with --transcript (or --draft "
@@ -330,7 +328,7 @@ def dub(
         text = run_transcribe(load_audio(video)).text
         err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
     else:
-        text = _read_transcript(transcript)
+        text = read_transcript(transcript)
     if edits is not None:
         try:
             ops = json.loads(edits.read_text(encoding="utf-8"))
@@ -339,8 +337,8 @@ def dub(
     if ops is not None:
         new_text = apply_edits([t.text for t in tokenize(text, "en")], ops)
     else:
-        new_text = _read_transcript(to)
-    from voice import EditOptions
+        new_text = read_transcript(to)
+    from retake.voice import EditOptions
 
     options = EditOptions(**voice_opts)
     stages: dict[str, object] = {}
@@ -352,8 +350,7 @@ def dub(
 
         res = run_dub(video, output, new_text, transcript=text, models=_models(detector),
                       options=options, swap_source=swap, cache_dir=default_cache_dir(),
-                      progress=progress, consent=record.to_dict(),
-                      sources=consent_ingredients(consent_recording))
+                      progress=progress, provenance=provenance)
     table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
     for e in res.edits:
         table.add_row(e.get("kind", ""), e.get("text", ""),
@@ -374,13 +371,12 @@ def detect(
                                                    "absent.")] = None,
 ) -> None:
     """Look for traces of voice and face edits; explain the evidence and its limits."""
-    from ui.cli import _read_transcript
-    from video.detect import detect as run_detect
-    from video.detect import write_report
+    from retake.awareness.detect import detect as run_detect
+    from retake.awareness.detect import write_report
 
     if not file.is_file():
         raise RetakeError(f"{file}: no such file")
-    text = _read_transcript(transcript) if transcript is not None else None
+    text = read_transcript(transcript) if transcript is not None else None
     report = run_detect(file, transcript=text)
     out.print(report.summary(), highlight=False)
     folder = output or file.with_name(file.stem + "-detect")

@@ -36,11 +36,11 @@ def reference_word_starts(synth, text: str) -> dict[int, float]:
 
 def run_demo(folder: Path, out: Console, err: Console) -> None:
     """Generate the sample, align it, write every output, print the word table."""
-    from align import Audio, aligner
-    from align.atomic import write_text
-    from align.audio import write_wav
-    from align.espeak import synthesize
-    from align.formats import output_paths, write_alignment
+    from retake.align import Audio, aligner
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+    from retake.align.formats import output_paths, write_alignment
+    from retake.core.atomic import write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     err.print("[bold]1/5[/] speaking the built-in sample with espeak-ng ...")
@@ -83,8 +83,8 @@ EDITED_TEXT = (
 
 def run_edit_demo(folder: Path, synth, out: Console, err: Console) -> None:
     """Edit the sample by text and write the edited audio, its TextGrid and its report."""
-    from align import Audio
-    from voice import Editor, write_result
+    from retake.align import Audio
+    from retake.voice import Editor, write_result
 
     err.print("[bold]3/5[/] editing it by text: " + EDITED_TEXT)
     editor = Editor()
@@ -110,11 +110,11 @@ def run_video_demo(folder: Path, out: Console, err: Console) -> None:
     import numpy as np
     import skimage.data
 
-    from video.faces import FaceModels
-    from video.lipsync import lipsync
-    from video.media import write_image
-    from video.swap import swap_video
-    from video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.faces import FaceModels
+    from retake.video.lipsync import lipsync
+    from retake.video.media import write_image
+    from retake.video.swap import swap_video
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
 
     models = FaceModels()
     face = folder / "face.png"

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from align.consent import DECLARATION, ConsentError, ConsentRecord
+from retake.awareness.consent import DECLARATION, ConsentError, ConsentRecord
+from retake.awareness.provenance import Provenance
 
 ConsentOpt = Annotated[bool, typer.Option("--consent", help=f"Affirm: {DECLARATION}")]
 ConsentTakeOpt = Annotated[Path | None, typer.Option(
@@ -32,15 +33,24 @@ def _who() -> str:
 
 
 def require_consent(consent: bool, take: Path | None, statement: str | None,
-                    reference) -> ConsentRecord:
-    """The consent record for this edit, or a ConsentError saying what to do.
+                    reference, ingredients: list[Path | None] = ()) -> Provenance:
+    """What the output's credentials record (consent, ingredients), or a ConsentError saying
+    what to do.
 
     `reference` is the speaker's voice to compare the take with (a path, an Audio/Recording
-    or (samples, rate)); None when there is no voice (a silent video).
+    or (samples, rate)); None when there is no voice (a silent video). `ingredients` are
+    the inputs used besides the edited file; the consent take joins them.
     """
+    record = _record(consent, take, statement, reference)
+    extra = [Path(p) for p in ingredients if p] + ([take] if take is not None else [])
+    return Provenance(consent=record.to_dict(), ingredients=tuple(extra))
+
+
+def _record(consent: bool, take: Path | None, statement: str | None,
+            reference) -> ConsentRecord:
     if take is not None:
-        from align.consent import check_consent_recording
-        from ui.cli import _read_transcript
+        from retake.awareness.consent import check_consent_recording
+        from retake.ui.request import read_transcript
 
         if not statement:
             raise ConsentError("--consent-recording needs --consent-statement: the sentence "
@@ -48,7 +58,7 @@ def require_consent(consent: bool, take: Path | None, statement: str | None,
         if reference is None:
             raise ConsentError("the consent recording cannot be checked: the edited file has "
                                "no voice to compare it with; use --consent")
-        text = _read_transcript(statement)
+        text = read_transcript(statement)
         record = ConsentRecord.from_check(text, check_consent_recording(take, text, reference),
                                           _who())
         record.require()
@@ -58,8 +68,3 @@ def require_consent(consent: bool, take: Path | None, statement: str | None,
     raise ConsentError("Retake edits a voice or a face only with the person's consent: add "
                        "--consent to affirm they agreed, or --consent-recording TAKE "
                        "--consent-statement TEXT (get a sentence from `retake consent`)")
-
-
-def consent_ingredients(take: Path | None) -> list[Path]:
-    """The consent take, when there is one, as an ingredient of the output's manifest."""
-    return [take] if take is not None else []

@@ -24,7 +24,8 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from align.errors import RetakeError
+from retake.awareness.provenance import Provenance
+from retake.core.errors import RetakeError
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,8 @@ class Studio:
     def editor(self):
         """The voice editor, shared by all sessions (its caches make re-edits fast)."""
         if self._editor is None:
-            from align.cache import default_cache_dir
-            from voice import Editor
+            from retake.core.cache import default_cache_dir
+            from retake.voice import Editor
 
             self._editor = Editor(cache_dir=default_cache_dir())
         return self._editor
@@ -133,7 +134,7 @@ class Studio:
     def models(self):
         """dlib face models, shared."""
         if self._models is None:
-            from video.faces import FaceModels
+            from retake.video.faces import FaceModels
 
             self._models = FaceModels()
         return self._models
@@ -159,20 +160,22 @@ class Studio:
         return "Cancelling…"
 
     @staticmethod
-    def consent_record(agreed: bool) -> dict:
-        """The consent record for an edit, or an error asking for the confirmation."""
-        from align.consent import ConsentError, ConsentRecord
+    def consent_record(agreed: bool, ingredients: list = ()) -> Provenance:
+        """The output's provenance (consent, ingredients), or an error asking for the
+        confirmation."""
+        from retake.awareness.consent import ConsentError, ConsentRecord
 
         if not agreed:
             raise ConsentError("tick the consent box first: Retake edits a voice or a face "
                                "only with the person's consent")
-        return ConsentRecord.declared("studio user").to_dict()
+        return Provenance(ConsentRecord.declared("studio user").to_dict(),
+                          tuple(Path(p) for p in ingredients if p))
 
     # -------------------------------------------------------------- voice
     def analyse(self, audio: str | None, video: str | None, transcript: str, request,
                 progress=None):
         """Load speech, transcribe if needed, align; return text, plot and word table."""
-        from align import load_audio, transcribe
+        from retake.align import load_audio, transcribe
 
         s = self.session(request)
         s.cancel.clear()
@@ -197,8 +200,8 @@ class Studio:
 
     def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False):
         """Apply the text edit; return the edited audio, the files and the takes."""
-        from align.subtitles import write_subtitles
-        from voice import EditOptions, write_result
+        from retake.align.subtitles import write_subtitles
+        from retake.voice import EditOptions, write_result
 
         s = self.session(request)
         s.cancel.clear()
@@ -214,15 +217,15 @@ class Studio:
                                         EditOptions(takes=max(1, int(takes or 1))))
         n = len(list(s.folder.glob("edited-*.wav"))) + 1
         out = s.folder / f"edited-{n}.wav"
-        sources = sorted(s.folder.glob("in-speech.*"))
-        paths = write_result(result, out, sources=sources[:1], consent=consent)
+        sources = sorted(s.folder.glob("in-speech.*"))[:1]
+        paths = write_result(result, out, Provenance(consent.consent, tuple(sources)))
         files = [str(p) for p in paths.values()] + write_subtitles(result.alignment,
                                                                   out.with_suffix(""))
         rows = [[e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine,
                  "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "no")]
                 for e in result.report.edits]
         alts = []
-        from align.audio import write_wav
+        from retake.align.audio import write_wav
 
         for i, span in enumerate(result.takes):
             for k, take in enumerate(span[1:], start=2):
@@ -233,13 +236,13 @@ class Studio:
 
     # -------------------------------------------------------------- face
     def _swapper(self, source: str | None, model: str):
-        from video.media import read_image
+        from retake.video.media import read_image
 
         if model and model.strip():
-            from video.swap_autoencoder import AutoencoderSwapper
+            from retake.video.swap_autoencoder import AutoencoderSwapper
 
             return AutoencoderSwapper(Path(model.strip()))
-        from video.swap_landmark import LandmarkSwapper, source_face
+        from retake.video.swap_landmark import LandmarkSwapper, source_face
 
         src = _check_type(source, IMAGE_TYPES, "a source photo")
         rgb = read_image(src)
@@ -247,8 +250,8 @@ class Studio:
 
     def preview_swap(self, source: str | None, model: str, target: str | None, request):
         """Swap one frame (the first with a face, or the image) for a quick look."""
-        from video.media import is_image, read_frames, write_image
-        from video.swap import swap_image
+        from retake.video.media import is_image, read_frames, write_image
+        from retake.video.swap import swap_image
 
         s = self.session(request)
         tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
@@ -267,8 +270,8 @@ class Studio:
     def run_swap(self, source: str | None, model: str, target: str | None, request,
                  progress=None, agreed: bool = False):
         """The full swap; returns the result (image or video) and a download."""
-        from video.media import is_image
-        from video.swap import swap
+        from retake.video.media import is_image
+        from retake.video.swap import swap
 
         s = self.session(request)
         s.cancel.clear()
@@ -278,8 +281,10 @@ class Studio:
         n = len(list(s.folder.glob("swapped-*"))) + 1
         out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
         tick = self._ticker(s, progress, "swapping", "frames")
-        kwargs = {"consent": consent} if is_image(tgt) else {
-            "progress": lambda st, d, t: tick(d, t), "consent": consent}
+        photo = source if source and not (model and model.strip()) else None
+        kwargs = {"provenance": Provenance(consent.consent, (Path(photo),) if photo else ())}
+        if not is_image(tgt):
+            kwargs["progress"] = lambda st, d, t: tick(d, t)
         with self.lock:
             res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
         note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
@@ -291,8 +296,8 @@ class Studio:
     def run_dub(self, video: str | None, transcript: str, new_text: str, script: str | None,
                 swap_photo: str | None, request, progress=None, agreed: bool = False):
         """The dubbing pipeline with a progress bar per stage."""
-        from align import load_audio, transcribe
-        from video.dub import dub
+        from retake.align import load_audio, transcribe
+        from retake.video.dub import dub
 
         s = self.session(request)
         s.cancel.clear()
@@ -302,9 +307,9 @@ class Studio:
         new = (new_text or "").strip()
         photo = _check_type(swap_photo, IMAGE_TYPES, "a photo") if swap_photo else None
         if script:
-            from align.normalize import tokenize
-            from video.script import load_script
-            from voice.plan import apply_edits
+            from retake.align.normalize import tokenize
+            from retake.video.script import load_script
+            from retake.voice.plan import apply_edits
 
             sc = load_script(script)
             text = text or (sc.transcript or "")
@@ -320,7 +325,7 @@ class Studio:
             n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
             out = s.folder / f"dubbed-{n}.mp4"
             res = dub(vid, out, new, transcript=text, editor=self.editor(),
-                      models=self.models(), swap_source=photo, consent=consent,
+                      models=self.models(), swap_source=photo, provenance=consent,
                       progress=lambda st, d, t: self._ticker(s, progress, st)(d, t))
         return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
             f"{res.mouth_frames} of {res.frames} frames"
@@ -330,7 +335,7 @@ class Studio:
         """The detector's report: summary, the HTML page inline, and downloads."""
         import html as html_lib
 
-        from video.detect import detect, write_report
+        from retake.awareness.detect import detect, write_report
 
         s = self.session(request)
         src = self._keep(s, _check_type(file, AUDIO_TYPES + VIDEO_TYPES,

@@ -28,11 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from align.atomic import atomic_group
-from align.errors import EngineUnavailable, FaceError, RetakeError
-
-from .faceset import Faceset, load
-from .geometry import MIRROR, apply, crop_matrix, region_mask
+from retake.core.atomic import atomic_group
+from retake.core.errors import EngineUnavailable, FaceError, RetakeError
+from retake.video.faceset import Faceset, load
+from retake.video.geometry import MIRROR, apply, crop_matrix, region_mask
 
 IDENTITIES = ("src", "dst")
 MODEL_VERSION = 1
@@ -573,7 +572,7 @@ class _Session:
 
     def preview(self) -> Path:
         """Write previews/step_NNNNNNN.png and previews/latest.png."""
-        from .media import write_image
+        from retake.video.media import write_image
 
         img = _preview_grid(self.net, self.fixed["src"], self.fixed["dst"], self.dev)
         path = self.root / "previews" / f"step_{self.done:07d}.png"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import region_mask
-from .swappers import Patch
+from retake.video.geometry import region_mask
+from retake.video.swappers import Patch
 
 COLOUR_MODES = ("lab", "histogram", "none")
 BLEND_MODES = ("feather", "poisson")

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from align.atomic import write_text
-from align.errors import FaceError, VideoError
-
-from .lipsync import MouthFrame, _bank_from_video, phones_of, resync
-from .media import VideoWriter, probe
-from .retime import iter_retimed, plan_retime, source_frame_times
-from .visemes import frame_visemes
+from retake.awareness.provenance import Provenance, edit_action
+from retake.core.atomic import atomic_group
+from retake.core.errors import FaceError, VideoError
+from retake.video.lipsync import MouthFrame, _bank_from_video, phones_of, resync
+from retake.video.media import VideoWriter, probe
+from retake.video.retime import iter_retimed, plan_retime, source_frame_times
+from retake.video.visemes import frame_visemes
 
 DISCLOSURE = "Made with Retake: the speech in this file was edited and the mouth re-rendered " \
              "(synthetic media)."
@@ -63,19 +63,18 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         transcript: str | None = None, editor=None, options=None, models=None,
         swap_source: str | os.PathLike | None = None, cache_dir: Path | None = None,
         progress: Callable[[str, int, int], None] | None = None,
-        consent: dict | None = None, sources: list = (), sign: bool = True) -> DubResult:
+        provenance: Provenance = Provenance()) -> DubResult:
     """Make the speaker in `video` say `new_text`; write OUT.mp4 plus its alignment
     (OUT.json), time map (OUT.timemap.json) and edit report (OUT.report.json).
 
     `transcript` is what the video says now (transcribed when None). `swap_source`, a
     photo, also swaps the face (landmark engine).
     """
-    from align import load_audio, transcribe
-    from voice import EditOptions, Editor
-
-    from .blend import merge
-    from .faces import FaceModels
-    from .track import choose, load_tracks
+    from retake.align import load_audio, transcribe
+    from retake.video.blend import merge
+    from retake.video.faces import FaceModels
+    from retake.video.track import choose, load_tracks
+    from retake.voice import EditOptions, Editor
 
     video = Path(video)
     out = Path(out)
@@ -104,8 +103,8 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
     visemes = frame_visemes(phones_of(result.alignment), out_times)
     swapper = None
     if swap_source is not None:
-        from .media import read_image
-        from .swap_landmark import LandmarkSwapper, source_face
+        from retake.video.media import read_image
+        from retake.video.swap_landmark import LandmarkSwapper, source_face
 
         rgb = read_image(swap_source)
         swapper = LandmarkSwapper(rgb, source_face(rgb, models))
@@ -121,40 +120,38 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
             yield MouthFrame(k, t, rgb, lms, visemes[k] if recipe.mouth else None)
 
     report = stage("render")
-    with VideoWriter(out, info.fps, info.width, info.height,
-                     audio=(result.samples, result.sample_rate),
-                     metadata={"comment": DISCLOSURE}) as writer:
-        for k, rgb in enumerate(resync(frames(), bank)):
-            if swapper is not None:
-                lms = faces[k]
-                if lms is not None:
-                    rgb = merge(rgb, swapper.render(rgb, lms), lms)
-            writer.write(rgb, float(out_times[k]))
-            if report:
-                report(k + 1, len(recipes))
-    if sign:
-        from align.provenance import edit_action
-        from align.provenance import sign as c2pa_sign
-
+    stem = out.with_suffix("")
+    sidecars = {Path(f"{stem}.json"): result.alignment.to_json(),
+                Path(f"{stem}.timemap.json"): timemap.to_json(),
+                Path(f"{stem}.report.json"): result.report.to_json()}
+    # The mp4 is signed before the group (mp4 + sidecars) is published: never an unsigned dub.
+    with atomic_group([out, *sidecars]) as (tmp, *tmp_sidecars):
+        with VideoWriter(tmp, info.fps, info.width, info.height,
+                         audio=(result.samples, result.sample_rate),
+                         metadata={"comment": DISCLOSURE}) as writer:
+            for k, rgb in enumerate(resync(frames(), bank)):
+                if swapper is not None:
+                    lms = faces[k]
+                    if lms is not None:
+                        rgb = merge(rgb, swapper.render(rgb, lms), lms)
+                writer.write(rgb, float(out_times[k]))
+                if report:
+                    report(k + 1, len(recipes))
         fps = float(info.fps)
         mouth = [(recipes[i].time, recipes[i].time + 1 / fps) for i in range(len(recipes))
                  if recipes[i].mouth]
         actions = [edit_action("mouth re-rendered where the speech changed", _merge(mouth))]
+        edited = [video]
         if swap_source is not None:
             actions.append(edit_action("face swapped (landmark engine)"))
-        ingredients = [video, *[Path(p) for p in sources]]
-        if swap_source is not None:
-            ingredients.append(Path(swap_source))
-        c2pa_sign(out, actions, ingredients,
-                  synthetic_spans=[(e.start, e.end) for e in result.report.synthesized],
-                  consent=consent)
-    stem = out.with_suffix("")
-    sidecars = {"json": result.alignment.to_json(), "timemap.json": timemap.to_json(),
-                "report.json": result.report.to_json()}
-    for suffix, body in sidecars.items():
-        path = Path(f"{stem}.{suffix}")
-        write_text(path, body)
-        res.outputs.append(str(path))
+            edited.append(Path(swap_source))
+        provenance.sign_file(tmp, actions, edited,
+                             synthetic_spans=[(e.start, e.end)
+                                              for e in result.report.synthesized],
+                             title=out.name)
+        for tmp_path, body in zip(tmp_sidecars, sidecars.values(), strict=True):
+            Path(tmp_path).write_text(body, encoding="utf-8")
+    res.outputs.extend(str(p) for p in sidecars)
     res.outputs.insert(0, str(out))
     res.edits = json.loads(result.report.to_json()).get("edits", [])
     return res

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from align.errors import EngineUnavailable
+from retake.core.errors import EngineUnavailable
 
 DETECTORS = ("hog", "cnn")
 

@@ -21,19 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from align.atomic import write_text
-from align.errors import FaceError, RetakeError
-
-from .faces import FaceModels, identity_distance
-from .geometry import (
+from retake.core.atomic import write_text
+from retake.core.errors import FaceError, RetakeError
+from retake.video.faces import FaceModels, identity_distance
+from retake.video.geometry import (
     LEFT_EYE,
     RIGHT_EYE,
     apply,
     crop_matrix,
     inter_ocular,
 )
-from .media import Frame, is_image, read_frames, read_image, write_image
-from .track import FaceTrack, TrackOptions, track_faces
+from retake.video.media import Frame, is_image, read_frames, read_image, write_image
+from retake.video.track import FaceTrack, TrackOptions, track_faces
 
 SORT_KEYS = ("blur", "yaw", "size", "identity", "histogram")
 
@@ -164,7 +163,7 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
     images = [s for s in srcs if is_image(s)]
     total = len(images)
     if videos:
-        from .media import probe
+        from retake.video.media import probe
 
         total += sum(probe(v).frames for v in videos)
     counter = [0]

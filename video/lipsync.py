@@ -14,13 +14,15 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
-from align.errors import FaceError
-
-from .mouth import MouthBank, MouthRenderer, paste, pose_of, select_mouths
-from .visemes import frame_visemes
+from retake.awareness.provenance import Provenance, edit_action
+from retake.core.atomic import atomic_group
+from retake.core.errors import FaceError
+from retake.video.mouth import MouthBank, MouthRenderer, paste, pose_of, select_mouths
+from retake.video.visemes import frame_visemes
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500,
                      frames: Iterable | None = None) -> MouthBank:
     """The mouths of a video's tracked face (at most `limit`, evenly spread); `frames`, if
     the caller already decoded them, saves decoding the video again."""
-    from .media import read_frames
+    from retake.video.media import read_frames
 
     bank = MouthBank([], 1.0)
     step = max(1, len(track.frames) // limit)
@@ -100,12 +102,12 @@ def _mark(samples: np.ndarray, rate: int, text: str) -> np.ndarray:
     """Every re-rendered mouth frame carries its audio's mark: the whole track is marked."""
     import hashlib
 
-    from voice.edit import _tool_version
-    from voice.watermark import Payload, WatermarkError, embed, version_code
+    from retake.awareness.watermark import Payload, WatermarkError, embed, version_code
+    from retake.core.version import __version__
 
     edit_id = int.from_bytes(hashlib.sha256(f"lipsync|{text}".encode()).digest()[:3], "big")
     try:
-        return embed(samples, rate, Payload(version_code(_tool_version()), edit_id))
+        return embed(samples, rate, Payload(version_code(__version__), edit_id))
     except WatermarkError as exc:
         log.warning("could not watermark the lip-synced audio: %s", exc)
         return samples
@@ -115,8 +117,8 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
             transcript: str | None = None, models=None, cache_dir=None,
             fps: Fraction = Fraction(25),
             progress: Callable[[str, int, int], None] | None = None,
-            close_bilabials: bool = True, consent: dict | None = None,
-            sources: list = (), sign: bool = True) -> dict:
+            close_bilabials: bool = True,
+            provenance: Provenance = Provenance()) -> dict:
     """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
 
     The speech is aligned to `transcript` (transcribed first when None). A video's picture
@@ -127,11 +129,10 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     closures (the mouth stays half open around them): for awareness demos and to test
     `retake detect`; never the default.
     """
-    from align import align, load_audio, transcribe
-
-    from .faces import FaceModels
-    from .media import VideoWriter, is_image, probe, read_frames, read_image
-    from .track import choose, load_tracks
+    from retake.align import align, load_audio, transcribe
+    from retake.video.faces import FaceModels
+    from retake.video.media import VideoWriter, is_image, probe, read_frames, read_image
+    from retake.video.track import choose, load_tracks
 
     models = models or FaceModels()
     speech = load_audio(audio)
@@ -188,19 +189,14 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
             yield MouthFrame(k, float(times[k]), rgb, lms, visemes[k])
 
     audio_track = (_mark(speech.samples, speech.sample_rate, text), speech.sample_rate)
-    with VideoWriter(out, rate, width, height, audio=audio_track,
-                     metadata={"comment": DISCLOSURE}) as writer:
-        report = (lambda d: progress("lip-sync", d, n_out)) if progress else None
-        for k, rgb in enumerate(resync(stream(), bank, progress=report)):
-            writer.write(rgb, float(times[k]))
-    if sign:
-        from pathlib import Path
-
-        from align.provenance import edit_action
-        from align.provenance import sign as c2pa_sign
-
-        c2pa_sign(out, [edit_action("mouth re-rendered to say the audio track",
-                                    [(0.0, round(n_out / float(rate), 3))])],
-                  [Path(face), Path(audio), *[Path(p) for p in sources]], consent=consent)
+    with atomic_group([out]) as (tmp,):  # signed before it is published
+        with VideoWriter(tmp, rate, width, height, audio=audio_track,
+                         metadata={"comment": DISCLOSURE}) as writer:
+            report = (lambda d: progress("lip-sync", d, n_out)) if progress else None
+            for k, rgb in enumerate(resync(stream(), bank, progress=report)):
+                writer.write(rgb, float(times[k]))
+        provenance.sign_file(tmp, [edit_action("mouth re-rendered to say the audio track",
+                                               [(0.0, round(n_out / float(rate), 3))])],
+                             [face, audio], title=Path(out).name)
     return {"frames": n_out, "speech_s": round(speech.duration, 3),
             "words": len(al.words), "bank": len(bank.samples)}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from align.atomic import atomic_path
-from align.errors import VideoError
+from retake.core.atomic import atomic_path
+from retake.core.errors import VideoError
 
 log = logging.getLogger(__name__)
 

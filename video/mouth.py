@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geometry import TEMPLATE, apply, inter_ocular, umeyama
-from .visemes import VISEMES, lip_gap, mouth_spread, viseme_distance
-from .warp import mesh_warp, triangulate
+from retake.video.geometry import TEMPLATE, apply, inter_ocular, umeyama
+from retake.video.visemes import VISEMES, lip_gap, mouth_spread, viseme_distance
+from retake.video.warp import mesh_warp, triangulate
 
 # Points of the lower-face mesh: jaw 2..14, nose base 31..35, nose ridge 29..30, mouth.
 MESH = list(range(2, 15)) + [29, 30, 31, 32, 33, 34, 35] + list(range(48, 68))
@@ -71,7 +71,7 @@ class MouthSample:
 
 def pose_of(landmarks: np.ndarray) -> np.ndarray:
     """(yaw proxy, roll in radians) of a face: bank mouths should come from similar poses."""
-    from .faceset import yaw_estimate
+    from retake.video.faceset import yaw_estimate
 
     eyes = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
     return np.array([yaw_estimate(landmarks), np.arctan2(eyes[1], eyes[0])])
@@ -241,7 +241,7 @@ class MouthRenderer:
         """Warp bank sample `sample_index` onto `frame`, whose face has `current` landmarks."""
         import cv2
 
-        from .blend import lab_transfer
+        from retake.video.blend import lab_transfer
 
         s = self.bank.samples[sample_index]
         reshape = len(self.bank.samples) == 1 or (

@@ -41,14 +41,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from align.errors import RetakeError, VideoError
-
-from .geometry import STABLE, TEMPLATE, apply, forehead, umeyama
-from .media import VideoWriter, probe, read_frames
-from .track import FaceTrack
+from retake.core.errors import RetakeError, VideoError
+from retake.video.geometry import STABLE, TEMPLATE, apply, forehead, umeyama
+from retake.video.media import VideoWriter, probe, read_frames
+from retake.video.track import FaceTrack
 
 if TYPE_CHECKING:
-    from voice.timemap import TimeMap
+    from retake.voice.timemap import TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +242,7 @@ def source_frame_times(path: str | os.PathLike) -> list[float]:
     """
     import av
 
-    from .media import _open
+    from retake.video.media import _open
 
     container = _open(path)
     try:

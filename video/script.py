@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from align.errors import RetakeError
+from retake.core.errors import RetakeError
 
 VOICE_KEYS = {"engine", "pitch", "emphasis", "speed", "takes", "reuse"}
 TOP_KEYS = {"transcript", "to", "edits", "swap", "voice", "faces", "video"}

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from align.errors import FaceError
-
-from .blend import MergeOptions, merge
-from .faces import FaceModels
-from .media import (
+from retake.awareness.provenance import Provenance, edit_action
+from retake.core.atomic import atomic_group
+from retake.core.errors import FaceError
+from retake.video.blend import MergeOptions, merge
+from retake.video.faces import FaceModels
+from retake.video.media import (
     VideoWriter,
     is_image,
     probe,
@@ -29,8 +30,8 @@ from .media import (
     read_image,
     write_image,
 )
-from .swappers import Swapper
-from .track import TrackOptions, choose, load_tracks
+from retake.video.swappers import Swapper
+from retake.video.track import TrackOptions, choose, load_tracks
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +68,18 @@ class FaceChoice:
     position: tuple[float, float] | None = None
 
 
-def _sign(out: str | os.PathLike, target: str | os.PathLike, swapper: Swapper,
-          sources: list, consent: dict | None) -> None:
-    from align.provenance import edit_action, sign
-
-    sign(out, [edit_action(f"face swapped ({swapper.name} engine)")],
-         [Path(target), *[Path(p) for p in sources if p and Path(p).is_file()]],
-         consent=consent)
+def _sign(tmp: str, out: str | os.PathLike, target: str | os.PathLike, swapper: Swapper,
+          provenance: Provenance) -> None:
+    provenance.sign_file(tmp, [edit_action(f"face swapped ({swapper.name} engine)")],
+                         [target], title=Path(out).name)
 
 
 def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapper,
                models: FaceModels, choice: FaceChoice | None = None,
-               merge_options: MergeOptions | None = None, sources: list = (),
-               consent: dict | None = None, sign: bool = True) -> SwapResult:
+               merge_options: MergeOptions | None = None,
+               provenance: Provenance = Provenance()) -> SwapResult:
     """Swap the face(s) in a still image and write the result atomically."""
-    from .track import FaceTrack
+    from retake.video.track import FaceTrack
 
     rgb = read_image(target)
     boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 500 else 0, full=True)
@@ -100,9 +98,9 @@ def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
     for t in chosen:
         frame = merge(frame, swapper.render(frame, t.landmarks[0]), t.landmarks[0],
                       merge_options)
-    write_image(out, frame)
-    if sign:
-        _sign(out, target, swapper, list(sources), consent)
+    with atomic_group([out]) as (tmp,):  # signed before it is published
+        write_image(tmp, frame)
+        _sign(tmp, out, target, swapper, provenance)
     return SwapResult(1, 1)
 
 
@@ -111,8 +109,7 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
                merge_options: MergeOptions | None = None,
                track_options: TrackOptions | None = None, cache_dir: Path | None = None,
                progress: Callable[[str, int, int], None] | None = None,
-               sources: list = (), consent: dict | None = None,
-               sign: bool = True) -> SwapResult:
+               provenance: Provenance = Provenance()) -> SwapResult:
     """Swap the chosen face through a video; same timing, size and audio; h264 + aac mp4.
 
     `progress(stage, done, total)` reports 'tracking' then 'swapping'.
@@ -133,27 +130,27 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
     audio = read_audio_track(target)
     result = SwapResult()
     report = stage("swapping")
-    with VideoWriter(out, info.fps, info.width, info.height, audio=audio,
-                     metadata={"comment": DISCLOSURE}) as writer:
-        for fr in read_frames(target):
-            frame = fr.rgb
-            hit = False
-            for t in chosen:
-                lms = t.at(fr.index)
-                if lms is None:
-                    continue
-                frame = merge(frame, swapper.render(frame, lms), lms, merge_options)
-                hit = True
-            if hit:
-                result.swapped += 1
-            else:
-                result.missing.append(fr.index)
-            writer.write(frame, fr.time)
-            result.frames += 1
-            if report:
-                report(result.frames, info.frames)
-    if sign:
-        _sign(out, target, swapper, list(sources), consent)
+    with atomic_group([out]) as (tmp,):  # signed before it is published
+        with VideoWriter(tmp, info.fps, info.width, info.height, audio=audio,
+                         metadata={"comment": DISCLOSURE}) as writer:
+            for fr in read_frames(target):
+                frame = fr.rgb
+                hit = False
+                for t in chosen:
+                    lms = t.at(fr.index)
+                    if lms is None:
+                        continue
+                    frame = merge(frame, swapper.render(frame, lms), lms, merge_options)
+                    hit = True
+                if hit:
+                    result.swapped += 1
+                else:
+                    result.missing.append(fr.index)
+                writer.write(frame, fr.time)
+                result.frames += 1
+                if report:
+                    report(result.frames, info.frames)
+        _sign(tmp, out, target, swapper, provenance)
     if result.missing:
         log.warning("%s: no face in frames %s (copied unchanged)", target,
                     result.missing_ranges())

@@ -13,11 +13,10 @@ import os
 
 import numpy as np
 
-from align.errors import FaceError, RetakeError
-
-from .faces import SAME_PERSON, FaceModels, identity_distance
-from .geometry import crop_matrix, invert, outline, region_mask
-from .swappers import Patch
+from retake.core.errors import FaceError, RetakeError
+from retake.video.faces import SAME_PERSON, FaceModels, identity_distance
+from retake.video.geometry import crop_matrix, invert, outline, region_mask
+from retake.video.swappers import Patch
 
 DIRECTIONS = {"dst_to_src": ("dst", "src"), "src_to_dst": ("src", "dst")}
 MASKS = ("learned", "landmarks", "both")
@@ -48,7 +47,7 @@ def check_identity(meta: dict, embedding: np.ndarray | None, expected: str = "ds
 def check_model_identity(model_dir: str | os.PathLike, embedding: np.ndarray | None,
                          direction: str = "dst_to_src") -> float | None:
     """`check_identity` for a model folder, without loading its weights."""
-    from .autoencoder import model_info
+    from retake.video.autoencoder import model_info
 
     return check_identity(model_info(model_dir), embedding, _direction(direction)[0])
 
@@ -86,7 +85,7 @@ class AutoencoderSwapper:
 
     def __init__(self, model_dir: str | os.PathLike, direction: str = "dst_to_src",
                  device: str = "auto", mask: str = "learned", margin: float = 0.1) -> None:
-        from .autoencoder import load_model
+        from retake.video.autoencoder import load_model
 
         self.target, self.paint_as = _direction(direction)
         if mask not in MASKS:
@@ -111,7 +110,7 @@ class AutoencoderSwapper:
         Looks at every 5th of the first `frames` frames until one holds a face; returns
         None when none does (the swap itself then reports the missing face).
         """
-        from .media import is_image, read_frames, read_image
+        from retake.video.media import is_image, read_frames, read_image
 
         def first_face(rgb: np.ndarray) -> np.ndarray | None:
             boxes = models.detect(rgb)

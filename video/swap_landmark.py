@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from align.errors import FaceError
-
-from .faces import FaceModels
-from .geometry import (
+from retake.core.errors import FaceError
+from retake.video.faces import FaceModels
+from retake.video.geometry import (
     INNER_LIPS,
     LEFT_EYE,
     MOUTH,
@@ -30,8 +29,8 @@ from .geometry import (
     forehead,
     umeyama,
 )
-from .swappers import Patch
-from .warp import mesh_warp, triangulate
+from retake.video.swappers import Patch
+from retake.video.warp import mesh_warp, triangulate
 
 
 def _triangles() -> np.ndarray:

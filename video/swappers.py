@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from align.engines import EngineSpec
+from retake.core.engines import EngineSpec
 
 
 @dataclass
@@ -43,13 +43,13 @@ class Swapper(Protocol):
 
 
 def _torch_missing() -> str | None:
-    from align.engines import _module_missing
+    from retake.core.engines import _module_missing
 
     return _module_missing("torch")
 
 
 def _dlib_missing() -> str | None:
-    from align.engines import _module_missing
+    from retake.core.engines import _module_missing
 
     return _module_missing("dlib", "face_recognition_models")
 

@@ -21,12 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from align import cache
-from align.errors import FaceError
-
-from .faces import FaceModels, box_from_landmarks, identity_distance
-from .geometry import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE, TEMPLATE, apply, invert, umeyama
-from .media import Frame
+from retake.core import cache
+from retake.core.errors import FaceError
+from retake.video.faces import FaceModels, box_from_landmarks, identity_distance
+from retake.video.geometry import (
+    LEFT_EYE,
+    MOUTH,
+    RIGHT_EYE,
+    STABLE,
+    TEMPLATE,
+    apply,
+    invert,
+    umeyama,
+)
+from retake.video.media import Frame
 
 
 @dataclass
@@ -292,7 +300,7 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
                 options: TrackOptions | None = None, cache_dir: Path | None = None,
                 progress: Callable[[int, int], None] | None = None) -> list[FaceTrack]:
     """Track every face in a video file, using the on-disk cache when it holds the answer."""
-    from .media import probe, read_frames
+    from retake.video.media import probe, read_frames
 
     opts = options or TrackOptions()
     key = video_key(path, "tracks-v1", models.detector, models.detect_side, opts.__dict__)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import inter_ocular
+from retake.video.geometry import inter_ocular
 
 
 @dataclass(frozen=True)

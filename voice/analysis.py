@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from align.types import Alignment
+from retake.align.types import Alignment
 
 HOP_S = 0.01
 VOWELS = frozenset(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from align.errors import EngineUnavailable
+from retake.core.errors import EngineUnavailable
 
 
 def _local_model_dir(name: str) -> Path | None:

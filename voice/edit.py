@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from align.aligner import Aligner
-from align.audio import Audio
-from align.errors import RetakeError, TranscriptError
-from align.normalize import tokenize
-from align.types import Alignment, Phone, Word
-
-from .analysis import VOWELS, Recording, analyse
-from .plan import Op, diff, sources
-from .render import (
+from retake.align.aligner import Aligner
+from retake.align.audio import Audio
+from retake.align.normalize import tokenize
+from retake.align.types import Alignment, Phone, Word
+from retake.awareness.provenance import Provenance
+from retake.core.errors import RetakeError, TranscriptError
+from retake.core.version import __version__
+from retake.voice.analysis import VOWELS, Recording, analyse
+from retake.voice.plan import Op, diff, sources
+from retake.voice.render import (
     XFADE_S,
     Rendered,
     concatenate,
@@ -38,9 +39,9 @@ from .render import (
     render_fallback,
     render_units,
 )
-from .report import EditReport, EditSpan, measure_joins
-from .timemap import Inserted, TimeMap
-from .units import Inventory, Target, Weights, select
+from retake.voice.report import EditReport, EditSpan, measure_joins
+from retake.voice.timemap import Inserted, TimeMap
+from retake.voice.units import Inventory, Target, Weights, select
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class EditResult:
     timemap: TimeMap
     report: EditReport
     takes: list[list[Take]] = field(default_factory=list)  # per inserted span, best first
+    provenance: Provenance | None = None  # consent and inputs, for the written file's credentials
 
 
 @dataclass
@@ -110,7 +112,7 @@ class Editor:
     def coqui(self, spec: str):
         """The coqui-tts model `spec`, loaded once (see voice.coqui)."""
         if spec not in self._coqui:
-            from .coqui import CoquiEngine
+            from retake.voice.coqui import CoquiEngine
 
             self._coqui[spec] = CoquiEngine(spec)
         return self._coqui[spec]
@@ -180,7 +182,7 @@ def _watermark(result: EditResult, text: str) -> EditResult:
     """
     import hashlib
 
-    from .watermark import Payload, WatermarkError, embed, version_code
+    from retake.awareness.watermark import Payload, WatermarkError, embed, version_code
 
     spans = [e for e in result.report.synthesized if e.end - e.start >= 0.02]
     if not spans:
@@ -198,7 +200,7 @@ def _watermark(result: EditResult, text: str) -> EditResult:
             windows.append([a, b])
     digest = hashlib.sha256(f"{text}|{len(result.samples)}".encode()).digest()
     edit_id = int.from_bytes(digest[:3], "big")
-    payload = Payload(version_code(_tool_version()), edit_id)
+    payload = Payload(version_code(__version__), edit_id)
     samples = result.samples
     for a, b in windows:
         try:
@@ -211,20 +213,12 @@ def _watermark(result: EditResult, text: str) -> EditResult:
     return result
 
 
-def _tool_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("retake")
-    except PackageNotFoundError:
-        return "0.0.0"
-
 
 def _at_rate(rec: Recording, sample_rate: int) -> Recording:
     """The recording analysed at another sample rate (units must share the edit's rate)."""
     if rec.sample_rate == sample_rate:
         return rec
-    from align.audio import resample
+    from retake.align.audio import resample
 
     return analyse(resample(rec.samples, rec.sample_rate, sample_rate), sample_rate,
                    rec.alignment)
@@ -275,7 +269,7 @@ class _Assembly:
         return self._quiet(min(e0, s1), 0.015)
 
     def _quiet(self, t: float, radius: float) -> float:
-        from .render import _cut
+        from retake.voice.render import _cut
 
         return _cut(self.rec, t, radius) / self.sr
 
@@ -602,7 +596,7 @@ class _Assembly:
 
 
 def _synth_source(words):
-    from .plan import Source
+    from retake.voice.plan import Source
 
     return Source(words)
 
@@ -683,7 +677,7 @@ def _final_lengthening(rec: Recording, inv: Inventory) -> float:
 
 def _stressed_vowel(word: str, phones: list[str], language: str) -> int:
     """Index in `phones` of the vowel carrying primary stress (espeak-ng's marking)."""
-    from align.espeak import text_to_ipa
+    from retake.align.espeak import text_to_ipa
 
     vowels = [k for k, p in enumerate(phones) if p in VOWELS]
     if not vowels:

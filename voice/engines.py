@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from align.engines import EngineSpec, _module_missing
+from retake.core.engines import EngineSpec, _module_missing
 
 VOICE_ENGINES: tuple[EngineSpec, ...] = (
     EngineSpec(

@@ -12,19 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from align.atomic import atomic_group
-from align.formats import to_textgrid
-from align.types import Alignment
-
-from .edit import EditResult
-
-VERSION = "0.1.0"
+from retake.align.formats import to_textgrid
+from retake.align.types import Alignment
+from retake.awareness.provenance import Provenance
+from retake.core.atomic import atomic_group
+from retake.core.version import __version__
+from retake.voice.edit import EditResult
 
 
 def disclosure(result: EditResult) -> str:
     """The line embedded in the audio file's metadata."""
     spans = ", ".join(f"{e.start:.2f}-{e.end:.2f}s" for e in result.report.synthesized)
-    return f"Edited with Retake {VERSION}; synthesized speech at: {spans or 'none'}"
+    return f"Edited with Retake {__version__}; synthesized speech at: {spans or 'none'}"
 
 
 def output_paths(out: str | os.PathLike) -> dict[str, Path]:
@@ -47,19 +46,21 @@ def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, co
 
     with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16",
                       format="WAV") as f:
-        f.software = f"Retake {VERSION}"
+        f.software = f"Retake {__version__}"
         f.comment = comment
         f.write(np.clip(samples, -1, 1))
 
 
 def write_result(result: EditResult, out: str | os.PathLike,
-                 sources: list[str | os.PathLike] = (), consent: dict | None = None,
-                 sign: bool = True) -> dict[str, Path]:
+                 provenance: Provenance | None = None) -> dict[str, Path]:
     """Write the edited audio and its alignment, time map and report atomically.
 
-    The wav carries a signed C2PA manifest (align/provenance.py): the input files by hash
-    (`sources`, the edited recording first), the synthesized time ranges, and `consent`.
+    The wav carries a signed C2PA manifest (awareness/provenance.py): the input files by
+    hash (`provenance.ingredients`, the edited recording first), the synthesized time
+    ranges, and the consent record; it is signed before the group is published.
+    `provenance` defaults to the one the result carries (none: consent not recorded).
     """
+    provenance = provenance or result.provenance or Provenance()
     paths = output_paths(out)
     keys = list(paths)
     with atomic_group([paths[k] for k in keys]) as tmps:
@@ -71,12 +72,10 @@ def write_result(result: EditResult, out: str | os.PathLike,
                                            includeBlankSpaces=True)
         Path(tmp["timemap"]).write_text(result.timemap.to_json(), encoding="utf-8")
         Path(tmp["report"]).write_text(result.report.to_json(), encoding="utf-8")
-        if sign:
-            from align.provenance import sign as c2pa_sign
-
-            c2pa_sign(tmp["wav"], [], [Path(p) for p in sources],
-                      synthetic_spans=[(e.start, e.end) for e in result.report.synthesized],
-                      title=paths["wav"].name, consent=consent)
+        provenance.sign_file(tmp["wav"], [], [],
+                             synthetic_spans=[(e.start, e.end)
+                                              for e in result.report.synthesized],
+                             title=paths["wav"].name)
     return paths
 
 

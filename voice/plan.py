@@ -98,7 +98,7 @@ def apply_edits(tokens: list[str], edits: list[dict]) -> str:
 
     Indices always refer to the original tokens, so operations do not shift each other.
     """
-    from align.errors import TranscriptError
+    from retake.core.errors import TranscriptError
 
     n = len(tokens)
     slots: list[list[str]] = [[t] for t in tokens]

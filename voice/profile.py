@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from align.errors import RetakeError
-from align.g2p import ARPABET
-from align.types import Alignment
-
-from .analysis import Recording, analyse
+from retake.align.g2p import ARPABET
+from retake.align.types import Alignment
+from retake.core.errors import RetakeError
+from retake.voice.analysis import Recording, analyse
 
 FORMAT = "retake.voice-profile"
 
@@ -133,8 +132,8 @@ def resolve_voice(arg: str, editor, cache_dir: Path) -> list[Recording]:
 
 def recording_from_file(path: Path, editor) -> Recording:
     """Align and analyse one recording of the speaker, with its transcript if it has one."""
-    from align import load_audio
-    from align import transcribe as run_transcribe
+    from retake.align import load_audio
+    from retake.align import transcribe as run_transcribe
 
     audio = load_audio(path)
     text = None

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import VOWELS, Recording, Unit
-from .units import Target
+from retake.voice.analysis import VOWELS, Recording, Unit
+from retake.voice.units import Target
 
 XFADE_S = 0.006
 
@@ -140,7 +140,7 @@ def apply_prosody(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, f
 def render_fallback(rec: Recording, words: list[str], targets: list[Target],
                     language: str = "en", aligner=None) -> Rendered:
     """Speak words with espeak-ng and convert the voice toward the recording's speaker."""
-    from align.espeak import synthesize
+    from retake.align.espeak import synthesize
 
     synth = synthesize(" ".join(words), language=language, rate_wpm=160)
     return render_external(rec, synth.audio, synth.sample_rate, words, targets, "fallback",
@@ -152,7 +152,7 @@ def render_external(rec: Recording, audio: np.ndarray, rate: int, words: list[st
     """Speech from another voice (espeak-ng, a coqui model) made to fit the recording:
     resampled, trimmed, its long-term spectrum matched to the speaker's, then each phone
     (found by aligning it) stretched and pitched to the targets."""
-    from align.audio import Audio, resample
+    from retake.align.audio import Audio, resample
 
     x = resample(audio.astype(np.float32), rate, rec.sample_rate)
     env = np.abs(x) > 0.02 * np.max(np.abs(x)) if len(x) and np.max(np.abs(x)) > 0 else None

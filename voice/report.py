@@ -54,7 +54,7 @@ class EditReport:
         """Re-align the edited audio around the new spans to the new text; mark each new
         span found or not. Only the stretch around the edits (with 2 s of context) is
         re-aligned, so checking costs the same in a 10 s memo and a 10 min talk."""
-        from align.audio import Audio
+        from retake.align.audio import Audio
 
         new = [e for e in self.edits if e.kind != "delete"]
         if not new:
@@ -86,28 +86,17 @@ class EditReport:
         """Speaker similarity (resemblyzer cosine) of each new span, with half a second of
         context either side so the encoder has enough speech, against the untouched speech
         of the original recording."""
-        import warnings
-
-        from align.audio import resample
+        from retake.awareness.speaker import SpeakerEncoder
 
         new = [e for e in self.edits if e.kind != "delete" and e.engine != "cut"]
         if not new:
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from resemblyzer import VoiceEncoder, preprocess_wav
-
-            encoder = VoiceEncoder(device="cpu", verbose=False)
-
-        def embed(x: np.ndarray, sr: int) -> np.ndarray:
-            return encoder.embed_utterance(preprocess_wav(resample(x, sr, 16000),
-                                                          source_sr=16000))
-
-        ref = embed(rec.samples, rec.sample_rate)
+        encoder = SpeakerEncoder()
+        ref = encoder.embed(rec.samples, rec.sample_rate)
         sr = result.sample_rate
         for e in new:
             a, b = max(0, int((e.start - 0.5) * sr)), int((e.end + 0.5) * sr)
-            e.similarity = float(np.dot(embed(result.samples[a:b], sr), ref))
+            e.similarity = float(np.dot(encoder.embed(result.samples[a:b], sr), ref))
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .analysis import Recording, Unit, phone_class
+from retake.voice.analysis import Recording, Unit, phone_class
 
 
 @dataclass

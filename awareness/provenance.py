@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import atomic_group, atomic_path
-from .errors import RetakeError
+from retake.core.atomic import atomic_group, atomic_path
+from retake.core.errors import RetakeError
+from retake.core.version import __version__
 
 if TYPE_CHECKING:
     import c2pa
@@ -202,6 +203,33 @@ def ensure_local_identity(folder: str | os.PathLike | None = None) -> Identity:
     return Identity(root_dir, contents[0], contents[2], contents[3])
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What an output's Content Credentials record beyond the edit itself, in one object.
+
+    `consent`: the consent record (`ConsentRecord.to_dict()`), None when not recorded.
+    `ingredients`: inputs used besides the edited file (a source photo, a consent take).
+    `sign`: False only for internal intermediates that are never published.
+    """
+
+    consent: dict | None = None
+    ingredients: tuple[Path, ...] = ()
+    sign: bool = True
+    identity: Identity | None = None
+
+    def sign_file(self, path: str | os.PathLike, actions: list[dict],
+                  edited: list[str | os.PathLike],
+                  synthetic_spans: list[tuple[float, float]] | None = None,
+                  title: str | None = None) -> None:
+        """Sign `path` (usually a temporary file not yet published) with `actions`; the
+        `edited` files come first among the ingredients, then this object's own."""
+        if not self.sign:
+            return
+        extra = [Path(p) for p in self.ingredients if p and Path(p).is_file()]
+        sign(path, actions, [*(Path(p) for p in edited), *extra], synthetic_spans,
+             title, self.identity, self.consent)
+
+
 def edit_action(description: str, spans: list[tuple[float, float]] | None = None,
                 source_type: str = COMPOSITE_TRAINED) -> dict:
     """A `c2pa.edited` action made with a trained model, e.g. "face swapped" or "lip-synced",
@@ -297,7 +325,7 @@ def verify(path: str | os.PathLike, trust_local: bool = True,
 
 def _manifest(title: str, ingredients: list[Path], actions: list[dict],
               spans: list[tuple[float, float]] | None, consent: dict | None) -> dict:
-    agent = {"name": "Retake", "version": _version()}
+    agent = {"name": "Retake", "version": __version__}
     acts = [dict(a) for a in actions]
     for a in acts:
         if not isinstance(a.get("action"), str):
@@ -363,14 +391,6 @@ def _format(path: Path) -> str:
                               + ", ".join(sorted(_FORMATS)))
     return fmt
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("retake")
-    except PackageNotFoundError:
-        return "dev"
 
 
 # ---- reading ------------------------------------------------------------------------

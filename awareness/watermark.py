@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from align.errors import RetakeError
+from retake.core.errors import RetakeError
 
 RATE = 16000  # Hz: chips, analysis and detection all run at this rate
 PAYLOAD_BITS = 48
@@ -157,7 +157,7 @@ def embed(samples: np.ndarray, sample_rate: int, payload: Payload, start: float 
     margin = 0.25  # s of context on each side for the envelope
     a = int(max(0.0, start - margin) * sample_rate)
     b = min(len(x), int(np.ceil((end + margin) * sample_rate)))
-    from align.audio import resample
+    from retake.align.audio import resample
 
     host = resample(x[a:b], sample_rate, RATE).astype(np.float64)
     i0 = int(round((start - a / sample_rate) * RATE))
@@ -179,7 +179,7 @@ def detect(samples: np.ndarray, sample_rate: int, settings: WatermarkSettings = 
            ) -> list[Detection]:
     """The marked stretches of `samples` (mono, any rate >= 8 kHz), in time order."""
     x = _mono(samples)
-    from align.audio import resample
+    from retake.align.audio import resample
 
     y, quality = _whiten(resample(x, sample_rate, RATE).astype(np.float64), settings)
     return _find(y, quality, settings)
@@ -191,7 +191,7 @@ def sync_scores(samples: np.ndarray, sample_rate: int, settings: WatermarkSettin
 
     One value per window of `window_blocks` blocks (hop one block).
     """
-    from align.audio import resample
+    from retake.align.audio import resample
 
     y, _ = _whiten(resample(_mono(samples), sample_rate, RATE).astype(np.float64), settings)
     best, _ = _window_maxima(_sync_z(y, settings), settings)

@@ -58,7 +58,7 @@ def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.n
     mfcc = librosa.feature.mfcc(y=samples.astype(np.float32), sr=sr, n_mfcc=13,
                                 hop_length=int(HOP * sr), n_fft=int(0.025 * sr) * 2,
                                 center=False).T
-    from voice.analysis import pitch_track
+    from retake.voice.analysis import pitch_track
 
     f0 = pitch_track(samples, sr, len(energy))
     n = min(len(energy), len(mfcc), len(f0))

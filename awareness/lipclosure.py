@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .visemes import BILABIAL
+from retake.video.visemes import BILABIAL
 
 # Inner-lip gap / mouth width. Natural closures measure ~0.0-0.08 with dlib's landmarks;
 # an open vowel 0.2-0.45. Above OPEN a bilabial is called open.
@@ -51,7 +51,7 @@ class MismatchReport:
 
 def opening(landmarks: np.ndarray) -> float:
     """Inner-lip gap over mouth width (0 when the lips touch)."""
-    from .visemes import lip_gap
+    from retake.video.visemes import lip_gap
 
     return lip_gap(landmarks)
 

@@ -97,14 +97,13 @@ def _mouth_crop(rgb: np.ndarray, lms: np.ndarray) -> np.ndarray:
 def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
            watermark: bool = True) -> DetectReport:
     """Run every check that applies to the file (audio, or video with audio)."""
-    from align import align, load_audio, transcribe
-    from voice.forensics import splice_evidence
-
-    from .media import is_image
+    from retake.align import align, load_audio, transcribe
+    from retake.awareness.forensics import splice_evidence
+    from retake.video.media import is_image
 
     path = Path(path)
     if is_image(path):
-        from align.errors import RetakeError
+        from retake.core.errors import RetakeError
 
         raise RetakeError(f"{path}: detect works on audio and video (a still image has no "
                           "speech to compare with)")
@@ -129,7 +128,7 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
     # Watermark.
     if watermark:
         try:
-            from voice import watermark as wm
+            from retake.awareness import watermark as wm
         except ImportError:  # pragma: no cover - built in the same release
             wm = None
         if wm is not None:
@@ -143,17 +142,17 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
                     + (f" (payload {payload})" if payload is not None else ""),
                     {"payload": None if payload is None else str(payload)}))
     # Lip closure.
-    from .media import probe
+    from retake.video.media import probe
 
     try:
         info = probe(path)
     except Exception:  # noqa: BLE001 - plain audio files are not videos
         info = None
     if info is not None:
-        from .faces import FaceModels
-        from .media import read_frames
-        from .mismatch import check_bilabials
-        from .track import track_faces
+        from retake.awareness.lipclosure import check_bilabials
+        from retake.video.faces import FaceModels
+        from retake.video.media import read_frames
+        from retake.video.track import track_faces
 
         models = models or FaceModels()
         frames = list(read_frames(path))
@@ -183,7 +182,7 @@ def write_report(report: DetectReport, folder: str | os.PathLike) -> tuple[Path,
     """Write report.json and a self-contained report.html (thumbnails and timeline inline)."""
     import html
 
-    from align.atomic import write_text
+    from retake.core.atomic import write_text
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import RetakeError
+from retake.core.errors import RetakeError
 
 
 def _check_dir(path: Path) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AlignmentError, RetakeError
+from retake.core.errors import AlignmentError, RetakeError
 
 #: Speaker similarity a consent take must reach (see the module docstring).
 VOICE_THRESHOLD = 0.75
@@ -160,8 +160,8 @@ def check_consent_recording(
     numbers; the reason names the first that failed ("the words do not match", then "the
     voice does not match").
     """
-    from .aligner import align
-    from .audio import load_audio
+    from retake.align.aligner import align
+    from retake.align.audio import load_audio
 
     take = load_audio(recording)
     ref = _reference(reference)
@@ -213,20 +213,14 @@ def _code_words(sentence: str) -> list[str]:
 
 
 def _similarity(take, ref: tuple[np.ndarray, int], sentence: str) -> float:
-    """Resemblyzer cosine of the whole take against the reference, measured by the edit
-    report's own code (the take is one "new span" covering all of it)."""
-    from voice.report import EditReport, EditSpan
+    """Speaker similarity of the whole take against the reference."""
+    from retake.awareness.speaker import speaker_similarity
 
-    from .audio import Audio
-
-    report = EditReport([EditSpan("insert", sentence, 0.0, take.duration, "consent")])
-    report.measure_similarity(take, Audio(*ref))
-    sim = report.edits[0].similarity
-    return float(sim) if sim is not None else 0.0
+    return speaker_similarity(take.samples, take.sample_rate, *ref)
 
 
 def _reference(reference) -> tuple[np.ndarray, int]:
-    from .audio import load_audio
+    from retake.align.audio import load_audio
 
     if isinstance(reference, (str, os.PathLike)):
         audio = load_audio(Path(reference))

@@ -11,7 +11,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import EngineUnavailable
+from retake.core.errors import EngineUnavailable
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,6 @@ def get_aligner(name: str = "pocketsphinx", language: str = "en"):
     missing = known[name].probe()
     if missing:
         raise EngineUnavailable(f"the {name} engine cannot run here: {missing}")
-    from .sphinx import SphinxEngine
+    from retake.align.sphinx import SphinxEngine
 
     return SphinxEngine(language)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_text
+from retake.core.atomic import write_text
 
 
 def default_cache_dir() -> Path:
