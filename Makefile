@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock clean browser
+.PHONY: install demo test test-fast lint bench lock clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 demo: install
-	$(BIN)/retake demo --out out
+	$(BIN)/retake demo --output out
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,6 +29,10 @@ browser:
 
 test: install lint browser
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the slow and browser tests (under a minute).
+test-fast: install lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser" -x
 
 bench: install
 	$(BIN)/python bench/align.py

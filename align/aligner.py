@@ -20,24 +20,23 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from retake.align.audio import ALIGN_RATE, Audio, resample
-from retake.align.chunks import HOP, Cutter, frame_energy_db
+from retake.align.chunks import FRAME, HOP, Cutter, frame_energy_db
 from retake.align.normalize import Token, tokenize
-from retake.align.sphinx import FRAME, WordTiming
+from retake.align.timing import WordTiming
 from retake.align.types import Alignment, Phone, Span, Word
 from retake.core import cache
-from retake.core.engines import get_aligner
-from retake.core.errors import AlignmentError, AudioError, TranscriptError
+from retake.core.engines import build
+from retake.core.errors import AlignmentError, AudioError, EngineUnavailable, TranscriptError
+from retake.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
 ALGORITHM_VERSION = 3
-Progress = Callable[[float, float], None]
 
 _ENTRY_SLACK = 12  # words a piece's text may start before or after where the last one ended
 _RESYNC_SLACK = 80  # ...and how far to look when a piece's fit collapses
@@ -230,9 +229,9 @@ def _align_pieces(
             a_next = b
         a = max(a_next, a + 5 * ALIGN_RATE)  # always make progress
         if progress:
-            progress(a / ALIGN_RATE, total)
+            progress("aligning", a / ALIGN_RATE, total)
     if progress:
-        progress(total, total)
+        progress("aligning", total, total)
     return results
 
 
@@ -708,7 +707,14 @@ class Aligner:
     def engine(self):
         """The loaded engine (loaded on first use, so cache hits never load it)."""
         if self._engine is None:
-            self._engine = get_aligner(self.engine_name, self.language)
+            from retake.align.engines import ALIGN_ENGINES
+
+            engine = build(ALIGN_ENGINES, self.engine_name, "alignment", language=self.language)
+            if abs(engine.frame - FRAME) > 1e-9:
+                raise EngineUnavailable(f"the {self.engine_name} engine times in "
+                                        f"{engine.frame * 1000:g} ms frames; the aligner runs "
+                                        f"on {FRAME * 1000:g} ms")
+            self._engine = engine
         return self._engine
 
     def align(self, audio: Audio, transcript: str, progress: Progress | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 HOP = 160  # 10 ms at 16 kHz
+FRAME = 0.01  # seconds per analysis frame: the aligner's grid
 
 
 def frame_energy_db(audio: np.ndarray, hop: int = HOP, win: int = 400) -> np.ndarray:

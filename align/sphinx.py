@@ -21,63 +21,27 @@ strongly negative where the words do not fit the sound.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
+from retake.align.chunks import FRAME
 from retake.align.g2p import ARPABET, g2p
+from retake.align.timing import PhoneTiming, RobustItem, WordTiming
 from retake.core.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
 
-FRAME = 0.01  # seconds per frame
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "(NULL)"}
 _GARBAGE_PREFIX = "+gb+"
 _MAX_SKIP = 80  # longest run of words the robust search can skip in one step
 _MIN_SHARE = 0.7  # a piece holds at least this share of its expected words
 
 
-@dataclass
-class PhoneTiming:
-    """One phone: ARPAbet label and [start, end) in frames."""
-
-    label: str
-    start: int
-    end: int
-
-
-@dataclass
-class WordTiming:
-    """One aligned word: index into the word list given, frames [start, end), score, phones.
-
-    Pauses and fillers the engine placed between words come with index -1.
-    """
-
-    index: int
-    start: int
-    end: int
-    score: float
-    phones: list[PhoneTiming]
-
-    @property
-    def score_per_frame(self) -> float:
-        """Mean acoustic score per frame relative to the best senone (0 is a perfect fit)."""
-        return self.score / max(1, self.end - self.start)
-
-
-@dataclass
-class RobustItem:
-    """A piece of a robust alignment: a found word (index), or garbage (index None)."""
-
-    index: int | None
-    start: int
-    end: int
-
-
 class SphinxEngine:
     """pocketsphinx alignment and recognition for one language (English only for now)."""
 
     name = "pocketsphinx"
+    frame = FRAME  # seconds per frame of the timings it returns (its model's 10 ms)
 
     def __init__(self, language: str = "en") -> None:
         if language.lower() not in ("en", "en-us", "en_us"):

@@ -24,6 +24,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SPLICE_FLAG = 8.0  # robust z-score above which a boundary is reported
+# Without a transcript, lip closure is checked only in words the recogniser was this sure of
+# (a draft of unclear speech invents words, and with them M/B/P the speaker never said).
+DRAFT_CONFIDENCE = 0.5
 
 LIMITS = (
     "What this detector cannot see: an edit made with care (matched room tone, natural "
@@ -108,7 +111,17 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
         raise RetakeError(f"{path}: detect works on audio and video (a still image has no "
                           "speech to compare with)")
     sound = load_audio(path)
-    text = transcript if transcript is not None else transcribe(sound).text
+    trusted = None
+    if transcript is not None:
+        text = transcript
+    else:
+        draft = transcribe(sound)
+        text = draft.text
+        sure = [(w.start - 0.15, w.end + 0.15) for w in draft.words
+                if w.confidence >= DRAFT_CONFIDENCE]
+
+        def trusted(t: float) -> bool:
+            return any(a <= t <= b for a, b in sure)
     al = align(sound, text)
     report = DetectReport(str(path), round(sound.duration, 3), text)
     report.words = [{"text": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
@@ -160,7 +173,8 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
         if tracks:
             track = tracks[0]
             lms = dict(zip(track.frames, track.raw, strict=True))
-            mm = check_bilabials(al, np.array([f.time for f in frames]), lms)
+            mm = check_bilabials(al, np.array([f.time for f in frames]), lms,
+                                 trusted=trusted)
             report.signals["lip_closure"] = round(mm.score, 3)
             report.signals["bilabials_checked"] = float(len(mm.checks))
             for c in mm.checks:

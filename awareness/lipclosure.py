@@ -10,6 +10,7 @@ call it a mismatch when the lips never come near closing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,12 +59,14 @@ def opening(landmarks: np.ndarray) -> float:
 
 def check_bilabials(alignment, frame_times: np.ndarray,
                     landmarks: dict[int, np.ndarray], slack: int = 1,
-                    threshold: float = OPEN) -> MismatchReport:
+                    threshold: float = OPEN,
+                    trusted: Callable[[float], bool] | None = None) -> MismatchReport:
     """Measure every aligned M/B/P against the lips in the frames that show it.
 
     `frame_times[i]` is frame i's time; `landmarks[i]` its face's 68 points (frames without a
     face are skipped). Open bilabials within 1 s of each other form one segment whose score
-    is the share of open ones.
+    is the share of open ones. `trusted(t)` says whether the transcript can be believed at
+    time t (a recogniser's draft: only where it was sure of the word); others are skipped.
     """
     report = MismatchReport()
     times = np.asarray(frame_times, float)
@@ -71,6 +74,8 @@ def check_bilabials(alignment, frame_times: np.ndarray,
         for p in w.phones:
             base = "".join(c for c in p.label.upper() if c.isalpha())
             if base not in BILABIAL:
+                continue
+            if trusted is not None and not trusted((p.start + p.end) / 2):
                 continue
             first = int(np.searchsorted(times, p.start, side="left"))
             last = int(np.searchsorted(times, p.end, side="right")) - 1

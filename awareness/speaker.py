@@ -13,8 +13,19 @@ import warnings
 import numpy as np
 
 from retake.align.audio import resample
+from retake.core.engines import EngineSpec, WeightFile, module_missing
 
 SIMILARITY_RATE = 16000
+
+SPEAKER_ENGINES: tuple[EngineSpec, ...] = (
+    EngineSpec("speaker", "resemblyzer", "speaker embeddings: similarity of new words and of "
+               "consent takes to the speaker", "nothing beyond the pip install",
+               "GE2E speaker encoder (pretrained.pt) inside the resemblyzer wheel",
+               "Apache-2.0", True, lambda: module_missing("resemblyzer"),
+               lambda name, **_: SpeakerEncoder(), "resemblyzer",
+               (WeightFile("resemblyzer", "pretrained.pt",
+                           "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"),)),
+)
 
 
 class SpeakerEncoder:

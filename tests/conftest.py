@@ -51,3 +51,32 @@ def _local_signing_keys(tmp_path_factory):
     import os
 
     os.environ.setdefault("RETAKE_KEYS", str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Every test gets an empty analysis cache of its own (never a folder an earlier run
+    filled, where a later run might never align at all)."""
+    monkeypatch.setenv("RETAKE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+# Markers by module, so `make test-fast` can leave the slow ones out without a decorator on
+# every test: browser tests drive the studio in Chromium; slow ones render video or train.
+BROWSER = {"test_studio.py"}
+SLOW = {"test_dub.py", "test_autoencoder.py", "test_lipsync.py", "test_detect.py",
+        "test_long.py", "test_faceswap.py", "test_studio_jobs.py", "test_consent.py",
+        "test_watermark.py", "test_profile.py", "test_provenance.py"}
+SLOW_TESTS = {"test_demo_runs_offline", "test_real_clip", "test_wheel_installs_only_retake"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name in BROWSER:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif name in SLOW or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        source = getattr(item.function, "__code__", None)
+        if source is not None and any(n in source.co_names for n in ("MEDIA", "media")):
+            item.add_marker(pytest.mark.media)

@@ -76,7 +76,7 @@ def trained(sets, tmp_path_factory):
     out = tmp_path_factory.mktemp("ae_model") / "model"
     calls = []
     history = train(sets["src"].root, sets["dst"].root, out, _opts(),
-                    progress=lambda d, n: calls.append((d, n)))
+                    progress=lambda stage, d, n: calls.append((d, n)))
     return out, history, calls
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ TEXT = "Please call Stella. Ask her to bring these things with her from the stor
 
 
 def retake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RETAKE_CACHE": str(Path(tempfile.gettempdir()) / "retake-test-cache"),
-           "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200"}  # RETAKE_CACHE: the test's own (conftest)
     return subprocess.run([sys.executable, "-m", "retake", *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=300)
 
@@ -178,7 +176,7 @@ def test_engines_lists_the_default_aligner():
 
 
 def test_demo_runs_offline(tmp_path):
-    r = retake("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path)
+    r = retake("demo", "--output", str(tmp_path / "demo"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     names = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"sample.wav", "sample.json", "sample.TextGrid", "sample.labels.txt"} <= names

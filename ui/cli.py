@@ -9,12 +9,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from retake.core.errors import RetakeError, TranscriptError
+from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
 from retake.ui.request import read_transcript
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+VERIFY_UNTRUSTED, VERIFY_INVALID, VERIFY_UNSIGNED = 4, 5, 6
+EXIT_CODES = ("Exit codes: 0 done; 1 bad input or environment (one `error:` line says what "
+              "to do); 2 usage error (an unknown option, a missing argument); 3 internal "
+              "error (a bug: rerun with RETAKE_DEBUG=1 and report the traceback); "
+              "`retake verify` has its own codes (see its --help); 130 interrupted.")
 
 app = typer.Typer(
     name="retake",
@@ -23,16 +30,48 @@ app = typer.Typer(
         "Start with `retake align AUDIO TRANSCRIPT -o OUT` to see what was said when, "
         "or `retake demo` to run everything on a built-in sample."
     ),
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
 LanguageOpt = Annotated[
     str, typer.Option("--language", "-l", help="Language of the speech (BCP-47, e.g. en).")
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout "
+                                       "(for scripts) instead of tables.")]
+
+
+def _print_json(data: object) -> None:
+    """JSON on stdout, nothing else (messages go to stderr)."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from retake.core.version import __version__
+
+        out.print(f"retake {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] =
+    False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more about each step "
+                                          "(log messages of every stage).")] = False,
+) -> None:
+    """Retake: edit speech by editing its transcript, offline."""
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    logging.getLogger("retake").setLevel(level)
+    if quiet:
+        err.quiet = True
 
 
 
@@ -72,6 +111,7 @@ def align(
     table: Annotated[bool, typer.Option(help="Print the word table.")] = True,
     cache: Annotated[bool, typer.Option(help="Reuse an earlier alignment of the same "
                                              "audio and text.")] = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Align a transcript to speech: word and phone times with per-word confidence."""
     from retake.align import aligner, load_audio
@@ -89,7 +129,9 @@ def align(
         al = aligner.align(sound, text, language=language, engine=engine, progress=progress,
                            cache_dir=default_cache_dir() if cache else None)
     write_alignment(al, paths)
-    if table:
+    if as_json:
+        _print_json({"alignment": al.to_dict(), "outputs": {k: str(v) for k, v in paths.items()}})
+    elif table:
         out.print(_word_table(al, f"{audio.name}: {len(al.aligned_words())} of "
                                   f"{len(al.words)} words aligned"))
     _report_spans(al)
@@ -153,52 +195,33 @@ def edit(
     consent: ConsentOpt = False,
     consent_recording: ConsentTakeOpt = None,
     consent_statement: ConsentTextOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Make a recording say new words by editing its transcript."""
-    import json
-
     from retake.align import load_audio
     from retake.align import transcribe as run_transcribe
-    from retake.align.normalize import tokenize
     from retake.core.cache import default_cache_dir
+    from retake.core.engines import find
+    from retake.ui.gate import require_consent
+    from retake.ui.progress import progress_bar
+    from retake.ui.request import EditRequest, check, resolve
     from retake.voice import EditOptions, Editor, write_result
-    from retake.voice.edit import EditError
-    from retake.voice.plan import apply_edits
+    from retake.voice.engines import VOICE_ENGINES
 
-    if (to is None) == (edits is None):
-        raise EditError("give the new text with --to, or operations with --edits (one of them)")
-    if engine != "units" and not engine.startswith("coqui:"):
-        raise EditError(f"no voice engine {engine!r}; use units or coqui:MODEL (see "
-                        "`retake engines`)")
+    request = check(EditRequest(transcript=transcript, to=to, edits=edits, draft=draft,
+                                language=language))
+    find(VOICE_ENGINES, engine, "voice")
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
-    from retake.ui.gate import require_consent
-
     provenance = require_consent(consent, consent_recording, consent_statement, sound, [audio])
-    if transcript is None:
-        if not draft:
-            raise TranscriptError("give the recording's transcript with --transcript (or "
-                                  "--draft to use `retake transcribe`'s draft as it is)")
-        text = run_transcribe(sound, language=language).text
-        err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
-    else:
-        text = read_transcript(transcript)
+    resolved = resolve(request, lambda: run_transcribe(sound, language=language).text)
+    if resolved.drafted:
+        err.print(f"[yellow]using the recogniser's draft transcript[/]: {resolved.transcript}")
     editor = Editor(language=language, cache_dir=default_cache_dir())
-    from retake.ui.progress import progress_bar
-
     with progress_bar("analysing", enabled=sys.stderr.isatty()) as progress:
-        rec = editor.load(sound, text, progress=progress)
-    if edits is not None:
-        try:
-            ops = json.loads(edits.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise EditError(f"{edits}: not a readable JSON list of edits ({exc})") from None
-        if not isinstance(ops, list):
-            raise EditError(f"{edits}: expected a JSON list of edit operations")
-        new_text = apply_edits([t.text for t in tokenize(text, language)], ops)
-    else:
-        new_text = read_transcript(to)
+        rec = editor.load(sound, resolved.transcript, progress=progress)
+    new_text = resolved.new_text
     from retake.voice.profile import resolve_voice
 
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
@@ -206,6 +229,10 @@ def edit(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=True), voices)
     paths = write_result(result, output, provenance)
+    if as_json:
+        _print_json({"report": result.report.to_dict(),
+                     "outputs": {k: str(v) for k, v in paths.items()}})
+        return
     table = Table(title=f"{len(result.report.edits)} edit(s)")
     for col in ("edit", "text", "at (s)", "made by", "heard on re-align", "voice similarity"):
         table.add_column(col)
@@ -271,27 +298,59 @@ def _print_profile(summary: dict) -> None:
                   + " ".join(summary["missing_common_diphones"][:15]))
 
 
-@app.command()
-def engines() -> None:
-    """List every engine of every stage, and whether it can run here now."""
-    from retake.core.engines import ALIGN_ENGINES, TRANSCRIBE_ENGINES
-    from retake.video.swappers import VIDEO_ENGINES
+def all_engines() -> tuple:
+    """Every registry's specs, in the order of the data flow."""
+    from retake.align.engines import ALIGN_ENGINES, HELPER_ENGINES, TRANSCRIBE_ENGINES
+    from retake.awareness.speaker import SPEAKER_ENGINES
+    from retake.video.engines import VIDEO_ENGINES
     from retake.voice.engines import VOICE_ENGINES
 
-    table = Table(title="Retake engines")
-    for col in ("stage", "engine", "runs here", "what it is", "weights (licence)"):
-        table.add_column(col)
-    for spec in (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *VOICE_ENGINES, *VIDEO_ENGINES):
-        missing = spec.probe()
-        status = "[green]yes[/]" if not missing else f"[red]no[/]: {missing}"
-        name = spec.name + (" (default)" if spec.default else "")
-        table.add_row(spec.stage, name, status, spec.summary, f"{spec.weights} ({spec.license})")
-    out.print(table)
+    return (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *HELPER_ENGINES, *SPEAKER_ENGINES,
+            *VOICE_ENGINES, *VIDEO_ENGINES)
+
+
+@app.command()
+def engines(
+    as_json: JsonOpt = False,
+    verify: Annotated[bool, typer.Option(help="Check every weight file's SHA-256 against "
+                                         "the registry.")] = False,
+) -> None:
+    """List every engine of every stage: version, weights and licence, whether it runs here."""
+    from retake.core.engines import verify_weights
+
+    specs = all_engines()
+    problems = {(s.stage, s.name): verify_weights(s) for s in specs} if verify else {}
+    if as_json:
+        rows = []
+        for s in specs:
+            d = s.to_dict()
+            if verify:
+                d["weight_problems"] = problems[(s.stage, s.name)]
+            rows.append(d)
+        _print_json(rows)
+    else:
+        table = Table(title="Retake engines")
+        for col in ("stage", "engine", "version", "runs here", "what it is",
+                    "weights (licence)"):
+            table.add_column(col)
+        for spec in specs:
+            missing = spec.probe()
+            status = "[green]yes[/]" if not missing else f"[red]no[/]: {missing}"
+            name = spec.name + (" (default)" if spec.default else "")
+            files = f"; {len(spec.files)} file(s) by SHA-256" if spec.files else ""
+            table.add_row(spec.stage, name, spec.version(), status, spec.summary,
+                          f"{spec.weights} ({spec.license}){files}")
+        out.print(table)
+    bad = [f"{st}/{n}: {p}" for (st, n), ps in problems.items() for p in ps]
+    for line in bad:
+        err.print(f"[red]weights[/]: {line}")
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's files.")] =
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's files.")] =
     Path("out"),
 ) -> None:
     """Run the main job offline on a built-in sample and write the results to OUT/."""
@@ -305,26 +364,40 @@ def verify(
     file: Annotated[Path, typer.Argument(help="A file Retake (or anything C2PA) signed.")],
     trust_local: Annotated[bool, typer.Option(help="Trust this computer's own Retake "
                                               "signing root.")] = True,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Check a file's Content Credentials (C2PA): who made it, what was edited, intact?"""
+    """Check a file's Content Credentials (C2PA): who made it, what was edited, intact?
+
+    Exit codes: 0 intact and signed by a trusted signer; 4 intact but the signer is not
+    trusted here; 5 changed after signing (or a damaged manifest); 6 no Content
+    Credentials; 1 the file cannot be read.
+    """
+    from dataclasses import asdict
+
     from retake.awareness.provenance import verify as run_verify
 
     if not file.is_file():
         raise RetakeError(f"{file}: no such file")
     v = run_verify(file, trust_local=trust_local)
-    out.print(v.summary(), highlight=False)
+    if as_json:
+        _print_json(asdict(v))
+    else:
+        out.print(v.summary(), highlight=False)
     if v.state == "Invalid":
         err.print("[bold red]the file was changed after it was signed, or its manifest is "
                   "damaged[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(VERIFY_INVALID)
     if v.state == "None":
         err.print("no Content Credentials in this file")
-        raise typer.Exit(2)
+        raise typer.Exit(VERIFY_UNSIGNED)
+    if v.state != "Trusted":
+        err.print("[yellow]intact, but the signer is not trusted on this computer[/]")
+        raise typer.Exit(VERIFY_UNTRUSTED)
 
 
 @app.command("consent")
 def consent_cmd(
-    output: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the sentence "
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also save the sentence "
                                                 "to this text file.")] = None,
 ) -> None:
     """Print a fresh consent sentence for the speaker to read aloud (strict consent mode)."""
@@ -365,24 +438,26 @@ _register_video()
 
 
 def main() -> None:
-    """Entry point: run the app; user errors print one line and exit 1."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for noisy in ("align", "numba", "urllib3"):
+    """Entry point: run the app; exit codes as in EXIT_CODES."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for noisy in ("numba", "urllib3", "httpx", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app()
     except RetakeError as exc:
+        err.quiet = False
         err.print(f"[bold red]error[/]: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - one line for the user, traceback on demand
         if os.environ.get("RETAKE_DEBUG"):
             raise
+        err.quiet = False
         err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc} "
                   "(set RETAKE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from retake.core.errors import FaceError, RetakeError, VideoError
+from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
 from retake.ui.request import read_transcript
-
-out = Console()
-err = Console(stderr=True)
 
 faces_app = typer.Typer(help="Face sets: extract aligned faces from videos or images, sort "
                         "them.", no_args_is_help=True)
 
-DetectorOpt = Annotated[str, typer.Option("--detector", help="Face detector: hog (fast) or "
-                                          "cnn (finds turned and small faces, slower).")]
+DetectorOpt = Annotated[Literal["hog", "cnn"], typer.Option(
+    "--detector", help="Face detector: hog (fast) or cnn (finds turned and small faces, "
+    "slower).")]
+Device = Literal["auto", "cpu", "cuda"]
 
 
 def _models(detector: str):
@@ -61,10 +61,11 @@ def _position(text: str | None) -> tuple[float, float] | None:
 @faces_app.command("extract")
 def faces_extract(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, images or folders of images.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Faceset folder (created; "
+    output: Annotated[Path, typer.Option("--output", "-o", help="Faceset folder (created; "
                                          "an existing one is resumed).")],
     size: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
-    faces: Annotated[str, typer.Option(help="Which faces: all, largest or reference.")] = "all",
+    faces: Annotated[Literal["all", "largest", "reference"],
+                     typer.Option(help="Which faces.")] = "all",
     reference: Annotated[Path | None, typer.Option(help="Photo of the person to keep "
                                                    "(with --faces reference).")] = None,
     detector: DetectorOpt = "hog",
@@ -88,7 +89,8 @@ def faces_extract(
 @faces_app.command("sort")
 def faces_sort(
     faceset: Annotated[Path, typer.Argument(help="Faceset folder.")],
-    by: Annotated[str, typer.Option(help="blur, yaw, size, identity or histogram.")] = "blur",
+    by: Annotated[Literal["blur", "yaw", "size", "identity", "histogram"],
+                  typer.Option(help="Sort key.")] = "blur",
 ) -> None:
     """Order a faceset's crops (renames them NNNNN_...) as DeepFaceLab's sorter does."""
     from retake.video.faceset import sort_faceset
@@ -103,31 +105,34 @@ def faces_sort(
 
 def swap(
     target: Annotated[Path, typer.Option("--target", "-t", help="Video or image to change.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4 (or an image "
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4 (or an image "
                                          "file for an image target).")],
     source: Annotated[Path | None, typer.Option("--source", "-s", help="Photo of the face "
                                                 "to put in (engine landmark).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model folder from "
                                                "`retake train` (engine autoencoder).")] = None,
-    faces: Annotated[str, typer.Option(help="Target face(s): largest, all, reference or "
-                                       "position.")] = "largest",
+    faces: Annotated[Literal["largest", "all", "reference", "position"],
+                     typer.Option(help="Target face(s).")] = "largest",
     reference: Annotated[Path | None, typer.Option(help="Photo of the target person to "
                                                    "swap (with --faces reference).")] = None,
     position: Annotated[str | None, typer.Option(help="X,Y fractions of the frame (with "
                                                  "--faces position).")] = None,
     source_face: Annotated[int | None, typer.Option(help="Which face of a group source "
                                                     "photo (0 = largest).")] = None,
-    shape: Annotated[float, typer.Option(help="How much of the source's face shape to carry "
-                                         "(0 = target's, 1 = source's).")] = 0.4,
-    colour: Annotated[str, typer.Option(help="Colour matching: lab, histogram or none.")] =
+    shape: Annotated[float, typer.Option(min=0.0, max=1.0, help="How much of the source's "
+                                         "face shape to carry (0 = target's, 1 = source's).")
+                     ] = 0.4,
+    colour: Annotated[Literal["lab", "histogram", "none"],
+                      typer.Option(help="Colour matching.")] =
     "lab",
-    blend: Annotated[str, typer.Option(help="Blending: feather or poisson.")] = "feather",
+    blend: Annotated[Literal["feather", "poisson"], typer.Option(help="Blending.")] = "feather",
     keep_mouth: Annotated[bool, typer.Option(help="Keep the target's own mouth.")] = False,
     detector: DetectorOpt = "hog",
-    device: Annotated[str, typer.Option(help="For --model: auto, cpu or cuda.")] = "auto",
+    device: Annotated[Device, typer.Option(help="For --model: where to run it.")] = "auto",
     direction: Annotated[str, typer.Option(help="For --model: dst_to_src (put the --src "
                                            "face in) or src_to_dst.")] = "dst_to_src",
-    mask: Annotated[str, typer.Option(help="For --model: learned, landmarks or both.")] =
+    mask: Annotated[Literal["learned", "landmarks", "both"],
+                    typer.Option(help="For --model: which mask.")] =
     "learned",
     consent: ConsentOpt = False,
     consent_recording: ConsentTakeOpt = None,
@@ -138,19 +143,14 @@ def swap(
     Same frames, timing and audio; the output is labelled as synthetic and signed.
     """
     from retake.core.cache import default_cache_dir
-    from retake.video.blend import BLEND_MODES, COLOUR_MODES, MergeOptions
-    from retake.video.media import is_image, read_image
+    from retake.video.blend import MergeOptions
+    from retake.video.engines import build_swapper
+    from retake.video.media import is_image
     from retake.video.swap import FaceChoice
     from retake.video.swap import swap as run_swap
 
     if (source is None) == (model is None):
         raise RetakeError("give either --source PHOTO or --model MODEL")
-    if colour not in COLOUR_MODES:
-        raise RetakeError(f"--colour: choose one of {', '.join(COLOUR_MODES)}")
-    if blend not in BLEND_MODES:
-        raise RetakeError(f"--blend: choose one of {', '.join(BLEND_MODES)}")
-    if not 0 <= shape <= 1:
-        raise RetakeError("--shape: between 0 and 1")
     if not target.is_file():
         raise VideoError(f"{target}: no such file")
     image_target = is_image(target)
@@ -169,16 +169,9 @@ def swap(
     provenance = require_consent(consent, consent_recording, consent_statement, reference,
                                  [source])
     models = _models(detector)
-    if source is not None:
-        from retake.video.swap_landmark import LandmarkSwapper
-        from retake.video.swap_landmark import source_face as find_source
-
-        rgb = read_image(source)
-        swapper = LandmarkSwapper(rgb, find_source(rgb, models, source_face), shape=shape)
-    else:
-        from retake.video.swap_autoencoder import AutoencoderSwapper
-
-        swapper = AutoencoderSwapper(model, direction=direction, device=device, mask=mask)
+    swapper = build_swapper("landmark" if source is not None else "autoencoder", models,
+                            source=source, source_face=source_face, shape=shape, model=model,
+                            direction=direction, device=device, mask=mask)
     choice = FaceChoice(faces, _reference(reference, models), _position(position))
     options = MergeOptions(colour=colour, blend=blend, keep_mouth=keep_mouth)
     if model is not None and hasattr(swapper, "check_target"):
@@ -188,7 +181,7 @@ def swap(
         kwargs["cache_dir"] = default_cache_dir()
     with _bar("swapping", "frames") as bar:
         if bar is not None and not image_target:
-            kwargs["progress"] = lambda stage, d, n: bar(d, n)
+            kwargs["progress"] = bar
         res = run_swap(target, output, swapper, models, **kwargs)
     note = f"; no face in frames {res.missing_ranges()}" if res.missing else ""
     err.print(f"wrote {output}: {res.swapped}/{res.frames} frames swapped{note}. "
@@ -198,7 +191,7 @@ def swap(
 def train(
     src: Annotated[Path, typer.Option("--src", help="Faceset of the face to put in.")],
     dst: Annotated[Path, typer.Option("--dst", help="Faceset of the face to replace.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Model folder (resumed if it "
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model folder (resumed if it "
                                          "holds a checkpoint).")],
     steps: Annotated[int, typer.Option(help="Total training steps to reach (re-running "
                                        "the command resumes up to it).")] = 2000,
@@ -210,7 +203,8 @@ def train(
     preview_every: Annotated[int, typer.Option(help="Write a preview every N steps.")] = 100,
     gan_after: Annotated[int | None, typer.Option(help="Add a PatchGAN loss after this "
                                                   "step.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where to train.")] =
+    "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train a DeepFaceLab-style autoencoder (shared encoder, one decoder per face)."""
@@ -232,7 +226,7 @@ def train(
 def lipsync(
     face: Annotated[Path, typer.Argument(help="Video of the speaker, or a photo of a face.")],
     audio: Annotated[Path, typer.Argument(help="The speech the mouth must say.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4.")],
     transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What the "
                                                    "speech says (a file or the text); "
                                                    "transcribed when absent.")] = None,
@@ -255,7 +249,7 @@ def lipsync(
     with _bar("lip-sync", "frames") as bar:
         res = run_lipsync(face, audio, output, transcript=text, models=_models(detector),
                           cache_dir=default_cache_dir(), provenance=provenance,
-                          progress=(lambda stage, d, n: bar(d, n)) if bar else None)
+                          progress=bar)
     err.print(f"wrote {output}: {res['frames']} frames for {res['speech_s']:.1f} s of speech "
               f"({res['words']} words; {res['bank']} mouths to choose from). It is labelled "
               "as synthetic media.")
@@ -263,7 +257,7 @@ def lipsync(
 
 def dub(
     video: Annotated[Path, typer.Argument(help="Talking-head video with speech.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; its alignment, "
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4; its alignment, "
                                          "time map and edit report are written beside it.")],
     to: Annotated[str | None, typer.Option("--to", help="The new text, or a file holding "
                                            "it.")] = None,
@@ -289,68 +283,28 @@ def dub(
     The picture is retimed to the new speech, the mouth re-rendered where speech changed,
     the face optionally swapped; the output is labelled as synthetic and signed.
     """
-    import json
-
     from retake.align import load_audio
     from retake.align import transcribe as run_transcribe
-    from retake.align.normalize import tokenize
     from retake.core.cache import default_cache_dir
-    from retake.core.errors import TranscriptError
+    from retake.ui.request import EditRequest, check, resolve
     from retake.video.dub import dub as run_dub
-    from retake.voice.edit import EditError
-    from retake.voice.plan import apply_edits
+    from retake.voice import EditOptions
 
-    voice_opts: dict = {}
-    ops = None
-    if script is not None:
-        from retake.video.script import load_script
-
-        if to is not None or edits is not None:
-            raise EditError("--script already says what to change; drop --to/--edits")
-        sc = load_script(script)
-        to, ops, voice_opts, detector = sc.to, sc.edits, sc.voice, sc.detector
-        swap = swap or sc.swap
-        if transcript is None and sc.transcript is not None:
-            transcript = sc.transcript
-        if transcript is None:
-            draft = True
-    elif (to is None) == (edits is None):
-        raise EditError("give the new text with --to, or operations with --edits (one of them)")
+    request = check(EditRequest(transcript=transcript, to=to, edits=edits, script=script,
+                                draft=draft, swap=swap, detector=detector))
     if output.suffix.lower() != ".mp4":
         raise RetakeError(f"{output}: the output of dub is an .mp4 file")
     if not video.is_file():
         raise VideoError(f"{video}: no such file")
     provenance = require_consent(consent, consent_recording, consent_statement, video)
-    if transcript is None:
-        if not draft:
-            raise TranscriptError("give the video's transcript with --transcript (or --draft "
-                                  "to use `retake transcribe`'s draft as it is)")
-        text = run_transcribe(load_audio(video)).text
-        err.print(f"[yellow]using the recogniser's draft transcript[/]: {text}")
-    else:
-        text = read_transcript(transcript)
-    if edits is not None:
-        try:
-            ops = json.loads(edits.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise EditError(f"{edits}: not a readable JSON list of edits ({exc})") from None
-    if ops is not None:
-        new_text = apply_edits([t.text for t in tokenize(text, "en")], ops)
-    else:
-        new_text = read_transcript(to)
-    from retake.voice import EditOptions
-
-    options = EditOptions(**voice_opts)
-    stages: dict[str, object] = {}
+    resolved = resolve(request, lambda: run_transcribe(load_audio(video)).text)
+    if resolved.drafted:
+        err.print(f"[yellow]using the recogniser's draft transcript[/]: {resolved.transcript}")
     with _bar("dubbing", "steps") as bar:
-        def progress(stage: str, done: int, total: int) -> None:
-            stages[stage] = (done, total)
-            if bar:
-                bar(done, total)
-
-        res = run_dub(video, output, new_text, transcript=text, models=_models(detector),
-                      options=options, swap_source=swap, cache_dir=default_cache_dir(),
-                      progress=progress, provenance=provenance)
+        res = run_dub(video, output, resolved.new_text, transcript=resolved.transcript,
+                      models=_models(resolved.detector), options=EditOptions(**resolved.voice),
+                      swap_source=resolved.swap, cache_dir=default_cache_dir(),
+                      progress=bar, provenance=provenance)
     table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
     for e in res.edits:
         table.add_row(e.get("kind", ""), e.get("text", ""),
@@ -364,11 +318,13 @@ def dub(
 
 def detect(
     file: Annotated[Path, typer.Argument(help="Audio or video to examine.")],
-    output: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for "
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for "
                                                 "report.json and report.html.")] = None,
     transcript: Annotated[str | None, typer.Option("--transcript", "-t", help="What is said "
                                                    "(a file or the text); transcribed when "
                                                    "absent.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on "
+                                          "stdout.")] = False,
 ) -> None:
     """Look for traces of voice and face edits; explain the evidence and its limits."""
     from retake.awareness.detect import detect as run_detect
@@ -378,9 +334,12 @@ def detect(
         raise RetakeError(f"{file}: no such file")
     text = read_transcript(transcript) if transcript is not None else None
     report = run_detect(file, transcript=text)
-    out.print(report.summary(), highlight=False)
     folder = output or file.with_name(file.stem + "-detect")
     jpath, hpath = write_report(report, folder)
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        out.print(report.summary(), highlight=False)
     err.print(f"wrote {jpath} and {hpath}")
     err.print("[dim]" + report.limits + "[/]")
 

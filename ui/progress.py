@@ -1,7 +1,7 @@
 """Progress bars for long jobs: a rich bar with the processing rate, fed by a callback.
 
-Library functions take `progress(done, total)`; this turns that into a bar on stderr. The
-Gradio app feeds the same callbacks into its own progress display.
+Library functions report `progress(stage, done, total)` (core.progress); this turns that into
+a bar on stderr whose label follows the stage. The studio draws the same calls in Gradio.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from rich.progress import (
 
 @contextlib.contextmanager
 def progress_bar(label: str, unit: str = "s of audio", enabled: bool = True) -> Iterator:
-    """Yield a `progress(done, total)` callback drawing a bar with `unit` per second."""
+    """Yield a `progress(stage, done, total)` callback drawing a bar with `unit` per second
+    (None when disabled)."""
     if not enabled:
         yield None
         return
@@ -36,9 +37,10 @@ def progress_bar(label: str, unit: str = "s of audio", enabled: bool = True) -> 
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=None, rate="")
 
-        def update(done: float, total: float) -> None:
+        def update(stage: str, done: float, total: float) -> None:
             elapsed = bar.tasks[0].elapsed or 0.0
             rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0 else ""
-            bar.update(task, completed=done, total=total, rate=rate)
+            bar.update(task, description=stage or label, completed=done, total=total or None,
+                       rate=rate)
 
         yield update

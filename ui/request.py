@@ -7,6 +7,8 @@ dubbing script" into the same resolved request here, so the two can never disagr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from retake.core.errors import TranscriptError
@@ -35,3 +37,95 @@ def read_transcript(arg: str) -> str:
         raise TranscriptError(f"{arg}: no such transcript file (to align literal text, quote "
                               "a sentence with spaces)")
     return arg
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """What the user asked for, as typed: the current transcript (text or file; None to
+    draft it by recognition when `draft`), the new text as `to` (text or file) or as `edits`
+    (a JSON file or a list of operations), or a dubbing `script` that may say all of it, plus
+    the voice options and the language."""
+
+    transcript: str | None = None
+    to: str | None = None
+    edits: str | os.PathLike | list | None = None
+    script: str | os.PathLike | None = None
+    draft: bool = False
+    language: str = "en"
+    voice: dict = field(default_factory=dict)
+    swap: str | os.PathLike | None = None
+    detector: str = "hog"
+
+
+@dataclass(frozen=True)
+class ResolvedEdit:
+    """A request worked out: what is said now, what it should say, and the options."""
+
+    transcript: str
+    new_text: str
+    language: str
+    voice: dict
+    swap: Path | None
+    detector: str
+    drafted: bool  # the transcript is the recogniser's draft
+
+
+def check(request: EditRequest) -> EditRequest:
+    """The request with its script folded in, checked before any heavy work."""
+    from retake.ui.script import load_script
+    from retake.voice.edit import EditError
+
+    if request.script is not None:
+        if request.to is not None or request.edits is not None:
+            raise EditError("--script already says what to change; drop --to/--edits")
+        sc = load_script(request.script)
+        return replace(
+            request, script=None, to=sc.to, edits=sc.edits,
+            transcript=request.transcript if request.transcript is not None else sc.transcript,
+            draft=request.draft or (request.transcript is None and sc.transcript is None),
+            voice={**sc.voice, **request.voice}, swap=request.swap or sc.swap,
+            detector=sc.detector, language=sc.language or request.language)
+    if (request.to is None) == (request.edits is None):
+        raise EditError("give the new text with --to, or operations with --edits (one of them)")
+    if isinstance(request.edits, (str, os.PathLike)):
+        return replace(request, edits=read_edits(Path(request.edits)))
+    return request
+
+
+def read_edits(path: Path) -> list:
+    """A JSON list of edit operations from a file."""
+    import json
+
+    from retake.voice.edit import EditError
+
+    try:
+        ops = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EditError(f"{path}: not a readable JSON list of edits ({exc})") from None
+    if not isinstance(ops, list):
+        raise EditError(f"{path}: expected a JSON list of edit operations")
+    return ops
+
+
+def resolve(request: EditRequest, transcribe: Callable[[], str] | None = None) -> ResolvedEdit:
+    """Work the request out. `transcribe()` drafts the transcript when none was given and
+    the request allows a draft (it is called only then)."""
+    from retake.align.normalize import tokenize
+    from retake.voice.plan import apply_edits
+
+    request = check(request)
+    if request.transcript is not None:
+        text, drafted = read_transcript(request.transcript), False
+    elif request.draft and transcribe is not None:
+        text, drafted = transcribe(), True
+    else:
+        raise TranscriptError("give the recording's transcript with --transcript (or --draft "
+                              "to use `retake transcribe`'s draft as it is)")
+    if request.edits is not None:
+        words = [t.text for t in tokenize(text, request.language)]
+        new_text = apply_edits(words, list(request.edits))
+    else:
+        new_text = read_transcript(request.to)
+    return ResolvedEdit(text, new_text, request.language, dict(request.voice),
+                        Path(request.swap) if request.swap else None, request.detector,
+                        drafted)

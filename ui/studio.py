@@ -26,6 +26,7 @@ import numpy as np
 
 from retake.awareness.provenance import Provenance
 from retake.core.errors import RetakeError
+from retake.ui.request import EditRequest, check, resolve
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class Studio:
         self.sessions: dict[str, Session] = {}
         self.lock = threading.Lock()
         self._editor = None
-        self._models = None
+        self._models: dict[str, object] = {}
 
     # -------------------------------------------------------------- plumbing
     def session(self, request) -> Session:
@@ -131,13 +132,13 @@ class Studio:
             self._editor = Editor(cache_dir=default_cache_dir())
         return self._editor
 
-    def models(self):
-        """dlib face models, shared."""
-        if self._models is None:
+    def models(self, detector: str = "hog"):
+        """dlib face models for `detector`, shared."""
+        if detector not in self._models:
             from retake.video.faces import FaceModels
 
-            self._models = FaceModels()
-        return self._models
+            self._models[detector] = FaceModels(detector=detector)
+        return self._models[detector]
 
     def _keep(self, s: Session, path: str | os.PathLike, name: str) -> Path:
         """Copy an upload into the session's folder (inputs are never modified)."""
@@ -146,8 +147,9 @@ class Studio:
         return dst
 
     @staticmethod
-    def _ticker(s: Session, progress, stage: str, unit: str = "steps"):
-        def tick(done: float, total: float) -> None:
+    def _ticker(s: Session, progress, unit: str = "steps"):
+        """A `progress(stage, done, total)` callback that draws Gradio's bar and cancels."""
+        def tick(stage: str, done: float, total: float) -> None:
             if s.cancel.is_set():
                 raise Cancelled("cancelled")
             if progress is not None:
@@ -186,9 +188,9 @@ class Studio:
         text = (transcript or "").strip()
         with self.lock:
             if not text:
-                text = transcribe(sound, progress=self._ticker(s, progress, "transcribing")).text
+                text = transcribe(sound, progress=self._ticker(s, progress, "s of audio")).text
             rec = self.editor().load(sound, text, progress=self._ticker(s, progress,
-                                                                        "aligning"))
+                                                                        "s of audio"))
         s.recording, s.transcript = rec, text
         words = rec.alignment.aligned_words()
         png = waveform_png(sound.samples, sound.sample_rate, words, s.folder / "words.png")
@@ -236,17 +238,12 @@ class Studio:
 
     # -------------------------------------------------------------- face
     def _swapper(self, source: str | None, model: str):
-        from retake.video.media import read_image
+        from retake.video.engines import build_swapper
 
         if model and model.strip():
-            from retake.video.swap_autoencoder import AutoencoderSwapper
-
-            return AutoencoderSwapper(Path(model.strip()))
-        from retake.video.swap_landmark import LandmarkSwapper, source_face
-
+            return build_swapper("autoencoder", model=Path(model.strip()))
         src = _check_type(source, IMAGE_TYPES, "a source photo")
-        rgb = read_image(src)
-        return LandmarkSwapper(rgb, source_face(rgb, self.models()))
+        return build_swapper("landmark", self.models(), source=src)
 
     def preview_swap(self, source: str | None, model: str, target: str | None, request):
         """Swap one frame (the first with a face, or the image) for a quick look."""
@@ -280,11 +277,11 @@ class Studio:
                                         "a target image or video"), "target")
         n = len(list(s.folder.glob("swapped-*"))) + 1
         out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
-        tick = self._ticker(s, progress, "swapping", "frames")
+        tick = self._ticker(s, progress, "frames")
         photo = source if source and not (model and model.strip()) else None
         kwargs = {"provenance": Provenance(consent.consent, (Path(photo),) if photo else ())}
         if not is_image(tgt):
-            kwargs["progress"] = lambda st, d, t: tick(d, t)
+            kwargs["progress"] = tick
         with self.lock:
             res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
         note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
@@ -298,35 +295,28 @@ class Studio:
         """The dubbing pipeline with a progress bar per stage."""
         from retake.align import load_audio, transcribe
         from retake.video.dub import dub
+        from retake.voice import EditOptions
 
         s = self.session(request)
         s.cancel.clear()
         consent = self.consent_record(agreed)
         vid = self._keep(s, _check_type(video, VIDEO_TYPES, "a video"), "dub")
-        text = (transcript or "").strip()
-        new = (new_text or "").strip()
         photo = _check_type(swap_photo, IMAGE_TYPES, "a photo") if swap_photo else None
-        if script:
-            from retake.align.normalize import tokenize
-            from retake.video.script import load_script
-            from retake.voice.plan import apply_edits
-
-            sc = load_script(script)
-            text = text or (sc.transcript or "")
-            photo = photo or sc.swap
+        wanted = EditRequest(transcript=(transcript or "").strip() or None,
+                             to=None if script else (new_text or "").strip() or None,
+                             script=script or None, draft=True, swap=photo)
+        if not script and wanted.to is None:
+            raise RetakeError("give the new text (or a script)")
+        wanted = check(wanted)  # the script's voice:, faces: and language: options too
         with self.lock:
-            if not text:
-                text = transcribe(load_audio(vid)).text
-            if script:
-                new = sc.to if sc.to else apply_edits([t.text for t in tokenize(text, "en")],
-                                                      sc.edits or [])
-            if not new:
-                raise RetakeError("give the new text (or a script)")
+            resolved = resolve(wanted, lambda: transcribe(load_audio(vid)).text)
             n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
             out = s.folder / f"dubbed-{n}.mp4"
-            res = dub(vid, out, new, transcript=text, editor=self.editor(),
-                      models=self.models(), swap_source=photo, provenance=consent,
-                      progress=lambda st, d, t: self._ticker(s, progress, st)(d, t))
+            res = dub(vid, out, resolved.new_text, transcript=resolved.transcript,
+                      editor=self.editor(), models=self.models(resolved.detector),
+                      options=EditOptions(**resolved.voice), swap_source=resolved.swap,
+                      provenance=consent,
+                      progress=self._ticker(s, progress))
         return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
             f"{res.mouth_frames} of {res.frames} frames"
 

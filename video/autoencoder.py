@@ -19,7 +19,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from torch import nn
 
 from retake.core.atomic import atomic_group
 from retake.core.errors import EngineUnavailable, FaceError, RetakeError
+from retake.core.progress import Progress
 from retake.video.faceset import Faceset, load
 from retake.video.geometry import MIRROR, apply, crop_matrix, region_mask
 
@@ -595,7 +595,7 @@ def _check_options(opts: TrainOptions) -> None:
 
 def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
           out_dir: str | os.PathLike, options: TrainOptions | None = None,
-          progress: Callable[[int, int], None] | None = None) -> dict:
+          progress: Progress | None = None) -> dict:
     """Train (or resume) a src/dst model in `out_dir` until `options.steps` steps are done.
 
     Each step reconstructs a batch of each identity from randomly warped inputs; the loss
@@ -603,7 +603,7 @@ def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
     decoder from step `gan_after` on). Checkpoints every `save_every` steps and at the end
     (also on Ctrl-C); previews every `preview_every` steps and at the end. The batches of
     step k depend only on (seed, k), so a resumed run sees the data an uninterrupted one
-    would. `progress(step, steps)` is called after every step. Returns the loss history:
+    would. `progress('training', step, steps)` is called after every step. Returns the loss history:
     lists 'step', 'loss', 'src', 'dst', 'mask', 'gan', 'disc' (also in loss.json).
     """
     opts = options or TrainOptions()
@@ -638,7 +638,7 @@ def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
                 break
             run.step()
             if progress:
-                progress(run.done, opts.steps)
+                progress("training", run.done, opts.steps)
             if opts.preview_every and run.done % opts.preview_every == 0:
                 run.preview()
             if opts.save_every and run.done % opts.save_every == 0:

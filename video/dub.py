@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.atomic import atomic_group
 from retake.core.errors import FaceError, VideoError
+from retake.core.progress import Progress, stage
 from retake.video.lipsync import MouthFrame, _bank_from_video, phones_of, resync
 from retake.video.media import VideoWriter, probe
 from retake.video.retime import iter_retimed, plan_retime, source_frame_times
@@ -62,7 +63,7 @@ def _merge(spans: list[tuple[float, float]], gap: float = 0.05) -> list[tuple[fl
 def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         transcript: str | None = None, editor=None, options=None, models=None,
         swap_source: str | os.PathLike | None = None, cache_dir: Path | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
+        progress: Progress | None = None,
         provenance: Provenance = Provenance()) -> DubResult:
     """Make the speaker in `video` say `new_text`; write OUT.mp4 plus its alignment
     (OUT.json), time map (OUT.timemap.json) and edit report (OUT.report.json).
@@ -84,15 +85,12 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
     models = models or FaceModels()
     editor = editor or Editor(cache_dir=cache_dir)
 
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return (lambda d, n: progress(name, d, n)) if progress else None
-
     sound = load_audio(video)
     text = transcript if transcript is not None else transcribe(sound).text
-    rec = editor.load(sound, text, progress=stage("align"))
+    rec = editor.load(sound, text, progress=progress)
     result = editor.edit(rec, new_text, options or EditOptions())
     timemap = result.timemap
-    tracks = load_tracks(video, models, cache_dir=cache_dir, progress=stage("faces"))
+    tracks = load_tracks(video, models, cache_dir=cache_dir, progress=progress)
     if not tracks:
         raise FaceError(f"{video}: no face found in any of its {info.frames} frames")
     track = choose(tracks)[0]
@@ -119,7 +117,7 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
             res.untouched += recipe.untouched
             yield MouthFrame(k, t, rgb, lms, visemes[k] if recipe.mouth else None)
 
-    report = stage("render")
+    report = stage(progress, "rendering")
     stem = out.with_suffix("")
     sidecars = {Path(f"{stem}.json"): result.alignment.to_json(),
                 Path(f"{stem}.timemap.json"): timemap.to_json(),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from retake.core.atomic import write_text
 from retake.core.errors import FaceError, RetakeError
+from retake.core.progress import Progress
 from retake.video.faces import FaceModels, identity_distance
 from retake.video.geometry import (
     LEFT_EYE,
@@ -137,7 +137,7 @@ def _sources(inputs: list[Path]) -> list[Path]:
 def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: FaceModels,
             size: int = 256, padding: float = 0.25, faces: str = "all",
             reference: np.ndarray | None = None, options: TrackOptions | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Faceset:
+            progress: Progress | None = None) -> Faceset:
     """Detect, track and align faces in videos or images; write crops into a faceset.
 
     `faces`: 'all', 'largest' (the main face of each source) or 'reference' (faces whose
@@ -171,7 +171,7 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
     def tick() -> None:
         counter[0] += 1
         if progress:
-            progress(counter[0], total)
+            progress("extracting", counter[0], total)
 
     with open(root / "faces.jsonl", "a", encoding="utf-8") as sink:
         for img in images:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.atomic import atomic_group
 from retake.core.errors import FaceError
+from retake.core.progress import Progress
 from retake.video.mouth import MouthBank, MouthRenderer, paste, pose_of, select_mouths
 from retake.video.visemes import frame_visemes
 
@@ -47,7 +48,7 @@ def phones_of(alignment) -> list[tuple[float, float, str]]:
 
 
 def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
-           progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+           progress: Progress | None = None, total: int = 0) -> Iterator[np.ndarray]:
     """Yield each frame's pixels, with the mouth re-rendered on flagged frames.
 
     Runs of flagged frames are solved together (at most `longest` at a time, each chunk
@@ -79,7 +80,7 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
             last = None
             yield f.rgb
         if progress:
-            progress(done)
+            progress("lip-sync", done, total)
     yield from flush()
 
 
@@ -116,7 +117,7 @@ def _mark(samples: np.ndarray, rate: int, text: str) -> np.ndarray:
 def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
             transcript: str | None = None, models=None, cache_dir=None,
             fps: Fraction = Fraction(25),
-            progress: Callable[[str, int, int], None] | None = None,
+            progress: Progress | None = None,
             close_bilabials: bool = True,
             provenance: Provenance = Provenance()) -> dict:
     """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
@@ -192,8 +193,7 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     with atomic_group([out]) as (tmp,):  # signed before it is published
         with VideoWriter(tmp, rate, width, height, audio=audio_track,
                          metadata={"comment": DISCLOSURE}) as writer:
-            report = (lambda d: progress("lip-sync", d, n_out)) if progress else None
-            for k, rgb in enumerate(resync(stream(), bank, progress=report)):
+            for k, rgb in enumerate(resync(stream(), bank, progress=progress, total=n_out)):
                 writer.write(rgb, float(times[k]))
         provenance.sign_file(tmp, [edit_action("mouth re-rendered to say the audio track",
                                                [(0.0, round(n_out / float(rate), 3))])],

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retake.core.errors import RetakeError, VideoError
+from retake.core.progress import Progress
 from retake.video.geometry import STABLE, TEMPLATE, apply, forehead, umeyama
 from retake.video.media import VideoWriter, probe, read_frames
 from retake.video.track import FaceTrack
@@ -537,11 +538,11 @@ def render_retimed(video_path: str | os.PathLike, recipes: Sequence[FrameRecipe]
                    out_path: str | os.PathLike, fps: Fraction | float,
                    audio: tuple[np.ndarray, int] | None = None,
                    track: FaceTrack | None = None,
-                   progress: Callable[[int, int], None] | None = None,
+                   progress: Progress | None = None,
                    metadata: dict[str, str] | None = None) -> RetimeResult:
     """Render the recipes to an h264 + aac mp4 at `out_path` (atomically), with `audio`.
 
-    `progress(done, total)` is called after each frame.
+    `progress('rendering', done, total)` is called after each frame.
     """
     if not recipes:
         raise RetimeError("nothing to render: the plan has no frames")
@@ -553,6 +554,6 @@ def render_retimed(video_path: str | os.PathLike, recipes: Sequence[FrameRecipe]
         for k, t, rgb, _ in iter_retimed(video_path, recipes, track, stats=result.stats):
             writer.write(rgb, t)
             if progress:
-                progress(k + 1, len(recipes))
+                progress("rendering", k + 1, len(recipes))
     result.seconds = _time.perf_counter() - t0
     return result

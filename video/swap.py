@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.atomic import atomic_group
 from retake.core.errors import FaceError
+from retake.core.progress import Progress, stage
 from retake.video.blend import MergeOptions, merge
 from retake.video.faces import FaceModels
 from retake.video.media import (
@@ -108,7 +108,7 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
                models: FaceModels, choice: FaceChoice | None = None,
                merge_options: MergeOptions | None = None,
                track_options: TrackOptions | None = None, cache_dir: Path | None = None,
-               progress: Callable[[str, int, int], None] | None = None,
+               progress: Progress | None = None,
                provenance: Provenance = Provenance()) -> SwapResult:
     """Swap the chosen face through a video; same timing, size and audio; h264 + aac mp4.
 
@@ -120,16 +120,13 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
     info = probe(target)
     c = choice or FaceChoice()
 
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return (lambda d, n: progress(name, d, n)) if progress else None
-
-    tracks = load_tracks(target, models, track_options, cache_dir, stage("tracking"))
+    tracks = load_tracks(target, models, track_options, cache_dir, progress)
     if not tracks:
         raise FaceError(f"{target}: no face found in any of its {info.frames} frames")
     chosen = choose(tracks, c.how, c.reference, c.position, (info.width, info.height))
     audio = read_audio_track(target)
     result = SwapResult()
-    report = stage("swapping")
+    report = stage(progress, "swapping")
     with atomic_group([out]) as (tmp,):  # signed before it is published
         with VideoWriter(tmp, info.fps, info.width, info.height, audio=audio,
                          metadata={"comment": DISCLOSURE}) as writer:

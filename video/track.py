@@ -23,6 +23,7 @@ import numpy as np
 
 from retake.core import cache
 from retake.core.errors import FaceError
+from retake.core.progress import Progress
 from retake.video.faces import FaceModels, box_from_landmarks, identity_distance
 from retake.video.geometry import (
     LEFT_EYE,
@@ -139,7 +140,7 @@ def _plausible(landmarks: np.ndarray, prompt: np.ndarray) -> bool:
 
 def track_faces(frames: Iterable[Frame], models: FaceModels,
                 options: TrackOptions | None = None,
-                progress: Callable[[int, int], None] | None = None,
+                progress: Progress | None = None,
                 total: int = 0, keep: Callable[[Frame, list[FaceTrack]], None] | None = None,
                 ) -> list[FaceTrack]:
     """Find and follow every face in `frames`; returns smoothed tracks, longest first.
@@ -204,7 +205,7 @@ def track_faces(frames: Iterable[Frame], models: FaceModels,
                 t.landmarks = t.raw  # unsmoothed while streaming
             keep(frame, active)
         if progress:
-            progress(n + 1, total)
+            progress("tracking", n + 1, total)
     tracks = _merge_by_identity([t for t in tracks if t.frames])
     for t in tracks:
         t.landmarks = smooth_landmarks(np.array(t.raw), t.frames, fps_guess, opts.smooth)
@@ -298,7 +299,7 @@ def video_key(path: str | os.PathLike, *settings: object) -> str:
 
 def load_tracks(path: str | os.PathLike, models: FaceModels,
                 options: TrackOptions | None = None, cache_dir: Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[FaceTrack]:
+                progress: Progress | None = None) -> list[FaceTrack]:
     """Track every face in a video file, using the on-disk cache when it holds the answer."""
     from retake.video.media import probe, read_frames
 

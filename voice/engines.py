@@ -1,8 +1,8 @@
-"""The registry of voice engines (how new words are made), in the shape of align.engines."""
+"""The registry of voice engines (how new words are made), built by name."""
 
 from __future__ import annotations
 
-from retake.core.engines import EngineSpec, _module_missing
+from retake.core.engines import EngineSpec, module_missing
 
 VOICE_ENGINES: tuple[EngineSpec, ...] = (
     EngineSpec(
@@ -14,7 +14,7 @@ VOICE_ENGINES: tuple[EngineSpec, ...] = (
         weights="none: the speaker's own recording",
         license="the recording's own terms",
         default=True,
-        probe=lambda: _module_missing("parselmouth"),
+        probe=lambda: module_missing("parselmouth"),
     ),
     EngineSpec(
         stage="voice",
@@ -25,6 +25,6 @@ VOICE_ENGINES: tuple[EngineSpec, ...] = (
         weights="yours; XTTS-v2: Coqui Public Model License (non-commercial); "
                 "YourTTS: CC BY-NC 4.0",
         license="depends on the model",
-        probe=lambda: _module_missing("TTS") or "give a local model: --engine coqui:/path",
+        probe=lambda: module_missing("TTS") or "give a local model: --engine coqui:/path",
     ),
 )

@@ -7,6 +7,7 @@
     swap: face.jpg                            # optional: also swap the face (landmark engine)
     voice: {engine: units, pitch: 0.0, emphasis: 0.0, speed: 1.0, takes: 1}
     faces: {detector: hog}
+    language: en                              # optional: the speech's language
 
 Relative paths are resolved against the script's folder, so a script travels with its media.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from retake.core.errors import RetakeError
 
 VOICE_KEYS = {"engine", "pitch", "emphasis", "speed", "takes", "reuse"}
-TOP_KEYS = {"transcript", "to", "edits", "swap", "voice", "faces", "video"}
+TOP_KEYS = {"transcript", "to", "edits", "swap", "voice", "faces", "video", "language"}
 
 
 @dataclass
@@ -35,6 +36,7 @@ class DubScript:
     video: Path | None = None
     voice: dict = field(default_factory=dict)
     detector: str = "hog"
+    language: str | None = None
 
 
 def _text(value: object, base: Path, key: str) -> str:
@@ -95,4 +97,8 @@ def load_script(path: str | os.PathLike) -> DubScript:
     if not isinstance(faces, dict) or set(faces) - {"detector"}:
         raise RetakeError(f"{p}: `faces` takes detector (hog or cnn)")
     s.detector = str(faces.get("detector", "hog"))
+    if data.get("language") is not None:
+        if not isinstance(data["language"], str) or not data["language"].strip():
+            raise RetakeError(f"{p}: `language` is a language code such as en")
+        s.language = data["language"].strip()
     return s
