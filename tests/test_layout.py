@@ -126,3 +126,20 @@ def test_wheel_installs_only_retake(tmp_path: Path) -> None:
     assert {t for t in top if not t.endswith((".dist-info", ".data"))} == {"retake"}
     for room in ("core", "align", "awareness", "voice", "video", "ui"):
         assert f"retake/{room}/__init__.py" in names
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:
+    """The README's Python example runs as written, on a memo.wav made here."""
+    import re
+
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## From Python.*?```python\n(.*?)```", readme, re.S).group(1)
+    synth = synthesize("Meet me at noon on Friday and bring the blue folder.", rate_wpm=140)
+    write_wav(tmp_path / "memo.wav", synth.audio, synth.sample_rate)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
+    assert (tmp_path / "memo-edited.wav").is_file()
+    assert (tmp_path / "memo-edited.report.json").is_file()
