@@ -20,6 +20,9 @@ from retake.video.visemes import BILABIAL
 # Inner-lip gap / mouth width. Natural closures measure ~0.0-0.08 with dlib's landmarks;
 # an open vowel 0.2-0.45. Above OPEN a bilabial is called open.
 OPEN = 0.14
+# Words the aligner could barely fit (a fast "and I'm" squeezed into 60 ms) place their
+# phones by guesswork: their M/B/P are not evidence either way.
+MIN_WORD_CONFIDENCE = 0.3
 
 
 @dataclass
@@ -71,6 +74,8 @@ def check_bilabials(alignment, frame_times: np.ndarray,
     report = MismatchReport()
     times = np.asarray(frame_times, float)
     for w in alignment.aligned_words():
+        if w.confidence < MIN_WORD_CONFIDENCE:
+            continue
         for p in w.phones:
             base = "".join(c for c in p.label.upper() if c.isalpha())
             if base not in BILABIAL:

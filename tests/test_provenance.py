@@ -222,4 +222,10 @@ def test_cli_edit_needs_consent_signs_and_verifies(tmp_path) -> None:
     data[-2000:-1000] = bytes(1000)  # silence a stretch of the audio
     bad.write_bytes(bytes(data))
     r = runner.invoke(app, ["verify", str(bad)])
-    assert r.exit_code == 1 and "Invalid" in r.output
+    assert r.exit_code == 5 and "Invalid" in r.output  # changed after signing
+    r = runner.invoke(app, ["verify", "--no-trust-local", str(out)])
+    assert r.exit_code == 4, r.output  # intact, signer not trusted
+    r = runner.invoke(app, ["verify", str(wav)])
+    assert r.exit_code == 6, r.output  # no Content Credentials
+    r = runner.invoke(app, ["verify", "--json", str(out)])
+    assert r.exit_code == 0 and '"state": "Trusted"' in r.stdout
