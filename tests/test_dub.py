@@ -71,8 +71,8 @@ def test_dub_script_and_errors(tmp_path: Path) -> None:
 
     from retake.core.errors import RetakeError
     from retake.ui.cli import app
-    from retake.video.media import VideoWriter
     from retake.ui.script import load_script
+    from retake.video.media import VideoWriter
 
     script = tmp_path / "s.yaml"
     script.write_text(f'transcript: "{SAID}"\nedits:\n  - {{op: replace, from: 9, to: 9, '
