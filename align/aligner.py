@@ -736,9 +736,9 @@ class Aligner:
 
         key = cache.content_key(x, transcript, self.language, self.engine_name,
                                 ALGORITHM_VERSION)
-        hit = cache.load(self.cache_dir, "align", key)
+        hit = cache.load(self.cache_dir, "align", key, parse=Alignment.from_json)
         if hit is not None:
-            return Alignment.from_json(hit)
+            return hit
 
         eng = self.engine
         tokens = tokenize(transcript, self.language, is_word=eng.has_word)

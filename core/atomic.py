@@ -59,7 +59,11 @@ def atomic_group(paths: list[str | os.PathLike]) -> Iterator[tuple[str, ...]]:
                 os.unlink(tmp)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text atomically."""
+def write_text(path: str | os.PathLike, text: str, fsync: bool = False) -> None:
+    """Write UTF-8 text atomically (`fsync`: on disk before the rename, so a power cut
+    leaves the old file or the whole new one)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())

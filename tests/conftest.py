@@ -58,6 +58,7 @@ def _own_cache(tmp_path_factory, monkeypatch):
     """Every test gets an empty analysis cache of its own (never a folder an earlier run
     filled, where a later run might never align at all)."""
     monkeypatch.setenv("RETAKE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("RETAKE_DATA", str(tmp_path_factory.mktemp("data")))
 
 
 # Markers by module, so `make test-fast` can leave the slow ones out without a decorator on

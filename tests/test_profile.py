@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from retake.align import Audio
@@ -50,7 +51,8 @@ def test_profile_adds_phones_the_recording_lacks(tmp_path, speech):
 
 
 def test_cli_builds_and_uses_a_profile(tmp_path, speech):
-    env = {**os.environ, "RETAKE_CACHE": str(tmp_path / "cache"), "COLUMNS": "200"}
+    env = {**os.environ, "RETAKE_CACHE": str(tmp_path / "cache"),
+           "RETAKE_DATA": str(tmp_path / "data"), "COLUMNS": "200"}
     files = []
     for k, text in enumerate(EXTRA):
         s, _ = speech(text)
@@ -66,7 +68,7 @@ def test_cli_builds_and_uses_a_profile(tmp_path, speech):
     r = run("voice", "build", "tester", *files)
     assert r.returncode == 0, r.stderr
     assert "min of speech" in r.stdout
-    assert (Path(env["RETAKE_CACHE"]) / "voices" / "tester" / "profile.json").exists()
+    assert (Path(env["RETAKE_DATA"]) / "voices" / "tester" / "profile.json").exists()
     main_text = "Bring the red pen to the desk near the window, then sit."
     s, _ = speech(main_text)
     wav = tmp_path / "main.wav"
@@ -80,3 +82,38 @@ def test_cli_builds_and_uses_a_profile(tmp_path, speech):
             str(tmp_path / "same.wav"))
     assert r.returncode == 1 and "same words" in r.stderr
     assert not (tmp_path / "same.wav").exists()
+
+
+def test_saving_a_profile_never_deletes_a_folder_retake_did_not_write(tmp_path, speech):
+    """`voice build --folder DIR` on an existing folder: refused, nothing deleted (it once
+    removed the folder with the user's files and even the input recordings in it)."""
+    from retake.core.errors import RetakeError
+    from retake.voice import Editor
+    from retake.voice.profile import build_profile, save_profile
+
+    s, _ = speech(EXTRA[0])
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("my notes")
+    (mine / "sub" / "keep.txt").write_text("keep")
+    wav = mine / "take.wav"
+    write_wav(wav, s.audio, s.sample_rate)
+    wav.with_suffix(".txt").write_text(EXTRA[0])
+    profile = build_profile("p", [wav], Editor())
+    with pytest.raises(RetakeError, match="not a Retake voice profile"):
+        save_profile(profile, mine)
+    assert (mine / "notes.txt").read_text() == "my notes"
+    assert (mine / "sub" / "keep.txt").exists() and wav.exists()
+    # A profile Retake wrote may be replaced; one the user added a file to may not.
+    folder = save_profile(profile, tmp_path / "p")
+    assert save_profile(profile, folder) == folder
+    (folder / "extra.txt").write_text("x")
+    with pytest.raises(RetakeError):
+        save_profile(profile, folder)
+    assert (folder / "extra.txt").exists()
+    # Through the CLI: one error line, exit 1, the folder intact.
+    r = subprocess.run([sys.executable, "-m", "retake", "voice", "build", "p", str(wav),
+                        "--folder", str(mine)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300)
+    assert r.returncode == 1 and "error" in r.stderr
+    assert (mine / "notes.txt").exists() and wav.exists()

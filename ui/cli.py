@@ -224,7 +224,7 @@ def edit(
     new_text = resolved.new_text
     from retake.voice.profile import resolve_voice
 
-    voices = [r for v in (voice or []) for r in resolve_voice(v, editor, default_cache_dir())]
+    voices = [r for v in (voice or []) for r in resolve_voice(v, editor)]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=True), voices)
@@ -254,7 +254,8 @@ def voice_build(
     name: Annotated[str, typer.Argument(help="Name to save the profile under.")],
     files: Annotated[list[Path], typer.Argument(help="Recordings of the speaker; a transcript "
                                                 "FILE.txt beside each is used if present.")],
-    folder: Annotated[Path | None, typer.Option(help="Save here instead of the cache.")] = None,
+    folder: Annotated[Path | None, typer.Option(help="Save here (a new folder) instead of "
+                                               "your data folder.")] = None,
     language: LanguageOpt = "en",
 ) -> None:
     """Build and save a voice profile; say how much speech it holds and what it lacks."""
@@ -266,7 +267,7 @@ def voice_build(
         raise TranscriptError(f"profile name {name!r}: use letters, digits, - and _")
     editor = Editor(language=language, cache_dir=default_cache_dir())
     profile = build_profile(name, files, editor)
-    where = save_profile(profile, folder or profiles_dir(default_cache_dir()) / name)
+    where = save_profile(profile, folder or profiles_dir() / name)
     _print_profile(profile.summary())
     err.print(f"saved {where}; use it with `retake edit ... --voice {name}`")
 
@@ -276,10 +277,9 @@ def voice_show(name: Annotated[str, typer.Argument(help="Profile name or folder.
     """Show what a saved voice profile holds."""
     import json
 
-    from retake.core.cache import default_cache_dir
     from retake.voice.profile import profiles_dir
 
-    for folder in (Path(name), profiles_dir(default_cache_dir()) / name):
+    for folder in (Path(name), profiles_dir() / name):
         if (folder / "profile.json").exists():
             _print_profile(json.loads((folder / "profile.json").read_text()))
             return
@@ -346,6 +346,40 @@ def engines(
         err.print(f"[red]weights[/]: {line}")
     if bad:
         raise typer.Exit(1)
+
+
+cache_app = typer.Typer(help="The analysis cache (alignments, face tracks): how big, and "
+                         "clearing it. Voice profiles are not in it.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info(as_json: JsonOpt = False) -> None:
+    """Where the cache is, what it holds, and its size cap ($RETAKE_CACHE_MAX)."""
+    from retake.core.cache import default_cache_dir, info
+
+    data = info(default_cache_dir())
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("kind", "entries", "MB", title=f"cache {data['folder']}")
+    for kind, k in sorted(data["kinds"].items()):
+        table.add_row(kind, str(k["entries"]), f"{k['bytes'] / 1e6:.1f}")
+    out.print(table)
+    out.print(f"{data['entries']} entries, {data['bytes'] / 1e6:.1f} MB of "
+              f"{data['max_bytes'] / 1e6:.0f} MB (least recently used go first)")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (e.g. align, tracks).")] =
+    None,
+) -> None:
+    """Delete the cached analysis (only entries Retake wrote); it is rebuilt when needed."""
+    from retake.core.cache import clear, default_cache_dir
+
+    n = clear(default_cache_dir(), kind)
+    err.print(f"deleted {n} cache entr{'y' if n == 1 else 'ies'} from {default_cache_dir()}")
 
 
 @app.command()

@@ -305,9 +305,10 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
 
     opts = options or TrackOptions()
     key = video_key(path, "tracks-v1", models.detector, models.detect_side, opts.__dict__)
-    text = cache.load(cache_dir, "tracks", key)
-    if text is not None:
-        return [FaceTrack.from_dict(d) for d in json.loads(text)]
+    hit = cache.load(cache_dir, "tracks", key,
+                     parse=lambda t: [FaceTrack.from_dict(d) for d in json.loads(t)])
+    if hit is not None:
+        return hit
     info = probe(path)
     tracks = track_faces(read_frames(path), models, opts, progress, info.frames)
     cache.store(cache_dir, "tracks", key, json.dumps([t.to_dict() for t in tracks]))

@@ -4,13 +4,15 @@ The recording being edited is often short (a 20 s memo); more of the same speake
 unit selection more to choose from. A profile is a folder holding each source recording
 (FLAC) with its alignment (JSON) and a `profile.json` summary: how many minutes it holds,
 which phones it lacks entirely, and which common diphones it has never heard. Profiles live
-in `<cache>/voices/NAME` unless a folder is given.
+in the user's data folder (`retake.core.cache.user_data_dir()`/voices/NAME) unless a
+folder is given. Saving never deletes a folder Retake did not write.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -67,9 +69,32 @@ def _common_diphones(top: int = 400) -> list[tuple[tuple[str, str], int]]:
     return sorted(counts.items(), key=lambda kv: -kv[1])[:top]
 
 
-def profiles_dir(cache_dir: Path) -> Path:
-    """Where named profiles are kept."""
-    return Path(cache_dir) / "voices"
+def profiles_dir(data_dir: Path | None = None) -> Path:
+    """Where named profiles are kept: the user's data folder (not the cache: a profile is
+    the user's own work and must survive `retake cache clear`)."""
+    from retake.core.cache import user_data_dir
+
+    return Path(data_dir or user_data_dir()) / "voices"
+
+
+_PROFILE_FILE = re.compile(r"^(profile\.json|source_\d{3}\.(flac|json))$")
+
+
+def _replaceable(folder: Path) -> bool:
+    """True when `folder` is absent, empty, or a profile Retake wrote holding nothing else."""
+    if not folder.exists():
+        return True
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    names = [p.name for p in folder.iterdir()]
+    if not names:
+        return True
+    try:
+        meta = json.loads((folder / "profile.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(meta, dict) and meta.get("format") == FORMAT
+            and all(_PROFILE_FILE.match(n) for n in names))
 
 
 def save_profile(profile: VoiceProfile, folder: str | os.PathLike) -> Path:
@@ -77,6 +102,9 @@ def save_profile(profile: VoiceProfile, folder: str | os.PathLike) -> Path:
     import soundfile as sf
 
     folder = Path(folder)
+    if not _replaceable(folder):
+        raise RetakeError(f"{folder}: exists and is not a Retake voice profile; Retake never "
+                          "deletes a folder it did not make: give a new folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -85,9 +113,13 @@ def save_profile(profile: VoiceProfile, folder: str | os.PathLike) -> Path:
             (tmp / f"source_{k:03d}.json").write_text(rec.alignment.to_json(), encoding="utf-8")
         (tmp / "profile.json").write_text(json.dumps(profile.summary(), indent=1) + "\n",
                                           encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
+        old = None
+        if folder.exists():  # an empty folder or a profile Retake wrote (checked above)
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            os.replace(folder, old / "profile")
         os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -115,11 +147,11 @@ def load_profile(folder: str | os.PathLike) -> VoiceProfile:
     return VoiceProfile(meta.get("name", folder.name), recs)
 
 
-def resolve_voice(arg: str, editor, cache_dir: Path) -> list[Recording]:
+def resolve_voice(arg: str, editor, data_dir: Path | None = None) -> list[Recording]:
     """`--voice` value: a profile name, a profile folder, or an audio file of the speaker
     (its transcript taken from FILE.txt / FILE.lab beside it, or drafted by recognition)."""
     path = Path(arg)
-    named = profiles_dir(cache_dir) / arg
+    named = profiles_dir(data_dir) / arg
     if (path / "profile.json").exists():
         return load_profile(path).recordings
     if (named / "profile.json").exists():

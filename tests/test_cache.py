@@ -1,0 +1,68 @@
+"""The analysis cache: damaged entries are rebuilt, the folder stays under its cap, and
+`retake cache` reports and clears only what Retake wrote."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from retake.core import cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_damaged_entry_is_discarded_and_rebuilt(tmp_path, speech):
+    from retake.align import Audio, align
+
+    s, _ = speech("The quick brown fox jumps over the lazy dog.")
+    audio = Audio(s.audio, s.sample_rate)
+    text = "The quick brown fox jumps over the lazy dog."
+    first = align(audio, text, cache_dir=tmp_path)
+    (entry,) = cache.entries(tmp_path)
+    entry.write_text(entry.read_text()[:40])  # truncated, as after a crash
+    again = align(audio, text, cache_dir=tmp_path)  # no JSONDecodeError: rebuilt
+    assert [w.text for w in again.words] == [w.text for w in first.words]
+    assert abs(again.words[2].start - first.words[2].start) < 1e-6
+    assert cache.load(tmp_path, "align", entry.stem, parse=lambda t: t) is not None
+
+
+def test_least_recently_used_entries_are_evicted(tmp_path):
+    keys = [cache.content_key(np.full(10, i, np.float32)) for i in range(5)]
+    for i, k in enumerate(keys):
+        cache.store(tmp_path, "align", k, "x" * 1000)
+        os.utime(tmp_path / "align" / f"{k}.json", (1000 + i, 1000 + i))
+    assert cache.load(tmp_path, "align", keys[0]) is not None  # used now: kept
+    (tmp_path / "align" / "mine.txt").write_text("not Retake's")
+    assert cache.prune(tmp_path, 2500) == 3
+    left = {p.stem for p in cache.entries(tmp_path)}
+    assert left == {keys[0], keys[4]}
+    assert (tmp_path / "align" / "mine.txt").exists()
+
+
+def test_size_cap_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RETAKE_CACHE_MAX", "500M")
+    assert cache.max_bytes() == 500 * 1024**2
+    monkeypatch.setenv("RETAKE_CACHE_MAX", "nonsense")
+    assert cache.max_bytes() == cache.DEFAULT_MAX
+
+
+def test_cli_cache_info_and_clear(tmp_path):
+    folder = tmp_path / "cache"
+    cache.store(folder, "tracks", cache.content_key(np.zeros(3, np.float32)), "[]")
+    (folder / "keep.txt").write_text("user file")
+    env = {**os.environ, "RETAKE_CACHE": str(folder)}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "retake", *args], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=120)
+
+    r = run("cache", "info", "--json")
+    assert r.returncode == 0, r.stderr
+    assert '"entries": 1' in r.stdout and "tracks" in r.stdout
+    r = run("cache", "clear")
+    assert r.returncode == 0, r.stderr
+    assert not cache.entries(folder) and (folder / "keep.txt").exists()
