@@ -1,0 +1,472 @@
+"""Assembling an edit: the kept stretches of the recording cut at quiet points, the new
+words made and shaped to their context, joined, and described (alignment, time map, report).
+
+`Assembly.run` carries out the operations of one edit plan over one recording.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from retake.align.types import Alignment, Phone, Word
+from retake.voice.analysis import VOWELS, Recording
+from retake.voice.plan import Op, sources
+from retake.voice.prosody import (
+    final_lengthening,
+    learn_contours,
+    local_rate,
+    stressed_vowel,
+)
+from retake.voice.records import EditError, EditOptions, EditResult, Take
+from retake.voice.render import (
+    XFADE_S,
+    Rendered,
+    concatenate,
+    render_external,
+    render_fallback,
+    render_units,
+)
+from retake.voice.report import EditReport, EditSpan, measure_joins
+from retake.voice.timemap import Inserted, TimeMap
+from retake.voice.units import Inventory, Target, Weights, select
+
+if TYPE_CHECKING:
+    from retake.voice.edit import Editor
+
+log = logging.getLogger(__name__)
+
+PAUSE_S = 0.06
+
+
+@dataclass
+class OldWord:
+    text: str
+    start: float
+    end: float
+    usable: bool
+
+
+def old_words(rec: Recording) -> list[OldWord]:
+    """The recording's spoken words with times (unaligned ones have no usable audio)."""
+    out: list[OldWord] = []
+    for w in rec.alignment.words:
+        if w.aligned and w.parts:
+            out += [OldWord(p.label, p.start, p.end, True) for p in w.parts]
+        else:
+            out += [OldWord(s, w.start, w.start, False) for s in w.spoken]
+    return out
+
+
+class Assembly:
+    """Builds one edited recording (kept here so the steps can share their context)."""
+
+    def __init__(self, editor: Editor, rec: Recording, old: list[OldWord], inv: Inventory,
+                 options: EditOptions) -> None:
+        self.editor, self.rec, self.old, self.inv, self.opt = editor, rec, old, inv, options
+        self.sr = rec.sample_rate
+        self.rate = local_rate(rec, inv)
+        self.final = final_lengthening(rec, inv)
+        self._contours: dict[tuple[str, bool], np.ndarray] | None = None
+
+    # -- cuts -------------------------------------------------------------------------
+
+    def boundary(self, i: int) -> float:
+        """Where to cut between old word i and i+1 (seconds): mid-pause, or the quietest
+        point near the junction."""
+        if i < 0:
+            return 0.0
+        if i >= len(self.old) - 1:
+            return self.rec.duration
+        e0, s1 = self.old[i].end, self.old[i + 1].start
+        if s1 - e0 >= PAUSE_S:
+            return (e0 + s1) / 2
+        return self._quiet(min(e0, s1), 0.015)
+
+    def _quiet(self, t: float, radius: float) -> float:
+        from retake.voice.render import _cut
+
+        return _cut(self.rec, t, radius) / self.sr
+
+    def span(self, t0: float, t1: float) -> np.ndarray:
+        """Original audio [t0, t1) with half a crossfade of extra audio at both ends."""
+        half = int(XFADE_S * self.sr / 2)
+        a, b = int(round(t0 * self.sr)) - half, int(round(t1 * self.sr)) + half
+        x = self.rec.samples
+        piece = x[max(0, a):min(len(x), b)]
+        # at the ends of the recording, pad so every piece carries exactly `half` margin
+        return np.pad(piece, (max(0, -a), max(0, b - len(x))))
+
+    # -- new speech ---------------------------------------------------------------------
+
+    def targets(self, words: list[str], left: str, right: str, f0_left: float,
+                f0_right: float, kind: str = "none", melody: np.ndarray | None = None
+                ) -> tuple[list[Target], list[int]]:
+        """Target phones for new words: durations from the speaker's own phone statistics at
+        the local rate, pitch interpolated between the context, an accent on stressed
+        vowels. Returns targets and the number of phones of each word."""
+        eng = self.editor.aligner.engine
+        phones_per_word, seq = [], []
+        for w in words:
+            ph = eng.pronunciation(w)
+            stress = stressed_vowel(w, ph, self.editor.language)
+            phones_per_word.append(len(ph))
+            for k, p in enumerate(ph):
+                pos = ("single" if len(ph) == 1 else "initial" if k == 0
+                       else "final" if k == len(ph) - 1 else "medial")
+                seq.append((p, pos, k == stress))
+        base = self.rec.median_f0()
+        f0a = f0_left or base
+        f0b = f0_right or base
+        targets: list[Target] = []
+        n = len(seq)
+        # before a pause, the last syllable stretches as the speaker's phrase ends do
+        last_vowel = max((k for k, (p, _, _) in enumerate(seq) if p in VOWELS), default=n)
+        durs = []
+        for k, (p, pos, stressed) in enumerate(seq):
+            dur = self.inv.mean_duration(p, pos) * self.rate / max(self.opt.speed, 0.2)
+            if kind != "none" and k >= last_vowel:
+                dur *= self.final
+            if stressed:
+                dur *= 1.0 + 0.4 * self.opt.emphasis
+            durs.append(dur)
+        # pitch: the line between the context's pitch, plus the speaker's own typical word
+        # contour (learned from the recording) for words in that phrase position
+        shape = self.contour(kind, sum(p in VOWELS for p, _, _ in seq) > 1)
+        ends = np.cumsum(durs)
+        for k, (p, pos, stressed) in enumerate(seq):
+            dur = durs[k]
+            frac = float((ends[k] - dur / 2) / ends[-1])
+            if melody is not None:  # the replaced words' own pitch, time-normalised
+                f0 = float(np.interp(frac, np.linspace(0, 1, len(melody)), melody))
+            else:
+                f0 = f0a * (f0b / f0a) ** frac
+                f0 *= 2 ** (float(np.interp(frac, np.linspace(0.1, 0.9, len(shape)), shape))
+                            / 12)
+            if stressed:
+                f0 *= 2 ** (3.0 * self.opt.emphasis / 12)
+            f0 *= 2 ** (self.opt.pitch / 12)
+            voiced = p in VOWELS or p in ("M", "N", "NG", "L", "R", "W", "Y", "B", "D", "G",
+                                          "V", "Z", "DH", "ZH", "JH")
+            targets.append(Target(p, seq[k - 1][0] if k else left,
+                                  seq[k + 1][0] if k + 1 < n else right, pos, dur,
+                                  f0 if voiced else 0.0))
+        return targets, phones_per_word
+
+    def melody(self, i0: int, i1: int) -> np.ndarray | None:
+        """The pitch contour of the old words [i0, i1) that new words replace (gaps
+        interpolated), or None if they are mostly unvoiced. Saying the new words to the old
+        melody keeps the sentence's intonation, as a human editor would."""
+        if not all(o.usable for o in self.old[i0:i1]):
+            return None
+        f = self.rec.f0[self.rec.frame(self.old[i0].start):self.rec.frame(self.old[i1 - 1].end)]
+        voiced = f > 0
+        if len(f) < 5 or voiced.mean() < 0.3:
+            return None
+        idx = np.arange(len(f))
+        return np.exp(np.interp(idx, idx[voiced], np.log(f[voiced])))
+
+    def reference(self, seconds: float = 8.0) -> np.ndarray:
+        """Up to `seconds` of the speaker's aligned speech, for engines that clone."""
+        pieces, total = [], 0.0
+        for w in self.rec.alignment.words:
+            if w.aligned and total < seconds:
+                pieces.append(self.rec.samples[int(w.start * self.sr):int(w.end * self.sr)])
+                total += w.end - w.start
+        return np.concatenate(pieces) if pieces else self.rec.samples[: int(seconds * self.sr)]
+
+    def contour(self, kind: str, long: bool) -> np.ndarray:
+        """The speaker's mean word pitch contour (semitones above the line joining the
+        context's pitch) at 5 points in the word, by the boundary that follows the word and
+        by whether it has one syllable or several."""
+        if self._contours is None:
+            self._contours = learn_contours(self)
+        return self._contours.get((kind, long), np.zeros(5))
+
+    def synthesize(self, words: list[str], left: str, right: str, f0_left: float,
+                   f0_right: float, kind: str = "none", melody: np.ndarray | None = None
+                   ) -> tuple[list[Rendered], list[int]]:
+        """Render new words `takes` times, best first."""
+        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind, melody)
+        if self.opt.engine.startswith("coqui:"):
+            eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
+            ref = self.reference()
+            renders = [render_external(self.rec, eng.speak(" ".join(words), ref, self.sr,
+                                                           self.editor.language),
+                                       eng.sample_rate, words, targets, self.opt.engine,
+                                       self.editor.aligner)
+                       for _ in range(max(1, self.opt.takes))]
+            return renders, per_word
+        if self.opt.engine != "units":
+            raise EditError(f"no voice engine {self.opt.engine!r}; use units or coqui:MODEL")
+        if any(not self.inv.has(t.label) for t in targets):
+            return [render_fallback(self.rec, words, targets, self.editor.language,
+                                    self.editor.aligner)], per_word
+        takes: list[tuple[float, Rendered]] = []
+        banned: set[int] = set()
+        for k in range(max(1, self.opt.takes)):
+            weights = Weights() if k == 0 else Weights(join_base=0.6 + 0.2 * k)
+            inv = self.inv if not banned else without(self.inv, banned)
+            units = select(inv, targets, weights)
+            if any(u is None for u in units):
+                break
+            cost = sum(inv.target_cost(u, t, weights) for u, t in zip(units, targets,
+                                                                        strict=True))
+            cost += sum(inv.join_cost(a, b, weights) for a, b in zip(units, units[1:],
+                                                                      strict=False))
+            takes.append((cost, render_units(inv.recs, units, targets)))
+            banned |= {u.index for u in units}
+        takes.sort(key=lambda t: t[0])
+        return [r for _, r in takes], per_word
+
+    def context(self, i0: int, i1: int) -> tuple[str, str, float, float, str]:
+        """Neighbouring phones and pitch around the old words [i0, i1), and the kind of
+        boundary that follows them ("none", "comma" or "stop").
+
+        Across a pause or punctuation the neighbour belongs to another phrase, so its pitch
+        is not a target: new words start at the speaker's phrase-initial level, end low
+        before a full stop and mid-high before a comma.
+        """
+        left_word = self._aligned_word(i0 - 1, -1)
+        right_word = self._aligned_word(i1, +1)
+        if left_word and self.boundary_kind(i0 - 1) != "none":
+            left_word = None
+        kind = self.boundary_kind(i1 - 1) if i1 > 0 else "none"
+        if kind != "none":
+            right_word = None
+        left = left_word.phones[-1].label if left_word else "SIL"
+        right = right_word.phones[0].label if right_word else "SIL"
+        voiced = self.rec.f0[self.rec.f0 > 0]
+        lo, mid, hi = (np.percentile(voiced, [15, 50, 65]) if len(voiced)
+                       else (120.0, 150.0, 180.0))
+        f0l = self._edge_f0(left_word.end - 0.06, left_word.end) if left_word else float(hi)
+        if right_word:
+            f0r = self._edge_f0(right_word.start, right_word.start + 0.06)
+        else:
+            f0r = float(lo if kind == "stop" else mid)
+        return left, right, f0l, f0r, kind
+
+    def boundary_kind(self, i: int) -> str:
+        """What follows old word i: "stop" (. ! ? or the end), "comma" (, ; : or a pause),
+        or "none"."""
+        if i < 0:
+            return "stop"
+        if i + 1 >= len(self.old):
+            return "stop"
+        word = self._aligned_word(i, 0)
+        if word is not None:
+            after = self.rec.alignment.transcript[word.char_end:word.char_end + 3]
+            after = after.lstrip("\"')]")
+            if after[:1] and after[0] in ".!?":
+                return "stop"
+            if after[:1] and after[0] in ",;:":
+                return "comma"
+        if self.old[i + 1].start - self.old[i].end > 0.15:
+            return "comma"
+        return "none"
+
+    def _aligned_word(self, i: int, step: int) -> Word | None:
+        """The token of the alignment holding old spoken word i (None off the ends)."""
+        if i < 0 or i >= len(self.old) or not self.old[i].usable:
+            return None
+        t = self.old[i].start
+        for w in self.rec.alignment.words:
+            if w.aligned and w.phones and w.start - 1e-6 <= t < w.end - 1e-6:
+                return w
+        return None
+
+    def _edge_f0(self, t0: float, t1: float) -> float:
+        f = self.rec.f0[self.rec.frame(t0):self.rec.frame(t1) + 1]
+        f = f[f > 0]
+        return float(np.median(f)) if len(f) else 0.0
+
+    def level(self, i0: int, i1: int) -> float:
+        """Speech energy (dB) of the old words around [i0, i1)."""
+        near = [o for o in self.old[max(0, i0 - 2):i1 + 2] if o.usable and o.end > o.start]
+        frames = [self.rec.energy[self.rec.frame(o.start):self.rec.frame(o.end)] for o in near]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return self.rec.speech_level()
+        e = np.concatenate(frames)
+        return float(np.percentile(e, 75))
+
+    # -- the whole edit ----------------------------------------------------------------
+
+    def run(self, ops: list[Op], tokens, new_text: str) -> EditResult:
+        sr = self.sr
+        pieces: list[np.ndarray] = []
+        knots: list[tuple[float, float]] = []
+        inserted: list[Inserted] = []
+        words_out: list[tuple[str, float, float, list[Phone]]] = []
+        spans: list[EditSpan] = []
+        all_takes: list[list[Take]] = []
+        joins: list[float] = []
+        t_out = 0.0
+        n = len(self.old)
+
+        def place(audio: np.ndarray, core: float) -> float:
+            """Append a piece whose core (without crossfade margins) lasts `core` s."""
+            nonlocal t_out
+            if pieces:
+                joins.append(t_out)
+            pieces.append(audio)
+            start = t_out
+            t_out += core
+            return start
+
+        for op in ops:
+            if op.kind == "keep":
+                t0 = 0.0 if op.i0 == 0 else self.boundary(op.i0 - 1)
+                t1 = self.rec.duration if op.i1 >= n else self.boundary(op.i1 - 1)
+                start = place(self.span(t0, t1), t1 - t0)
+                knots += [(t0, start), (t1, t_out)]
+                for o in self.old[op.i0:op.i1]:
+                    if o.usable:
+                        shift = start - t0
+                        words_out.append((o.text, o.start + shift, o.end + shift,
+                                          self._phones(o, shift)))
+                continue
+            if op.kind == "delete":
+                t_at = self.boundary(op.i0 - 1)
+                spans.append(EditSpan("delete", " ".join(o.text for o in self.old[op.i0:op.i1]),
+                                      t_out, t_out, "cut"))
+                knots += [(t_at, t_out), (self.boundary(op.i1 - 1), t_out)]
+                continue
+            # insert / replace
+            t_at = self.boundary(op.i0 - 1) if op.i0 > 0 else 0.0
+            t_resume = self.boundary(op.i1 - 1) if op.i1 > op.i0 else t_at
+            if op.i0 == 0 and op.i1 == 0 and self.old:
+                t_at = t_resume = max(0.0, self.old[0].start - 0.05)
+                # keep the leading silence before the new words
+            knots.append((t_at, t_out))
+            left, right, f0l, f0r, kind = self.context(op.i0, op.i1)
+            level = self.level(op.i0, op.i1)
+            span_start = t_out
+            srcs = (sources(op.words, [o.text for o in self.old], [o.usable for o in self.old])
+                    if self.opt.reuse else [synth_source(op.words)])
+            for src in srcs:
+                if src.reuse is not None:
+                    a, b = src.reuse
+                    s0 = self._quiet(self.old[a].start, 0.01)
+                    s1 = self._quiet(self.old[b - 1].end, 0.01)
+                    audio = match_level(self.span(s0, s1), self.rec, level, sr)
+                    start = place(audio, s1 - s0)
+                    for o in self.old[a:b]:
+                        shift = start - s0
+                        words_out.append((o.text, o.start + shift, o.end + shift,
+                                          self._phones(o, shift)))
+                    inserted.append(Inserted(start, t_out, t_at, " ".join(src.words), "reused"))
+                    engine = "reuse"
+                else:
+                    last_src = src is srcs[-1]
+                    melody = (self.melody(op.i0, op.i1) if op.i1 > op.i0 and len(srcs) == 1
+                              and self.opt.transfer_prosody else None)
+                    renders, per_word = self.synthesize(
+                        src.words, left, right if last_src else "SIL", f0l, f0r,
+                        kind if last_src else "none", melody)
+                    best = renders[0]
+                    half = int(XFADE_S * sr / 2)
+                    audio = match_level(best.samples, self.rec, level, sr)
+                    audio = np.concatenate([np.zeros(half, np.float32), audio,
+                                            np.zeros(half, np.float32)])
+                    core = len(best.samples) / sr
+                    start = place(audio, core)
+                    k_ph = 0
+                    for w, m in zip(src.words, per_word, strict=True):
+                        ph = best.phones[k_ph:k_ph + m]
+                        k_ph += m
+                        if ph:
+                            words_out.append((w, start + ph[0][1], start + ph[-1][2],
+                                              [Phone(lab, start + s, start + e)
+                                               for lab, s, e in ph]))
+                    inserted.append(Inserted(start, t_out, t_at, " ".join(src.words),
+                                             "synthesized"))
+                    all_takes.append([Take(r.samples, float(i)) for i, r in enumerate(renders)])
+                    engine = best.engine
+                left = "SIL"
+                spans.append(EditSpan(op.kind, " ".join(src.words), start, t_out, engine))
+            knots.append((t_at, t_out))
+            if op.i1 > op.i0:
+                knots.append((t_resume, t_out))
+            del span_start
+        audio = concatenate(pieces, sr) if pieces else np.zeros(0, np.float32)
+        half = int(XFADE_S * sr / 2)
+        audio = audio[half:half + int(round(t_out * sr))] if len(audio) > half else audio
+        tm = TimeMap(monotone(knots), inserted, self.rec.duration, len(audio) / sr)
+        al = new_alignment(tokens, words_out, new_text, len(audio) / sr, self.editor.language)
+        report = EditReport(spans, measure_joins(audio, sr, joins))
+        result = EditResult(audio.astype(np.float32), sr, al, tm, report, all_takes)
+        if self.opt.verify:
+            report.verify(self.editor.aligner, result)
+        if self.opt.similarity:
+            report.measure_similarity(result, self.rec)
+        return result
+
+    def _phones(self, o: OldWord, shift: float) -> list[Phone]:
+        for w in self.rec.alignment.words:
+            if w.aligned and w.start - 1e-6 <= o.start and o.end <= w.end + 1e-6:
+                return [Phone(p.label, p.start + shift, p.end + shift) for p in w.phones
+                        if p.start >= o.start - 1e-6 and p.end <= o.end + 1e-6]
+        return []
+
+
+def synth_source(words):
+    from retake.voice.plan import Source
+
+    return Source(words)
+
+
+def without(inv: Inventory, banned: set[int]) -> Inventory:
+    """A copy of the inventory without some units (for alternative takes)."""
+    out = Inventory.__new__(Inventory)
+    out.__dict__.update(inv.__dict__)
+    out.units = [u for u in inv.units if u.index not in banned]
+    out.by_label = {}
+    for u in out.units:
+        out.by_label.setdefault(u.label, []).append(u)
+    for lab, us in inv.by_label.items():
+        if lab not in out.by_label:
+            out.by_label[lab] = us  # never leave a phone with no unit at all
+    return out
+
+
+def match_level(audio: np.ndarray, rec: Recording, level_db: float, sr: int) -> np.ndarray:
+    """Scale new audio so its loud frames match the surrounding speech's level."""
+    hop = int(0.01 * sr)
+    if len(audio) < 2 * hop:
+        return audio
+    frames = np.lib.stride_tricks.sliding_window_view(audio, hop * 2)[::hop]
+    e = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    gain_db = float(np.clip(level_db - np.percentile(e, 75), -20, 20))
+    return (audio * 10 ** (gain_db / 20)).astype(np.float32)
+
+
+def monotone(knots: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for o, e in knots:
+        if out:
+            o, e = max(o, out[-1][0]), max(e, out[-1][1])
+        if not out or (o, e) != out[-1]:
+            out.append((o, e))
+    return out
+
+
+def new_alignment(tokens, words_out, text: str, duration: float, language: str) -> Alignment:
+    """The new Alignment: the new text's tokens over the placed spoken words."""
+    words: list[Word] = []
+    k = 0
+    for t in tokens:
+        parts = words_out[k:k + len(t.spoken)]
+        k += len(t.spoken)
+        if not parts:
+            words.append(Word(t.text, 0.0, 0.0, 0.0, [], list(t.spoken), t.start, t.end, False))
+            continue
+        words.append(Word(t.text, parts[0][1], parts[-1][2], 1.0,
+                          [p for w in parts for p in w[3]], list(t.spoken), t.start, t.end,
+                          True, [Phone(w[0], w[1], w[2]) for w in parts]))
+    return Alignment(words, duration, language, "retake-edit", text, [])
+
+

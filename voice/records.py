@@ -1,0 +1,57 @@
+"""The records an edit produces and takes: options, result, takes, and its error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retake.align.types import Alignment
+from retake.awareness.provenance import Provenance
+from retake.core.errors import RetakeError
+from retake.voice.report import EditReport
+from retake.voice.timemap import TimeMap
+
+
+class EditError(RetakeError):
+    """The edit cannot be made (empty, unsupported text, recording too short)."""
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    """How to render new words."""
+
+    engine: str = "units"
+    takes: int = 1
+    pitch: float = 0.0  # semitones added to inserted words
+    emphasis: float = 0.0  # 0..1: extra pitch accent and length on the stressed vowel
+    speed: float = 1.0  # >1 speaks inserted words faster
+    reuse: bool = True  # take words the recording already says from the recording
+    exclude: tuple[tuple[float, float], ...] = ()  # original spans unit selection must skip
+    verify: bool = True  # re-align the result to check the new words are heard
+    similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
+    transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
+    watermark: bool = True  # mark every synthesized span (voice/watermark.py)
+
+
+@dataclass
+class Take:
+    """One rendering of an inserted span, with its quality score (lower is better)."""
+
+    samples: np.ndarray
+    score: float
+
+
+@dataclass
+class EditResult:
+    """The edited recording and everything that describes it."""
+
+    samples: np.ndarray
+    sample_rate: int
+    alignment: Alignment
+    timemap: TimeMap
+    report: EditReport
+    takes: list[list[Take]] = field(default_factory=list)  # per inserted span, best first
+    provenance: Provenance | None = None  # consent and inputs, for the written file's credentials
+
+
