@@ -1,0 +1,159 @@
+"""How well words fit the sound: thresholds relative to the recording, the records of
+where words and pauses were found, and the band-energy tests for loud pauses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retake.align.audio import ALIGN_RATE
+from retake.align.chunks import FRAME, frame_energy_db
+from retake.align.timing import WordTiming
+from retake.align.types import Phone
+
+SKIP_PROB = 1e-8  # robust search: prior of a transcript word being absent
+GARBAGE_PROB = 1e-10  # robust search: prior per phone of untranscribed sound
+UNSCORED = -60.0  # score given to words placed by the robust search alone (no phones)
+MIN_GARBAGE = 0.25  # seconds of untranscribed sound worth reporting
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Score-per-frame thresholds for one recording.
+
+    Scores are pocketsphinx acoustic scores relative to the best senone of each frame. How
+    well a voice fits the model varies a lot (clean natural speech: median about -15;
+    a cold or a noisy room: -30; synthetic speech: -40), so word thresholds are set relative
+    to the recording's own typical word score (the upper quartile less 4, which a stretch of
+    mismatched transcript barely moves), clamped so that a transcript that is wrong
+    throughout still looks wrong. Pauses are judged against the same base, never more
+    strictly than a fixed floor.
+    """
+
+    base: float = -20.0
+
+    @classmethod
+    def from_scores(cls, scores: list[float]) -> Limits:
+        """Limits for a recording whose words scored `scores` in the plain alignment."""
+        if not scores:
+            return cls()
+        return cls(float(np.clip(np.percentile(scores, 75) - 4.0, -45.0, -10.0)))
+
+    @property
+    def bad_run(self) -> float:
+        """Words this bad, several together, are re-aligned robustly."""
+        return self.base - 35.0
+
+    @property
+    def bad_single(self) -> float:
+        """A single word this bad is re-aligned robustly."""
+        return self.base - 95.0
+
+    @property
+    def bad_pause(self) -> float:
+        """A pause fitting worse than this is not silence (the speech-band energy test in
+        `noisy_pauses` catches loud sound whatever the fit)."""
+        return min(-40.0, self.base - 30.0)
+
+    def garbage_prob(self, natural: float) -> float:
+        """Prior per phone of untranscribed sound, made rarer for voices that fit the model
+        badly: against such a voice a free phone loop beats the right words by more, so
+        the loop must cost proportionally more to be chosen only for sound that is really
+        not in the transcript."""
+        return float(10.0 ** (math.log10(natural) * max(1.0, self.base / -22.0)))
+
+    def confidence(self, score_per_frame: float) -> float:
+        """0-1 confidence: 0.5 at 25 below the recording's median fit, logistic."""
+        z = (score_per_frame - (self.base - 25.0)) / 8.0
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+class LocalLimits:
+    """`Limits` that follow the recording: each is computed from the words within
+    `window` seconds, so a long recording whose voice, room or speaker changes is judged
+    against its own neighbourhood, not against its average."""
+
+    def __init__(self, results: list, window: float = 15.0) -> None:
+        found = [r for r in results if r is not None]
+        self._t = np.array([r.start for r in found])
+        self._s = np.array([r.spf for r in found])
+        self._window = window
+        self._cache: dict[int, Limits] = {}
+
+    def at(self, t: float) -> Limits:
+        """Limits for time `t` (seconds); computed once per 5 s bucket."""
+        key = int(t // 5.0)
+        if key not in self._cache:
+            near = np.abs(self._t - (key * 5.0 + 2.5)) <= self._window
+            self._cache[key] = Limits.from_scores(list(self._s[near]))
+        return self._cache[key]
+
+
+@dataclass
+class Result:
+    """Where one spoken word was found (times in seconds)."""
+
+    start: float
+    end: float
+    phones: list[Phone] = field(default_factory=list)
+    spf: float = 0.0
+    found: bool = True
+
+
+@dataclass
+class Pause:
+    """A pause or filler the engine placed between words, with its acoustic fit."""
+
+    start: float
+    end: float
+    spf: float
+
+
+def to_results(
+    timings: list[WordTiming], offset: int, index_base: int, out: list, pauses: list
+) -> int:
+    """Store engine timings (frames relative to a piece) as results; return next word index."""
+    nxt = index_base
+    for t in timings:
+        if t.index < 0:
+            pauses.append(Pause((t.start + offset) * FRAME, (t.end + offset) * FRAME,
+                                 t.score_per_frame))
+            continue
+        phones = [Phone(p.label, (p.start + offset) * FRAME, (p.end + offset) * FRAME)
+                  for p in t.phones]
+        out[index_base + t.index] = Result(
+            (t.start + offset) * FRAME, (t.end + offset) * FRAME, phones, t.score_per_frame
+        )
+        nxt = index_base + t.index + 1
+    return nxt
+
+
+def band_floor(band: np.ndarray) -> float:
+    """Noise floor (dB): 10th percentile of the frames that are not digital silence."""
+    live = band[band > -90.0]
+    return float(np.percentile(live, 10)) if len(live) else -90.0
+
+
+def loud_threshold(floor: float, level: float) -> float:
+    """Speech-band energy (dB) above which a pause holds real sound: well above the noise
+    floor and within 20 dB of the speech around it (digital silence does not count as the
+    floor: it would make a stop's closure look loud)."""
+    return max(floor + max(10.0, 0.5 * (level - floor)), level - 20.0)
+
+
+def robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[WordTiming]:
+    """Fallback when the plain search fails: word times from the robust search, no phones."""
+    items = engine.align_robust(piece, words, SKIP_PROB, GARBAGE_PROB) or []
+    return [WordTiming(it.index, it.start, it.end, UNSCORED * (it.end - it.start), [])
+            for it in items if it.index is not None]
+
+
+def speech_band_db(x: np.ndarray) -> np.ndarray:
+    """Frame energy (dB, 10 ms frames) of 16 kHz audio in the speech band, 300-3400 Hz, where
+    rumble, hum and thumps of a room do not count."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [300, 3400], btype="band", fs=ALIGN_RATE, output="sos")
+    return frame_energy_db(sosfiltfilt(sos, x).astype(np.float32))
