@@ -27,14 +27,7 @@ def test_profile_adds_phones_the_recording_lacks(tmp_path, speech):
     synth, _ = speech(main_text)
     editor = Editor()
     rec = editor.load(Audio(synth.audio, synth.sample_rate), main_text)
-    files = []
-    for k, text in enumerate(EXTRA):
-        s, _ = speech(text)
-        wav = tmp_path / f"extra{k}.wav"
-        write_wav(wav, s.audio, s.sample_rate)
-        wav.with_suffix(".txt").write_text(text)
-        files.append(wav)
-    profile = build_profile("tester", files, editor)
+    profile = build_profile("tester", _extra_recordings(tmp_path, speech), editor)
     summary = profile.summary()
     assert summary["minutes"] > 0.05
     assert "OY" not in summary["missing_phones"]
@@ -50,16 +43,22 @@ def test_profile_adds_phones_the_recording_lacks(tmp_path, speech):
     assert {e.text: e.engine for e in helped.report.edits}["loyal"] == "units"
 
 
-def test_cli_builds_and_uses_a_profile(tmp_path, speech):
-    env = {**os.environ, "RETAKE_CACHE": str(tmp_path / "cache"),
-           "RETAKE_DATA": str(tmp_path / "data"), "COLUMNS": "200"}
+def _extra_recordings(folder: Path, speech) -> list[Path]:
+    """More recordings of the (espeak) speaker, each with its transcript beside it."""
     files = []
     for k, text in enumerate(EXTRA):
         s, _ = speech(text)
-        wav = tmp_path / f"extra{k}.wav"
+        wav = folder / f"extra{k}.wav"
         write_wav(wav, s.audio, s.sample_rate)
         wav.with_suffix(".txt").write_text(text)
-        files.append(str(wav))
+        files.append(wav)
+    return files
+
+
+def test_cli_builds_and_uses_a_profile(tmp_path, speech):
+    env = {**os.environ, "RETAKE_CACHE": str(tmp_path / "cache"),
+           "RETAKE_DATA": str(tmp_path / "data"), "COLUMNS": "200"}
+    files = [str(f) for f in _extra_recordings(tmp_path, speech)]
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "retake", *args], capture_output=True,
