@@ -21,7 +21,8 @@ from retake.awareness.consent import (
 
 pytest.importorskip("resemblyzer")
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+from conftest import MEDIA, media  # noqa: E402
+
 DAY = dt.date(2026, 3, 21)
 # The speaker's own recording (what is being edited): espeak's voice, other words.
 REFERENCE_TEXT = ("Author of the danger trail, Philip Steels. For the twentieth time that evening "
@@ -133,28 +134,34 @@ def test_record_goes_into_the_content_credentials(tmp_path):
     assert "Ann read the consent statement (passed" in v.summary()
 
 
-def test_cli_strict_consent_mode(tmp_path, sentence):
-    """`retake edit --consent-recording`: the speaker's own reading passes and is recorded
-    in the output's credentials; another recording is refused and nothing is written (the
-    voice-mismatch case itself is tested on `check_consent_recording` above)."""
+def _strict_edit(tmp_path, take, sentence, out):
+    """`retake edit --consent-recording TAKE --consent-statement SENTENCE` of an espeak memo."""
     from typer.testing import CliRunner
 
-    from retake.awareness.provenance import verify
     from retake.ui.cli import app
 
     memo = _speak(tmp_path / "memo.wav", REFERENCE_TEXT)
-    take = _speak(tmp_path / "take.wav", sentence)
+    return CliRunner().invoke(app, [
+        "edit", str(memo), "-t", REFERENCE_TEXT, "--to",
+        REFERENCE_TEXT.replace("evening", "morning"), "-o", str(out),
+        "--consent-recording", str(take), "--consent-statement", sentence])
+
+
+def test_cli_strict_consent_mode(tmp_path, sentence):
+    """`retake edit --consent-recording`: the speaker's own reading passes and is recorded
+    in the output's credentials."""
+    from retake.awareness.provenance import verify
+
     out = tmp_path / "out.wav"
-    args = ["edit", str(memo), "-t", REFERENCE_TEXT, "--to",
-            REFERENCE_TEXT.replace("evening", "morning"), "-o", str(out),
-            "--consent-recording", str(take), "--consent-statement", sentence]
-    r = CliRunner().invoke(app, args)
+    r = _strict_edit(tmp_path, _speak(tmp_path / "take.wav", sentence), sentence, out)
     assert r.exit_code == 0, r.output
     v = verify(out)
     assert v.consent and v.consent["mode"] == "recording"
-    lj = MEDIA / "speech" / "ljspeech" / "LJ001-0001.wav"
-    if not lj.is_file():
-        return
-    out2 = tmp_path / "out2.wav"
-    r = CliRunner().invoke(app, [*args[:7], str(out2), args[8], str(lj), *args[10:]])
-    assert isinstance(r.exception, ConsentError) and not out2.exists()
+
+
+def test_cli_strict_consent_refuses_another_voice(tmp_path, sentence):
+    """Another person's recording as the consent take: refused, nothing written (the
+    voice-mismatch check itself is tested on `check_consent_recording` above)."""
+    out = tmp_path / "out.wav"
+    r = _strict_edit(tmp_path, media("speech", "ljspeech", "LJ001-0001.wav"), sentence, out)
+    assert isinstance(r.exception, ConsentError) and not out.exists()

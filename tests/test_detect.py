@@ -68,6 +68,8 @@ def test_open_lips_on_bilabials_are_flagged(talking, tmp_path: Path) -> None:
 def test_untouched_clips_pass_the_lip_check() -> None:
     from retake.awareness.detect import detect
 
-    for clip in sorted((MEDIA / "video").glob("*.mp4")):
+    clips = sorted((MEDIA / "video").glob("*.mp4"))
+    assert clips, "no clips in the shared media"
+    for clip in clips:
         r = detect(clip)
         assert r.signals.get("lip_closure", 0) == 0, (clip.name, r.summary())

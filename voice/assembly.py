@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retake.align.types import Alignment, Phone, Word
+from retake.core.engines import find
 from retake.voice.analysis import VOWELS, Recording
+from retake.voice.engines import COQUI, VOICE_ENGINES
 from retake.voice.plan import Op, sources
 from retake.voice.prosody import (
     final_lengthening,
@@ -21,7 +23,7 @@ from retake.voice.prosody import (
     local_rate,
     stressed_vowel,
 )
-from retake.voice.records import EditError, EditOptions, EditResult, Take
+from retake.voice.records import EditOptions, EditResult, Take
 from retake.voice.render import (
     XFADE_S,
     Rendered,
@@ -191,7 +193,8 @@ class Assembly:
                    ) -> tuple[list[Rendered], list[int]]:
         """Render new words `takes` times, best first."""
         targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind, melody)
-        if self.opt.engine.startswith("coqui:"):
+        spec = find(VOICE_ENGINES, self.opt.engine, "voice")
+        if spec.name == COQUI:
             eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
             ref = self.reference()
             renders = [render_external(self.rec, eng.speak(" ".join(words), ref, self.sr,
@@ -200,8 +203,6 @@ class Assembly:
                                        self.editor.aligner)
                        for _ in range(max(1, self.opt.takes))]
             return renders, per_word
-        if self.opt.engine != "units":
-            raise EditError(f"no voice engine {self.opt.engine!r}; use units or coqui:MODEL")
         if any(not self.inv.has(t.label) for t in targets):
             return [render_fallback(self.rec, words, targets, self.editor.language,
                                     self.editor.aligner)], per_word

@@ -49,11 +49,12 @@ class Editor:
         self._coqui: dict[str, object] = {}
 
     def coqui(self, spec: str):
-        """The coqui-tts model `spec`, loaded once (see voice.coqui)."""
+        """The coqui-tts model `spec` (a local folder), loaded once (see voice.coqui)."""
         if spec not in self._coqui:
-            from retake.voice.coqui import CoquiEngine
+            from retake.core.engines import build
+            from retake.voice.engines import VOICE_ENGINES
 
-            self._coqui[spec] = CoquiEngine(spec)
+            self._coqui[spec] = build(VOICE_ENGINES, f"coqui:{spec}", "voice")
         return self._coqui[spec]
 
     def load(self, audio: Audio, transcript: str, progress=None,

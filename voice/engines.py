@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from retake.core.engines import EngineSpec, module_missing
 
+COQUI = "coqui:<model>"
+
+
+def _coqui(name: str, **_):
+    from retake.voice.coqui import CoquiEngine
+
+    return CoquiEngine(name.split(":", 1)[1])
+
 VOICE_ENGINES: tuple[EngineSpec, ...] = (
     EngineSpec(
         stage="voice",
@@ -18,13 +26,15 @@ VOICE_ENGINES: tuple[EngineSpec, ...] = (
     ),
     EngineSpec(
         stage="voice",
-        name="coqui:<model>",
+        name=COQUI,
         summary="any coqui-tts model you have on disk (XTTS-v2, YourTTS clone from the "
                 "recording), converted toward the speaker",
         needs="a local model folder (config.json + checkpoint); never downloaded",
         weights="yours; XTTS-v2: Coqui Public Model License (non-commercial); "
                 "YourTTS: CC BY-NC 4.0",
         license="depends on the model",
-        probe=lambda: module_missing("TTS") or "give a local model: --engine coqui:/path",
+        probe=lambda: module_missing("TTS"),
+        build=_coqui,
+        distribution="coqui-tts",
     ),
 )
