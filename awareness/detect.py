@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retake.core.errors import RetakeError
+
 log = logging.getLogger(__name__)
 
 SPLICE_FLAG = 8.0  # robust z-score above which a boundary is reported
@@ -106,8 +108,6 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
 
     path = Path(path)
     if is_image(path):
-        from retake.core.errors import RetakeError
-
         raise RetakeError(f"{path}: detect works on audio and video (a still image has no "
                           "speech to compare with)")
     sound = load_audio(path)
@@ -192,15 +192,26 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
     return report
 
 
+def report_paths(folder: str | os.PathLike) -> tuple[Path, Path]:
+    """FOLDER/report.json and FOLDER/report.html; FOLDER must be a folder (or not exist)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RetakeError(f"{folder}: is a file; give a folder for report.json and report.html")
+    return folder / "report.json", folder / "report.html"
+
+
 def write_report(report: DetectReport, folder: str | os.PathLike) -> tuple[Path, Path]:
     """Write report.json and a self-contained report.html (thumbnails and timeline inline)."""
     import html
 
     from retake.core.atomic import write_text
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    jpath, hpath = folder / "report.json", folder / "report.html"
+    jpath, hpath = report_paths(folder)
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RetakeError(f"{folder}: cannot make the report folder "
+                          f"({exc.strerror or exc}); give a folder with -o") from None
     write_text(jpath, report.to_json())
     dur = max(report.duration, 1e-3)
     colours = {"lip-closure": "#d33", "splice": "#e90", "watermark": "#36c"}

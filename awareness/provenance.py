@@ -196,10 +196,9 @@ def ensure_local_identity(folder: str | os.PathLike | None = None) -> Identity:
     signer_cert, signer_key = _make_signer(root_cert, root_key)
     contents = [_pem_cert(root_cert), _pem_key(root_key), _pem_cert(signer_cert),
                 _pem_key(signer_key)]
-    with atomic_group([root_dir / n for n in _FILES]) as tmps:
-        for tmp, name, data in zip(tmps, _FILES, contents, strict=True):
+    with atomic_group([root_dir / n for n in _FILES], private=True) as tmps:  # keys: 0600
+        for tmp, data in zip(tmps, contents, strict=True):
             Path(tmp).write_bytes(data)
-            os.chmod(tmp, 0o600 if name.endswith(".key") else 0o644)
     return Identity(root_dir, contents[0], contents[2], contents[3])
 
 
@@ -518,13 +517,24 @@ def _key_usage(sign: bool):
                          decipher_only=False)
 
 
+def fingerprint(public_key) -> str:
+    """First 16 hex digits of the SHA-256 of a public key (DER): names this install's keys."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    der = public_key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
 def _make_root():
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name, now = _name("Retake local root CA"), _now()
+    name, now = _name(f"Retake local root CA {fingerprint(key.public_key())}"), _now()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1))
@@ -547,7 +557,9 @@ def _make_signer(root_cert, root_key):
     now = _now()
     eku = x509.ExtendedKeyUsage([ObjectIdentifier(_EKU_EMAIL_PROTECTION),
                                  ObjectIdentifier(_EKU_DOCUMENT_SIGNING)])
-    cert = (x509.CertificateBuilder().subject_name(_name("Retake local signer"))
+    # The install's own root fingerprint in the name: two installs never sign as one.
+    who = f"Retake local signer {fingerprint(root_key.public_key())}"
+    cert = (x509.CertificateBuilder().subject_name(_name(who))
             .issuer_name(root_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1))

@@ -229,3 +229,16 @@ def test_cli_edit_needs_consent_signs_and_verifies(tmp_path) -> None:
     assert r.exit_code == 6, r.output  # no Content Credentials
     r = runner.invoke(app, ["verify", "--json", str(out)])
     assert r.exit_code == 0 and '"state": "Trusted"' in r.stdout
+
+
+def test_each_install_signs_under_its_own_name(tmp_path, identity):
+    """The signer's name carries the install's root fingerprint, so two installs never
+    read as the same signer; another install's file verifies as untrusted here."""
+    other = ensure_local_identity(tmp_path / "other-keys")
+    a, b = _wav(tmp_path / "a.wav"), _wav(tmp_path / "b.wav")
+    src = _wav(tmp_path / "src.wav")
+    _sign_edit(a, src, identity)
+    _sign_edit(b, src, other)
+    va, vb = verify(a, identity=identity), verify(b, identity=identity)
+    assert va.signer != vb.signer
+    assert va.state == "Trusted" and vb.state == "Valid"

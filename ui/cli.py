@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from retake.core.atomic import refuse_inputs
 from retake.core.errors import RetakeError, TranscriptError
 from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
@@ -120,6 +121,7 @@ def align(
 
     text = read_transcript(transcript)
     paths = output_paths(output, audio.stem)
+    refuse_inputs(paths.values(), [audio, transcript])
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
@@ -151,6 +153,7 @@ def transcribe(
     from retake.core.atomic import write_text
     from retake.ui.progress import progress_bar
 
+    refuse_inputs([output], [audio])
     sound = load_audio(audio)
     with progress_bar("transcribing", enabled=sys.stderr.isatty()) as progress:
         draft = run(sound, language=language, progress=progress)
@@ -207,10 +210,14 @@ def edit(
     from retake.ui.request import EditRequest, check, resolve
     from retake.voice import EditOptions, Editor, write_result
     from retake.voice.engines import VOICE_ENGINES
+    from retake.voice.io import output_paths
 
     request = check(EditRequest(transcript=transcript, to=to, edits=edits, draft=draft,
                                 language=language))
     find(VOICE_ENGINES, engine, "voice")
+    refuse_inputs(output_paths(output).values(),
+                  [audio, transcript, to, edits, consent_recording, consent_statement,
+                   *(voice or [])])
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")

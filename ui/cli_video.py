@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from retake.core.atomic import refuse_inputs
 from retake.core.errors import FaceError, RetakeError, VideoError
 from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
@@ -75,6 +76,14 @@ def faces_extract(
 
     if not 32 <= size <= 1024:
         raise RetakeError("--size: choose between 32 and 1024 pixels")
+    if output.exists() and not output.is_dir():
+        raise RetakeError(f"{output}: is a file; a faceset is a folder")
+    crops = (output / "faces").resolve()
+    for p in inputs:
+        if p.resolve() == output.resolve() or crops in (p.resolve(), *p.resolve().parents):
+            raise RetakeError(f"{output}: the faceset would be written over the input {p}; "
+                              "choose another folder")
+    refuse_inputs([output / "faces.jsonl", output / "faceset.json"], inputs)
     models = _models(detector)
     ref = _reference(reference, models)
     if faces == "reference" and ref is None:
@@ -159,8 +168,8 @@ def swap(
                           "(.png or .jpg)")
     if not image_target and output.suffix.lower() != ".mp4":
         raise RetakeError(f"{output}: the output of a video swap is an .mp4 file")
-    if output.resolve() == target.resolve():
-        raise RetakeError("the output would overwrite the target; choose another name")
+    refuse_inputs([output], [target, source, reference, consent_recording,
+                             consent_statement])
     reference = None
     if consent_recording is not None and not image_target:
         from retake.video.media import probe as probe_video
@@ -244,6 +253,7 @@ def lipsync(
     for p in (face, audio):
         if not p.is_file():
             raise RetakeError(f"{p}: no such file")
+    refuse_inputs([output], [face, audio, transcript, consent_recording, consent_statement])
     text = read_transcript(transcript) if transcript is not None else None
     provenance = require_consent(consent, consent_recording, consent_statement, audio)
     with _bar("lip-sync", "frames") as bar:
@@ -296,6 +306,10 @@ def dub(
         raise RetakeError(f"{output}: the output of dub is an .mp4 file")
     if not video.is_file():
         raise VideoError(f"{video}: no such file")
+    from retake.video.dub import output_paths
+
+    refuse_inputs(output_paths(output), [video, transcript, to, edits, script, request.swap,
+                                         consent_recording, consent_statement])
     provenance = require_consent(consent, consent_recording, consent_statement, video)
     resolved = resolve(request, lambda: run_transcribe(load_audio(video)).text)
     if resolved.drafted:
@@ -328,13 +342,14 @@ def detect(
 ) -> None:
     """Look for traces of voice and face edits; explain the evidence and its limits."""
     from retake.awareness.detect import detect as run_detect
-    from retake.awareness.detect import write_report
+    from retake.awareness.detect import report_paths, write_report
 
     if not file.is_file():
         raise RetakeError(f"{file}: no such file")
+    folder = output or file.with_name(file.stem + "-detect")
+    refuse_inputs(report_paths(folder), [file, transcript])
     text = read_transcript(transcript) if transcript is not None else None
     report = run_detect(file, transcript=text)
-    folder = output or file.with_name(file.stem + "-detect")
     jpath, hpath = write_report(report, folder)
     if as_json:
         sys.stdout.write(report.to_json() + "\n")

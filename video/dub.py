@@ -60,6 +60,14 @@ def _merge(spans: list[tuple[float, float]], gap: float = 0.05) -> list[tuple[fl
     return [(round(a, 3), round(b, 3)) for a, b in out]
 
 
+def output_paths(out: str | os.PathLike) -> list[Path]:
+    """Every file `dub` writes for OUT.mp4: the video, its alignment, time map and report."""
+    out = Path(out)
+    stem = out.with_suffix("")
+    return [out, Path(f"{stem}.json"), Path(f"{stem}.timemap.json"),
+            Path(f"{stem}.report.json")]
+
+
 def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         transcript: str | None = None, editor=None, options=None, models=None,
         swap_source: str | os.PathLike | None = None, cache_dir: Path | None = None,
@@ -118,10 +126,9 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
             yield MouthFrame(k, t, rgb, lms, visemes[k] if recipe.mouth else None)
 
     report = stage(progress, "rendering")
-    stem = out.with_suffix("")
-    sidecars = {Path(f"{stem}.json"): result.alignment.to_json(),
-                Path(f"{stem}.timemap.json"): timemap.to_json(),
-                Path(f"{stem}.report.json"): result.report.to_json()}
+    _, *names = output_paths(out)
+    sidecars = dict(zip(names, (result.alignment.to_json(), timemap.to_json(),
+                                result.report.to_json()), strict=True))
     # The mp4 is signed before the group (mp4 + sidecars) is published: never an unsigned dub.
     with atomic_group([out, *sidecars]) as (tmp, *tmp_sidecars):
         with VideoWriter(tmp, info.fps, info.width, info.height,

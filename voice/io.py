@@ -16,6 +16,7 @@ from retake.align.formats import to_textgrid
 from retake.align.types import Alignment
 from retake.awareness.provenance import Provenance
 from retake.core.atomic import atomic_group
+from retake.core.errors import RetakeError
 from retake.core.version import __version__
 from retake.voice.edit import EditResult
 
@@ -27,8 +28,11 @@ def disclosure(result: EditResult) -> str:
 
 
 def output_paths(out: str | os.PathLike) -> dict[str, Path]:
-    """The files an edit writes for `-o OUT.wav`."""
+    """The files an edit writes for `-o OUT.wav` (OUT alone means OUT.wav)."""
     out = Path(out)
+    if out.suffix and out.suffix.lower() != ".wav" and len(out.suffix) <= 5:
+        raise RetakeError(f"{out}: an edit is written as a .wav (with its .json, .TextGrid, "
+                          ".timemap.json and .report.json beside it); name it OUT.wav")
     base = out.with_suffix("") if out.suffix.lower() == ".wav" else out
     return {
         "wav": base.with_suffix(".wav"),
