@@ -125,3 +125,29 @@ def test_swap_refuses_to_overwrite_its_source_photo(tmp_path):
              str(photo), cwd=tmp_path)
     assert r.returncode == 1 and "overwrite the input" in r.stderr
     assert _digest(photo) == before
+
+
+def test_a_failed_signature_publishes_nothing(tmp_path, monkeypatch):
+    """Signing happens before publishing: when it fails (an unusable keys folder), no
+    playable, unsigned fake is left at the output path, and no temporary file either."""
+    import skimage.data
+
+    from retake.awareness.provenance import Provenance, ProvenanceError
+    from retake.video.faces import FaceModels
+    from retake.video.media import write_image
+    from retake.video.swap import swap
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+
+    bad_keys = tmp_path / "keys-file"
+    bad_keys.write_text("not a folder")
+    monkeypatch.setenv("RETAKE_KEYS", str(bad_keys))
+    models = FaceModels()
+    src = np.ascontiguousarray(skimage.data.astronaut()[:, ::-1])
+    target = tmp_path / "target.png"
+    write_image(target, np.ascontiguousarray(skimage.data.astronaut()))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(ProvenanceError):
+        swap(target, out_dir / "swapped.png", LandmarkSwapper(src, source_face(src, models)),
+             models, provenance=Provenance())
+    assert list(out_dir.iterdir()) == []
