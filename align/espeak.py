@@ -11,8 +11,11 @@ loaded library handle.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,14 +73,11 @@ class _Lib:
     sample_rate: int
 
 
-@lru_cache(maxsize=1)
-def _lib() -> _Lib:
-    """Load and initialise the bundled espeak-ng once per process."""
-    try:
-        import espeakng_loader
-    except ImportError as exc:  # pragma: no cover - dependency is declared
-        raise EspeakError("espeakng-loader is not installed; reinstall retake") from exc
-    dll = ctypes.CDLL(espeakng_loader.get_library_path())
+def _load(path: str) -> _Lib:
+    """Load the espeak-ng library at `path` and initialise it."""
+    import espeakng_loader
+
+    dll = ctypes.CDLL(path)
     dll.espeak_Initialize.restype = ctypes.c_int
     dll.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     dll.espeak_TextToPhonemes.restype = ctypes.c_char_p
@@ -93,6 +93,8 @@ def _lib() -> _Lib:
         ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
     ]
     dll.espeak_Synth.restype = ctypes.c_int
+    dll.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+    dll.espeak_ng_SetRandSeed.restype = None
     # espeak-ng wants the folder that *contains* espeak-ng-data.
     data_path = espeakng_loader.get_data_path()
     parent = str(data_path).rsplit("/espeak-ng-data", 1)[0]
@@ -101,6 +103,52 @@ def _lib() -> _Lib:
     if rate <= 0:
         raise EspeakError(f"espeak-ng failed to initialise with data at {data_path}")
     return _Lib(dll, rate)
+
+
+def _library_path() -> str:
+    try:
+        import espeakng_loader
+    except ImportError as exc:  # pragma: no cover - dependency is declared
+        raise EspeakError("espeakng-loader is not installed; reinstall retake") from exc
+    return espeakng_loader.get_library_path()
+
+
+@lru_cache(maxsize=1)
+def _lib() -> _Lib:
+    """The bundled espeak-ng, loaded once per process (text to phonemes)."""
+    return _load(_library_path())
+
+
+@lru_cache(maxsize=1)
+def _private_copy() -> str:
+    """A copy of the library of this process's own, so that synthesis can load and unload
+    it without touching the long-lived instance `_lib()` holds."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="retake-espeak-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = os.path.join(folder, "libespeak-ng-synth.so")
+    shutil.copyfile(_library_path(), path)
+    return path
+
+
+@contextlib.contextmanager
+def _fresh_lib() -> Iterator[_Lib]:
+    """espeak-ng in its initial state. Its wave generator keeps state between utterances
+    (a pitch-flutter phase in a function-level static that nothing resets), so the same text
+    would come out a few samples different on every call; a freshly loaded copy of the
+    library (about 6 ms) makes synthesis depend on its input alone."""
+    import _ctypes
+
+    lib = _load(_private_copy())
+    try:
+        yield lib
+    finally:
+        lib.dll.espeak_Terminate.restype = ctypes.c_int
+        lib.dll.espeak_Terminate()
+        _ctypes.dlclose(lib.dll._handle)
 
 
 def _set_voice(lib: _Lib, voice: str) -> None:
@@ -166,10 +214,13 @@ class Synthesis:
 
 
 def synthesize(
-    text: str, language: str = "en", rate_wpm: int = 160, pitch: int = 50
+    text: str, language: str = "en", rate_wpm: int = 160, pitch: int = 50, seed: int = 0
 ) -> Synthesis:
-    """Speak `text` with espeak-ng; return the audio and the word/phoneme start times it reports."""
-    lib = _lib()
+    """Speak `text` with espeak-ng; return the audio and the word/phoneme start times it reports.
+
+    espeak-ng varies its output at random (pitch and timing jitter, noise sources); its
+    generator is reseeded with `seed` before every call, so the same text gives the same audio.
+    """
     chunks: list[np.ndarray] = []
     events: list[tuple[int, int, int, int, str]] = []
 
@@ -186,14 +237,16 @@ def synthesize(
 
     callback = _SynthCallback(on_audio)
     data = text.encode("utf-8") + b"\0"
-    with _LOCK:
+    with _LOCK, _fresh_lib() as lib:
         _set_voice(lib, voice_for_language(language))
         lib.dll.espeak_SetParameter(_PARAM_RATE, int(rate_wpm), 0)
         lib.dll.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
         lib.dll.espeak_SetSynthCallback(callback)
+        lib.dll.espeak_ng_SetRandSeed(int(seed))
         err = lib.dll.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         if err != 0:
             raise EspeakError(f"espeak-ng synthesis failed (code {err})")
+        sample_rate = lib.sample_rate
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     # text_position counts characters from 1; map back to Python string offsets.
     words = []
@@ -204,4 +257,4 @@ def synthesize(
             words.append(SynthWord(text[start:start + length], start, ms / 1000.0))
         elif etype == _EV_PHONEME and label:
             phones.append(SynthPhone(label, ms / 1000.0))
-    return Synthesis(audio, lib.sample_rate, words, phones)
+    return Synthesis(audio, sample_rate, words, phones)

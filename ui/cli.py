@@ -185,10 +185,13 @@ def edit(
                       ] = "units",
     takes: Annotated[int, typer.Option(min=1, max=10, help="Render N candidates of each new "
                                        "span; the best is used.")] = 1,
-    pitch: Annotated[float, typer.Option(help="Semitones added to new words.")] = 0.0,
+    pitch: Annotated[float, typer.Option(min=-12.0, max=12.0, help="Semitones added to new "
+                                         "words.")] = 0.0,
     emphasis: Annotated[float, typer.Option(min=0, max=1, help="Stress on new words, 0-1.")
                         ] = 0.0,
     speed: Annotated[float, typer.Option(min=0.5, max=2.0, help="Speed of new words.")] = 1.0,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="The same seed gives the "
+                                      "same audio; another gives a variant of new words.")] = 0,
     reuse: Annotated[bool, typer.Option(help="Take words the recording already says from the "
                                         "recording itself.")] = True,
     voice: Annotated[list[str] | None, typer.Option(
@@ -234,7 +237,7 @@ def edit(
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor)]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
-        similarity=True), voices)
+        similarity=True, seed=seed), voices)
     paths = write_result(result, output, provenance)
     if as_json:
         _print_json({"report": result.report.to_dict(),

@@ -87,9 +87,46 @@ def check(request: EditRequest) -> EditRequest:
             detector=sc.detector, language=sc.language or request.language)
     if (request.to is None) == (request.edits is None):
         raise EditError("give the new text with --to, or operations with --edits (one of them)")
+    from retake.voice.plan import check_edits
+
     if isinstance(request.edits, (str, os.PathLike)):
-        return replace(request, edits=read_edits(Path(request.edits)))
-    return request
+        request = replace(request, edits=read_edits(Path(request.edits)))
+    if request.edits is not None:
+        check_edits(request.edits)
+    return replace(request, voice=check_voice_options(request.voice))
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def check_voice_options(options: object) -> dict:
+    """Voice options (from a script, the studio or the command line), checked against the
+    same ranges the CLI shows, before any work."""
+    from retake.voice.edit import EditError
+    from retake.voice.records import OPTION_RANGES
+
+    if not isinstance(options, dict):
+        raise EditError("voice options must be a mapping such as {pitch: 0, speed: 1}")
+    out = {}
+    for key, value in options.items():
+        if key not in OPTION_RANGES:
+            raise EditError(f"voice option {str(key)[:30]!r} is unknown; use "
+                            f"{', '.join(sorted(OPTION_RANGES))}")
+        kind, lo, hi = OPTION_RANGES[key]
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if ok and kind in (int, float):
+            import math
+
+            ok = math.isfinite(value) and lo <= value <= hi
+        if not ok:
+            rng = f" between {lo} and {hi}" if kind in (int, float) else ""
+            raise EditError(f"voice option {key}: {str(value)[:30]!r} must be a "
+                            f"{kind.__name__}{rng}")
+        out[key] = value
+    return out
 
 
 def read_edits(path: Path) -> list:
@@ -99,9 +136,12 @@ def read_edits(path: Path) -> list:
     from retake.voice.edit import EditError
 
     try:
-        ops = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EditError(f"{path}: not a readable JSON list of edits ({exc})") from None
+        if path.stat().st_size > 10_000_000:
+            raise EditError(f"{path}: too large for a list of edits")
+        ops = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise EditError(f"{path}: not a readable JSON list of edits "
+                        f"({str(exc).splitlines()[0][:120]})") from None
     if not isinstance(ops, list):
         raise EditError(f"{path}: expected a JSON list of edit operations")
     return ops

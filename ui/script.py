@@ -21,7 +21,7 @@ from pathlib import Path
 
 from retake.core.errors import RetakeError
 
-VOICE_KEYS = {"engine", "pitch", "emphasis", "speed", "takes", "reuse"}
+MAX_SCRIPT_BYTES = 1_000_000
 TOP_KEYS = {"transcript", "to", "edits", "swap", "voice", "faces", "video", "language"}
 
 
@@ -54,11 +54,15 @@ def load_script(path: str | os.PathLike) -> DubScript:
 
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_SCRIPT_BYTES:
+            raise RetakeError(f"{p}: too large for a dubbing script")
         raw = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RetakeError(f"{p}: cannot read the script ({exc})") from None
     try:
         data = json.loads(raw) if p.suffix.lower() == ".json" else yaml.safe_load(raw)
+    except RecursionError:
+        raise RetakeError(f"{p}: nested too deeply to be a dubbing script") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise RetakeError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'} "
                           f"({str(exc).splitlines()[0]})") from None
@@ -89,10 +93,12 @@ def load_script(path: str | os.PathLike) -> DubScript:
             if not q.is_file():
                 raise RetakeError(f"{p}: `{key}` file {q} does not exist")
             setattr(s, key, q)
-    voice = data.get("voice") or {}
-    if not isinstance(voice, dict) or set(voice) - VOICE_KEYS:
-        raise RetakeError(f"{p}: `voice` takes {', '.join(sorted(VOICE_KEYS))}")
-    s.voice = voice
+    from retake.ui.request import check_voice_options
+
+    try:
+        s.voice = check_voice_options(data.get("voice") or {})
+    except RetakeError as exc:
+        raise RetakeError(f"{p}: {exc}") from None
     faces = data.get("faces") or {}
     if not isinstance(faces, dict) or set(faces) - {"detector"}:
         raise RetakeError(f"{p}: `faces` takes detector (hog or cnn)")

@@ -197,15 +197,19 @@ class Assembly:
         if spec.name == COQUI:
             eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
             ref = self.reference()
-            renders = [render_external(self.rec, eng.speak(" ".join(words), ref, self.sr,
-                                                           self.editor.language),
-                                       eng.sample_rate, words, targets, self.opt.engine,
-                                       self.editor.aligner)
-                       for _ in range(max(1, self.opt.takes))]
+            renders = []
+            for k in range(max(1, self.opt.takes)):
+                import torch
+
+                torch.manual_seed(self.opt.seed + k)  # a neural voice samples: one seed a take
+                speech = eng.speak(" ".join(words), ref, self.sr, self.editor.language)
+                renders.append(render_external(self.rec, speech, eng.sample_rate, words,
+                                               targets, self.opt.engine, self.editor.aligner,
+                                               self.opt.seed + k))
             return renders, per_word
         if any(not self.inv.has(t.label) for t in targets):
             return [render_fallback(self.rec, words, targets, self.editor.language,
-                                    self.editor.aligner)], per_word
+                                    self.editor.aligner, self.opt.seed)], per_word
         takes: list[tuple[float, Rendered]] = []
         banned: set[int] = set()
         for k in range(max(1, self.opt.takes)):
@@ -218,7 +222,7 @@ class Assembly:
                                                                         strict=True))
             cost += sum(inv.join_cost(a, b, weights) for a, b in zip(units, units[1:],
                                                                       strict=False))
-            takes.append((cost, render_units(inv.recs, units, targets)))
+            takes.append((cost, render_units(inv.recs, units, targets, self.opt.seed + k)))
             banned |= {u.index for u in units}
         takes.sort(key=lambda t: t[0])
         return [r for _, r in takes], per_word

@@ -88,6 +88,52 @@ def sources(words: list[str], old: list[str], usable: list[bool]) -> list[Source
     return out
 
 
+_FIELDS = {"delete": ({"from"}, {"to"}), "replace": ({"from", "text"}, {"to"}),
+           "insert": ({"after", "text"}, set()), "move": ({"from", "after"}, {"to"})}
+MAX_EDITS = 10_000
+MAX_TEXT = 2_000
+
+
+def check_edits(edits: object) -> list[dict]:
+    """The edit list, checked for shape and types before any work (ranges need the
+    transcript and are checked by `apply_edits`); one clear error for the first problem."""
+    from retake.core.errors import TranscriptError
+
+    example = '{"op": "replace", "from": 3, "to": 3, "text": "new"}'
+    if not isinstance(edits, list):
+        raise TranscriptError(f"edits must be a list of operations like [{example}]")
+    if len(edits) > MAX_EDITS:
+        raise TranscriptError(f"{len(edits)} edits: at most {MAX_EDITS} in one list")
+    for k, e in enumerate(edits):
+        where = f"edit #{k + 1}"
+        if not isinstance(e, dict):
+            raise TranscriptError(f"{where}: {str(e)[:60]!r} is not an operation like {example}")
+        op = e.get("op")
+        if op not in _FIELDS:
+            raise TranscriptError(f"{where}: unknown operation {str(op)[:30]!r}; use "
+                                  "delete, insert, replace or move")
+        need, optional = _FIELDS[op]
+        missing = sorted(need - set(e))
+        if missing:
+            raise TranscriptError(f"{where} ({op}): missing {', '.join(missing)}")
+        extra = sorted(set(e) - need - optional - {"op"})
+        if extra:
+            raise TranscriptError(f"{where} ({op}): unknown field(s) {', '.join(extra)}")
+        for key in ("from", "to", "after"):
+            if key in e and (not isinstance(e[key], int) or isinstance(e[key], bool)):
+                raise TranscriptError(f"{where} ({op}): `{key}` must be a word index (a whole "
+                                      f"number), not {str(e[key])[:30]!r}")
+        if "text" in e:
+            text = e["text"]
+            if not isinstance(text, str) or not text.strip():
+                raise TranscriptError(f"{where} ({op}): `text` must be the new words, not "
+                                      f"{str(text)[:30]!r}")
+            if len(text) > MAX_TEXT or any(ord(c) < 32 and c not in "\t\n" for c in text):
+                raise TranscriptError(f"{where} ({op}): `text` is too long or holds control "
+                                      "characters")
+    return edits
+
+
 def apply_edits(tokens: list[str], edits: list[dict]) -> str:
     """New text from explicit operations on the transcript's tokens (0-based, inclusive):
 
@@ -100,6 +146,7 @@ def apply_edits(tokens: list[str], edits: list[dict]) -> str:
     """
     from retake.core.errors import TranscriptError
 
+    check_edits(edits)
     n = len(tokens)
     slots: list[list[str]] = [[t] for t in tokens]
     before: list[str] = []  # insertions at the very start

@@ -17,6 +17,18 @@ class EditError(RetakeError):
     """The edit cannot be made (empty, unsupported text, recording too short)."""
 
 
+# What a user may set on new words, with its type and range (CLI, scripts and studio alike).
+OPTION_RANGES: dict[str, tuple[type, float | None, float | None]] = {
+    "engine": (str, None, None),
+    "takes": (int, 1, 10),
+    "pitch": (float, -12.0, 12.0),
+    "emphasis": (float, 0.0, 1.0),
+    "speed": (float, 0.5, 2.0),
+    "reuse": (bool, None, None),
+    "seed": (int, 0, 2**31 - 1),
+}
+
+
 @dataclass(frozen=True)
 class EditOptions:
     """How to render new words."""
@@ -31,7 +43,8 @@ class EditOptions:
     verify: bool = True  # re-align the result to check the new words are heard
     similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
     transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
-    watermark: bool = True  # mark every synthesized span (voice/watermark.py)
+    watermark: bool = True  # mark every synthesized span (awareness/watermark.py)
+    seed: int = 0  # the same seed, input and options give the same audio; another, a variant
 
 
 @dataclass

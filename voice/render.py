@@ -69,8 +69,8 @@ def _cut(rec: Recording, t: float, search_s: float = 0.006) -> int:
     return a + int(np.argmin(local))
 
 
-def render_units(recs: list[Recording], units: list[Unit], targets: list[Target]
-                 ) -> Rendered:
+def render_units(recs: list[Recording], units: list[Unit], targets: list[Target],
+                 seed: int = 0) -> Rendered:
     """Concatenate selected units (natural runs kept whole) and apply target prosody.
     `recs` are the inventory's recordings (a unit's `source` indexes them)."""
     sr = recs[0].sample_rate
@@ -98,17 +98,22 @@ def render_units(recs: list[Recording], units: list[Unit], targets: list[Target]
     # first piece keeps its leading half-fade of context; trim it so phone times line up
     audio = audio[half:] if len(audio) > 2 * half else audio
     phones = [(lab, max(0.0, s), max(0.0, e)) for lab, s, e in bounds]
-    shaped, phones = apply_prosody(audio, sr, phones, targets)
+    shaped, phones = apply_prosody(audio, sr, phones, targets, seed)
     return Rendered(shaped, phones, "units", joins=len(runs) - 1)
 
 
 def apply_prosody(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, float, float]],
-                  targets: list[Target]) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+                  targets: list[Target], seed: int = 0
+                  ) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     """PSOLA: stretch each phone to its target duration; replace pitch with the targets'
-    contour (voiced phones only). Returns audio and the new phone boundaries."""
-    import parselmouth
-    from parselmouth.praat import call
+    contour (voiced phones only). Returns audio and the new phone boundaries.
 
+    Praat's overlap-add draws random numbers (for unvoiced stretches); its generators are
+    seeded with `seed` first, so the same input gives the same audio."""
+    import parselmouth
+    from parselmouth.praat import call, run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed)})")
     snd = parselmouth.Sound(audio.astype(np.float64), sample_rate)
     total = snd.get_total_duration()
     manip = call(snd, "To Manipulation", 0.01, 60, 500)
@@ -138,17 +143,18 @@ def apply_prosody(audio: np.ndarray, sample_rate: int, phones: list[tuple[str, f
 
 
 def render_fallback(rec: Recording, words: list[str], targets: list[Target],
-                    language: str = "en", aligner=None) -> Rendered:
+                    language: str = "en", aligner=None, seed: int = 0) -> Rendered:
     """Speak words with espeak-ng and convert the voice toward the recording's speaker."""
     from retake.align.espeak import synthesize
 
-    synth = synthesize(" ".join(words), language=language, rate_wpm=160)
+    synth = synthesize(" ".join(words), language=language, rate_wpm=160, seed=seed)
     return render_external(rec, synth.audio, synth.sample_rate, words, targets, "fallback",
-                           aligner)
+                           aligner, seed)
 
 
 def render_external(rec: Recording, audio: np.ndarray, rate: int, words: list[str],
-                    targets: list[Target], engine: str, aligner=None) -> Rendered:
+                    targets: list[Target], engine: str, aligner=None, seed: int = 0
+                    ) -> Rendered:
     """Speech from another voice (espeak-ng, a coqui model) made to fit the recording:
     resampled, trimmed, its long-term spectrum matched to the speaker's, then each phone
     (found by aligning it) stretched and pitched to the targets."""
@@ -172,7 +178,7 @@ def render_external(rec: Recording, audio: np.ndarray, rate: int, words: list[st
     if phones is None:
         step = len(x) / rec.sample_rate / max(len(targets), 1)
         phones = [(t.label, k * step, (k + 1) * step) for k, t in enumerate(targets)]
-    shaped, phones = apply_prosody(x, rec.sample_rate, phones, targets)
+    shaped, phones = apply_prosody(x, rec.sample_rate, phones, targets, seed)
     return Rendered(shaped, phones, engine, joins=0)
 
 
