@@ -8,18 +8,32 @@ Safety: binds to 127.0.0.1 unless told otherwise; uploads are limited in size an
 each browser session works in its own folder under the studio's root, and only files there
 are handed back (Gradio serves them from its cache); every output is labelled as generated.
 Long jobs report progress and can be cancelled; heavy models are shared behind a lock.
+
+Privacy: nothing leaves the machine (Gradio's analytics, version check and share tunnel are
+off). Voices and faces stay private to the user running the studio: its root is a fresh
+0700 folder (or a given one that must already be private and ours), session folders are
+0700, every file in them 0600, and Gradio's own upload cache lives inside the root too.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
+import functools
+import inspect
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# No telemetry: set before gradio (and huggingface_hub, which reads it on import) load.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr
 import numpy as np
@@ -36,6 +50,78 @@ IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
 MAX_UPLOAD = "200mb"
 GENERATED = "GENERATED with Retake — synthetic media"
 LOW_CONFIDENCE = 0.5
+GRADIO_CACHE = "gradio-cache"  # inside the root; the dash keeps it apart from session names
+
+
+def no_telemetry() -> None:
+    """Turn off everything in Gradio that phones home (analytics, version check, HF hub
+    telemetry), even if gradio was imported before this module."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    import huggingface_hub.constants as hf  # a gradio dependency; read its flag on import
+
+    hf.HF_HUB_DISABLE_TELEMETRY = True
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) as a 0700 folder, or accept it if it already is one.
+
+    An existing folder is refused, never chmod-ed, when it is a symlink, not ours, or open to
+    the group or others: someone else may have made it, or read what is in it.
+    """
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise RetakeError(f"{path}: is a symlink; give the studio a real folder")
+    if not stat.S_ISDIR(st.st_mode):
+        raise RetakeError(f"{path}: not a folder")
+    if st.st_uid != os.getuid():
+        raise RetakeError(f"{path}: belongs to another user; give the studio its own folder")
+    if st.st_mode & 0o077:
+        raise RetakeError(f"{path}: others can open it (mode {stat.S_IMODE(st.st_mode):o}); "
+                          f"run `chmod 700 {path}` or give another folder")
+    return path
+
+
+def private_copy(src: str | os.PathLike, dst: Path) -> Path:
+    """Copy `src` to `dst` as a 0600 file (never following a link at `dst`)."""
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+        os.fchmod(out.fileno(), 0o600)  # it may have existed with another mode
+        shutil.copyfileobj(inp, out, 1 << 20)
+    return dst
+
+
+def seal(folder: Path) -> None:
+    """Make what a job left under `folder` private: files 0600, folders 0700 (ours only)."""
+    me = os.getuid()
+    for top, dirs, files in os.walk(folder):
+        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files]:
+            p = os.path.join(top, name)
+            try:
+                st = os.lstat(p)
+                if st.st_uid == me and not stat.S_ISLNK(st.st_mode) \
+                        and stat.S_IMODE(st.st_mode) != mode:
+                    os.chmod(p, mode)
+            except FileNotFoundError:  # a temporary file that went away meanwhile
+                continue
+
+
+def _sealed(method):
+    """A Studio job that seals its session's folder when it ends, even on error."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapped(self: Studio, *args, **kwargs):
+        request = signature.bind_partial(self, *args, **kwargs).arguments.get("request")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            seal(self.session(request).folder)
+    return wrapped
 
 
 class Cancelled(RetakeError):
@@ -104,9 +190,14 @@ class Studio:
     """The studio's server side: sessions, the shared models, and the jobs."""
 
     def __init__(self, root: Path | None = None) -> None:
-        base = Path(tempfile.gettempdir()) / f"retake-studio-{os.getuid()}"
-        self.root = (root or base).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        """`root`: where sessions keep their files; by default a fresh private temporary
+        folder, removed when the process exits. A given root must be (or become) a 0700
+        folder of ours; it is kept."""
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="retake-studio-")).resolve()
+            atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+        else:
+            self.root = private_dir(Path(root)).resolve()
         self.sessions: dict[str, Session] = {}
         self.lock = threading.Lock()
         self._editor = None
@@ -118,9 +209,7 @@ class Studio:
         key = "".join(c for c in (getattr(request, "session_hash", None) or "local")
                       if c.isalnum())[:40] or "local"
         if key not in self.sessions:
-            folder = self.root / key
-            folder.mkdir(parents=True, exist_ok=True)
-            self.sessions[key] = Session(folder)
+            self.sessions[key] = Session(private_dir(self.root / key))
         return self.sessions[key]
 
     def editor(self):
@@ -141,10 +230,9 @@ class Studio:
         return self._models[detector]
 
     def _keep(self, s: Session, path: str | os.PathLike, name: str) -> Path:
-        """Copy an upload into the session's folder (inputs are never modified)."""
-        dst = s.folder / f"in-{name}{Path(path).suffix.lower()}"
-        shutil.copyfile(path, dst)
-        return dst
+        """Copy an upload into the session's folder, readable by us only (inputs are never
+        modified)."""
+        return private_copy(path, s.folder / f"in-{name}{Path(path).suffix.lower()}")
 
     @staticmethod
     def _ticker(s: Session, progress, unit: str = "steps"):
@@ -174,6 +262,7 @@ class Studio:
                           tuple(Path(p) for p in ingredients if p))
 
     # -------------------------------------------------------------- voice
+    @_sealed
     def analyse(self, audio: str | None, video: str | None, transcript: str, request,
                 progress=None):
         """Load speech, transcribe if needed, align; return text, plot and word table."""
@@ -200,6 +289,7 @@ class Studio:
         note = f"{len(words)} words aligned" + (f"; {low} low-confidence (red)" if low else "")
         return text, text, str(png), table, note
 
+    @_sealed
     def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False):
         """Apply the text edit; return the edited audio, the files and the takes."""
         from retake.align.subtitles import write_subtitles
@@ -245,6 +335,7 @@ class Studio:
         src = _check_type(source, IMAGE_TYPES, "a source photo")
         return build_swapper("landmark", self.models(), source=src)
 
+    @_sealed
     def preview_swap(self, source: str | None, model: str, target: str | None, request):
         """Swap one frame (the first with a face, or the image) for a quick look."""
         from retake.video.media import is_image, read_frames, write_image
@@ -254,8 +345,7 @@ class Studio:
         tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
         frame = s.folder / "preview-in.png"
         if is_image(tgt):
-            shutil.copyfile(tgt, frame.with_suffix(tgt.suffix.lower()))
-            frame = frame.with_suffix(tgt.suffix.lower())
+            frame = private_copy(tgt, frame.with_suffix(tgt.suffix.lower()))
         else:
             first = next(read_frames(tgt))
             write_image(frame, first.rgb)
@@ -264,6 +354,7 @@ class Studio:
             swap_image(frame, out, self._swapper(source, model), self.models())
         return str(out)
 
+    @_sealed
     def run_swap(self, source: str | None, model: str, target: str | None, request,
                  progress=None, agreed: bool = False):
         """The full swap; returns the result (image or video) and a download."""
@@ -290,6 +381,7 @@ class Studio:
         return None, str(out), str(out), note
 
     # -------------------------------------------------------------- dub
+    @_sealed
     def run_dub(self, video: str | None, transcript: str, new_text: str, script: str | None,
                 swap_photo: str | None, request, progress=None, agreed: bool = False):
         """The dubbing pipeline with a progress bar per stage."""
@@ -321,6 +413,7 @@ class Studio:
             f"{res.mouth_frames} of {res.frames} frames"
 
     # -------------------------------------------------------------- detect
+    @_sealed
     def run_detect(self, file: str | None, transcript: str, request, progress=None):
         """The detector's report: summary, the HTML page inline, and downloads."""
         import html as html_lib
@@ -342,13 +435,13 @@ class Studio:
         return f"```\n{report.summary()}\n```", frame, [str(jpath), str(hpath)]
 
     # -------------------------------------------------------------- page
-    def build(self):
-        """The Gradio page."""
+    def build(self) -> gr.Blocks:
+        """The Gradio page (no analytics; Gradio's upload cache inside our private root)."""
+        no_telemetry()
+        os.environ["GRADIO_TEMP_DIR"] = str(private_dir(self.root / GRADIO_CACHE))
 
         def guard(fn):
             """Turn our errors into a one-line message in the page."""
-            import functools
-
             @functools.wraps(fn)
             def wrapped(*args, **kwargs):
                 try:
@@ -359,7 +452,7 @@ class Studio:
                     raise gr.Error(str(exc)) from None
             return wrapped
 
-        with gr.Blocks(title="Retake studio") as page:
+        with gr.Blocks(title="Retake studio", analytics_enabled=False) as page:
             gr.Markdown("## Retake studio\nEdit speech by editing its text; swap and re-sync "
                         "faces. Everything runs on this computer. **Everything it makes is "
                         "labelled as generated.** Edit only voices and faces you have "
@@ -502,12 +595,17 @@ class Studio:
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, root: Path | None = None,
-           block: bool = True):
-    """Start the studio's web server; returns the Gradio app (and its URL) when not blocking."""
+           block: bool = True) -> tuple[gr.Blocks, Studio]:
+    """Start the studio's web server; returns the Gradio app and the Studio when not blocking.
+
+    Nothing leaves the machine: no analytics or version check, and never a share tunnel
+    (whatever GRADIO_SHARE says).
+    """
+    no_telemetry()
     studio = Studio(root)
     page = studio.build()
     page.queue(default_concurrency_limit=2)
     page.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD,
                 prevent_thread_lock=not block, show_error=True, inbrowser=False,
-                allowed_paths=[str(studio.root)], quiet=True)
+                allowed_paths=[str(studio.root)], quiet=True, share=False)
     return page, studio
