@@ -21,8 +21,11 @@ from espeak against the MFA man; real people at most 0.67). The same man with a 
 different room scored 0.60-0.71 against his healthy recording, so such a take is refused:
 record the statement in the same room and with the same microphone as the recording.
 
-The outcome travels as a `ConsentRecord` into the file's Content Credentials
-(`align.provenance.sign(..., consent=record.to_dict())`).
+Statements are issued (`issue_statement`): each is recorded on this computer with a nonce and
+an expiry, and strict consent accepts only an issued, unexpired statement that has its code
+words (`require_issued`), so a public recording of the speaker reading some other sentence
+cannot pass. The outcome travels as a `ConsentRecord` into the file's Content Credentials
+(`awareness.provenance.sign(..., consent=record.to_dict())`), with the statement's nonce.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class ConsentRecord:
     timestamp: str
     result: ConsentResult | None = None
     who: str = ""
+    nonce: str = ""  # the issued statement's (strict mode)
 
     @classmethod
     def declared(cls, who: str = "", statement: str = DECLARATION) -> ConsentRecord:
@@ -105,9 +109,10 @@ class ConsentRecord:
         return cls("declared", statement, _now(), None, who)
 
     @classmethod
-    def from_check(cls, statement: str, result: ConsentResult, who: str = "") -> ConsentRecord:
+    def from_check(cls, statement: str, result: ConsentResult, who: str = "",
+                   nonce: str = "") -> ConsentRecord:
         """Consent read aloud by the speaker, with the check's outcome."""
-        return cls("recording", statement, _now(), result, who)
+        return cls("recording", statement, _now(), result, who, nonce)
 
     def require(self) -> None:
         """Raise ConsentError unless this record allows the edit."""
@@ -126,7 +131,8 @@ class ConsentRecord:
         """Inverse of `to_dict`."""
         result = d.get("result")
         return cls(d["mode"], d["statement"], d["timestamp"],
-                   ConsentResult(**result) if result else None, d.get("who", ""))
+                   ConsentResult(**result) if result else None, d.get("who", ""),
+                   d.get("nonce", ""))
 
 
 def consent_sentence(rng: random.Random | np.random.Generator | None = None,
@@ -142,6 +148,70 @@ def consent_sentence(rng: random.Random | np.random.Generator | None = None,
     number = _sample(rng, [n for n in range(21, 100) if n % 10], 1)[0]
     return (f"I, the speaker, agree that Retake can edit my voice on {today:%B} "
             f"{_spoken(today.day, ordinal=True)}. {_MARK} {first} {second} {_spoken(number)}.")
+
+
+#: How long an issued statement may be used.
+VALID_DAYS = 7
+
+
+def _issued_dir(folder: str | os.PathLike | None) -> Path:
+    from retake.core.cache import user_data_dir
+
+    return Path(folder) if folder is not None else user_data_dir() / "consent"
+
+
+def _statement_key(sentence: str) -> str:
+    import hashlib
+
+    norm = " ".join(re.findall(r"[a-z0-9']+", sentence.lower()))
+    return hashlib.sha256(norm.encode()).hexdigest()[:32]
+
+
+def issue_statement(folder: str | os.PathLike | None = None,
+                    rng: random.Random | np.random.Generator | None = None,
+                    today: dt.date | None = None, valid_days: int = VALID_DAYS) -> dict:
+    """A fresh statement (`consent_sentence`), recorded on this computer as issued, with a
+    nonce and an expiry: only an issued, unexpired statement is accepted as consent, so a
+    recording of some other sentence (or of an old one) cannot stand in for it."""
+    from retake.core.atomic import write_text
+
+    sentence = consent_sentence(rng, today)
+    now = dt.datetime.now(dt.UTC)
+    record = {"format": "retake.consent-statement", "nonce": secrets.token_hex(8),
+              "sentence": sentence, "code_words": _code_words(sentence),
+              "issued": now.isoformat(timespec="seconds"),
+              "expires": (now + dt.timedelta(days=valid_days)).isoformat(timespec="seconds")}
+    folder = _issued_dir(folder)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import json
+
+    write_text(folder / f"{_statement_key(sentence)}.json", json.dumps(record, indent=1))
+    return record
+
+
+def require_issued(sentence: str, folder: str | os.PathLike | None = None,
+                   now: dt.datetime | None = None) -> dict:
+    """The record of an issued, unexpired statement with code words, or a ConsentError."""
+    import json
+
+    if _MARK not in sentence or not _code_words(sentence):
+        raise ConsentError("the consent statement has no code words; use the sentence "
+                           "`retake consent` gave, exactly as shown")
+    path = _issued_dir(folder) / f"{_statement_key(sentence)}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        expires = dt.datetime.fromisoformat(record["expires"])
+        ok = record.get("format") == "retake.consent-statement"
+    except (OSError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ConsentError("this consent statement was not issued by `retake consent` on this "
+                           "computer; run `retake consent` and have the speaker read the new "
+                           "sentence")
+    if (now or dt.datetime.now(dt.UTC)) > expires:
+        raise ConsentError(f"this consent statement expired on {expires:%Y-%m-%d}; run "
+                           "`retake consent` for a new one")
+    return record
 
 
 def check_consent_recording(
@@ -199,7 +269,9 @@ def _words_found(take, sentence: str, language: str, align) -> tuple[float, list
     conf = [w.confidence if w.aligned else 0.0 for w in al.words]
     found = sum(c >= MIN_WORD_CONFIDENCE for c in conf) / len(conf)
     mark = sentence.find(_MARK)
-    code_start = mark + len(_MARK) if mark >= 0 else len(sentence)  # no mark: no code words
+    if mark < 0 or not _code_words(sentence):
+        return found, ["(the statement has no code words)"]
+    code_start = mark + len(_MARK)
     code = [(w.text, c) for w, c in zip(al.words, conf, strict=True) if w.char_start >= code_start]
     missing = [text for text, c in code if c < CODE_WORD_CONFIDENCE]
     if code and not missing and np.mean([c for _, c in code]) < CODE_MEAN_CONFIDENCE:

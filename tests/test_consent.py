@@ -12,6 +12,7 @@ import pytest
 from retake.align.audio import write_wav
 from retake.align.espeak import synthesize
 from retake.awareness.consent import (
+    VOICE_THRESHOLD,
     ConsentError,
     ConsentRecord,
     ConsentResult,
@@ -102,7 +103,10 @@ def test_a_real_speaker_matches_her_own_recording():
     reference = (np.concatenate([c.samples for c in clips]), clips[0].sample_rate)
     result = check_consent_recording(lj / "LJ001-0004.wav", lines["LJ001-0004.wav"].strip(),
                                      reference)
-    assert result.ok, result.reason
+    # Her voice passes; the words are all heard, but a sentence with no code words never
+    # passes as a consent statement.
+    assert result.similarity >= VOICE_THRESHOLD and result.words_found >= 0.85
+    assert not result.ok and "code words" in result.reason
 
 
 def test_record_round_trips_and_gates():
@@ -134,11 +138,24 @@ def test_record_goes_into_the_content_credentials(tmp_path):
     assert "Ann read the consent statement (passed" in v.summary()
 
 
-def _strict_edit(tmp_path, take, sentence, out):
-    """`retake edit --consent-recording TAKE --consent-statement SENTENCE` of an espeak memo."""
+def _strict_edit(tmp_path, take, sentence, out, issue: bool = True):
+    """`retake edit --consent-recording TAKE --consent-statement SENTENCE` of an espeak memo
+    (the statement first recorded as issued on this computer, unless `issue` is False)."""
     from typer.testing import CliRunner
 
+    from retake.awareness.consent import _issued_dir, _statement_key
     from retake.ui.cli import app
+
+    if issue:
+        import json
+
+        folder = _issued_dir(None)
+        folder.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC)
+        (folder / f"{_statement_key(sentence)}.json").write_text(json.dumps({
+            "format": "retake.consent-statement", "nonce": "0123456789abcdef",
+            "sentence": sentence, "issued": now.isoformat(),
+            "expires": (now + dt.timedelta(days=1)).isoformat()}))
 
     memo = _speak(tmp_path / "memo.wav", REFERENCE_TEXT)
     return CliRunner().invoke(app, [
@@ -157,6 +174,40 @@ def test_cli_strict_consent_mode(tmp_path, sentence):
     assert r.exit_code == 0, r.output
     v = verify(out)
     assert v.consent and v.consent["mode"] == "recording"
+    assert v.consent["nonce"] == "0123456789abcdef"
+
+
+def test_strict_consent_refuses_a_statement_that_was_not_issued(tmp_path, sentence):
+    """The finding: any recording of the speaker with any sentence passed. Now the statement
+    must have been issued here, be unexpired and carry its code words; and the check runs
+    before the recording is even analysed."""
+    out = tmp_path / "out.wav"
+    take = _speak(tmp_path / "take.wav", sentence)
+    r = _strict_edit(tmp_path, take, sentence, out, issue=False)
+    assert isinstance(r.exception, ConsentError) and "not issued" in str(r.exception)
+    plain = "I, the speaker, agree that Retake can edit my voice."
+    r = _strict_edit(tmp_path, _speak(tmp_path / "plain.wav", plain), plain, out)
+    assert isinstance(r.exception, ConsentError) and "code words" in str(r.exception)
+    assert not out.exists()
+
+
+def test_issued_statements_expire(tmp_path):
+    from retake.awareness.consent import issue_statement, require_issued
+
+    record = issue_statement(tmp_path, random.Random(4), DAY, valid_days=7)
+    assert require_issued(record["sentence"], tmp_path)["nonce"] == record["nonce"]
+    assert require_issued(record["sentence"] + "\n", tmp_path)  # read from a file
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    with pytest.raises(ConsentError, match="expired"):
+        require_issued(record["sentence"], tmp_path, now=later)
+    with pytest.raises(ConsentError, match="not issued"):
+        require_issued(consent_sentence(random.Random(5), DAY), tmp_path)
+
+
+def test_a_statement_without_code_words_fails_the_word_check(tmp_path, espeak_reference):
+    plain = "I, the speaker, agree that Retake can edit my voice today."
+    result = check_consent_recording(_speak(tmp_path / "p.wav", plain), plain, espeak_reference)
+    assert not result.ok and "code words" in result.reason
 
 
 def test_cli_strict_consent_refuses_another_voice(tmp_path, sentence):

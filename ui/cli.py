@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from retake.core.atomic import refuse_inputs
@@ -445,14 +446,15 @@ def consent_cmd(
                                                 "to this text file.")] = None,
 ) -> None:
     """Print a fresh consent sentence for the speaker to read aloud (strict consent mode)."""
-    from retake.awareness.consent import consent_sentence
+    from retake.awareness.consent import VALID_DAYS, issue_statement
     from retake.core.atomic import write_text
 
-    sentence = consent_sentence()
+    sentence = issue_statement()["sentence"]
     out.print(sentence, highlight=False)
     if output is not None:
         write_text(output, sentence + "\n")
-    err.print("Record the speaker reading it, then edit with --consent-recording TAKE.wav "
+    err.print(f"Valid for {VALID_DAYS} days on this computer. Record the speaker reading it, "
+              "then edit with --consent-recording TAKE.wav "
               "--consent-statement " + (str(output) if output else '"<the sentence>"'))
 
 
@@ -490,7 +492,7 @@ def main() -> None:
         app()
     except RetakeError as exc:
         err.quiet = False
-        err.print(f"[bold red]error[/]: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error[/]: {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -499,7 +501,7 @@ def main() -> None:
         if os.environ.get("RETAKE_DEBUG"):
             raise
         err.quiet = False
-        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc} "
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(str(exc))} "
                   "(set RETAKE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
         sys.exit(EXIT_INTERNAL)
 

@@ -58,9 +58,12 @@ def _record(consent: bool, take: Path | None, statement: str | None,
         if reference is None:
             raise ConsentError("the consent recording cannot be checked: the edited file has "
                                "no voice to compare it with; use --consent")
+        from retake.awareness.consent import require_issued
+
         text = read_transcript(statement)
+        issued = require_issued(text)  # before the (slower) recording check
         record = ConsentRecord.from_check(text, check_consent_recording(take, text, reference),
-                                          _who())
+                                          _who(), issued["nonce"])
         record.require()
         return record
     if consent:
