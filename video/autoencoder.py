@@ -385,16 +385,90 @@ def model_info(model_dir: str | os.PathLike) -> dict:
         raise EngineUnavailable(f"{root}: not a trained model (model.json or model.pt is "
                                 "missing); train one with `retake train`")
     try:
-        meta = json.loads(meta_path.read_text())
-        int(meta["resolution"]), float(meta["padding"]), dict(meta["arch"])
-        int(meta["steps"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
         raise EngineUnavailable(f"{root}: model.json is damaged; retrain the model or "
                                 "restore the folder") from None
-    if int(meta.get("version", 0)) > MODEL_VERSION:
+    version = meta.get("version", 0) if isinstance(meta, dict) else 0
+    if _is_int(version) and version > MODEL_VERSION:
         raise EngineUnavailable(f"{root}: made by a newer Retake (model version "
-                                f"{meta['version']}); update Retake")
+                                f"{version}); update Retake")
+    problem = _meta_problem(meta)
+    if problem:
+        raise EngineUnavailable(f"{root}: model.json is damaged or crafted ({problem}); "
+                                "retrain the model or restore the folder")
     return meta
+
+
+# What `retake train` can make: model.json is checked against these before any tensor is
+# built, so a crafted one cannot make a swap allocate gigabytes.
+RESOLUTIONS = (32, 256)  # a multiple of 16 (the encoder halves the side four times)
+ARCH_LIMITS = {"encoder_dims": (4, 64), "bottleneck": (8, 512), "decoder_dims": (4, 64)}
+MAX_PARAMETERS = 100_000_000  # 400 MB of float32 weights; the defaults at 256 px: 17 M
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object, lo: float, hi: float) -> bool:
+    return (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            and lo <= v <= hi)
+
+
+def _arch_problem(resolution: object, arch: object) -> str | None:
+    """Why a resolution and architecture are outside what training allows, or None."""
+    if not _is_int(resolution) or resolution % 16 \
+            or not RESOLUTIONS[0] <= resolution <= RESOLUTIONS[1]:
+        return (f"resolution {resolution!r} is not a multiple of 16 from {RESOLUTIONS[0]} "
+                f"to {RESOLUTIONS[1]}")
+    if not isinstance(arch, dict) or set(arch) != set(ARCH_LIMITS):
+        return f"arch must hold exactly {', '.join(ARCH_LIMITS)}"
+    for key, (lo, hi) in ARCH_LIMITS.items():
+        if not _is_int(arch[key]) or not lo <= arch[key] <= hi:
+            return f"{key} {arch[key]!r} is not a whole number from {lo} to {hi}"
+    with torch.device("meta"):  # counts parameters without allocating them
+        n = sum(p.numel() for p in FaceAutoencoder(resolution, **arch).parameters())
+    if n > MAX_PARAMETERS:
+        return f"the network would have {n / 1e6:.0f} M parameters (at most " \
+               f"{MAX_PARAMETERS // 1_000_000} M)"
+    return None
+
+
+def _meta_problem(meta: object) -> str | None:
+    """Why model.json's fields are not what `train` writes (types and ranges), or None."""
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    missing = [k for k in ("resolution", "padding", "arch", "steps") if k not in meta]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not _is_int(meta.get("version", 0)) or meta.get("version", 0) < 0:
+        return "version is not a whole number"
+    problem = _arch_problem(meta["resolution"], meta["arch"])
+    if problem:
+        return problem
+    if not _is_number(meta["padding"], 0, 1):
+        return "padding is not a number from 0 to 1"
+    if not _is_int(meta["steps"]) or not 0 <= meta["steps"] <= 10**12:
+        return "steps is not a whole number from 0"
+    options = meta.get("options", {})
+    if not isinstance(options, dict):
+        return "options is not an object"
+    seed = options.get("seed", 0)
+    if not _is_int(seed) or not -(2**63) <= seed < 2**64:
+        return "the seed is not a 64-bit whole number"
+    identities = meta.get("identities", {})
+    if not isinstance(identities, dict) or not all(isinstance(v, dict)
+                                                   for v in identities.values()):
+        return "identities is not an object of objects"
+    for key, ident in identities.items():
+        emb = ident.get("embedding")
+        if emb is not None and not (isinstance(emb, list) and len(emb) == 128
+                                    and all(_is_number(x, -1e3, 1e3) for x in emb)):
+            return f"the {key} embedding is not 128 finite numbers"
+        if not isinstance(ident.get("name", ""), str):
+            return f"the {key} name is not a string"
+    return None
 
 
 def _read_weights(root: Path, device: torch.device) -> dict:
@@ -582,10 +656,13 @@ class _Session:
 
 
 def _check_options(opts: TrainOptions) -> None:
-    res = int(opts.resolution)
-    if res % 16 or not 32 <= res <= 256:
+    res = opts.resolution
+    if not _is_int(res) or res % 16 or not RESOLUTIONS[0] <= res <= RESOLUTIONS[1]:
         raise RetakeError(f"resolution {res} is not supported; use a multiple of 16 "
                           "from 32 to 256 (64 or 128 are usual)")
+    problem = _arch_problem(res, _arch(opts))
+    if problem:
+        raise RetakeError(f"unsupported model size: {problem}")
     if opts.batch_size < 1 or opts.steps < 0 or opts.learning_rate <= 0:
         raise RetakeError("batch size must be at least 1, steps not negative and the "
                           "learning rate positive")

@@ -8,15 +8,21 @@ Layout of a FACESET folder:
 - `faces/*.png`: the crops, named SOURCE_FRAME_TRACK.png.
 
 Extraction appends a line per face as it goes, so an interrupted run resumes after the last
-frame it finished. Crops are written atomically.
+frame it finished. Crops are written atomically. Writers (extract, sort) hold `.lock` for
+their whole run. Facesets travel as archives, so loading checks every field and refuses
+file names that leave `faces/` and symbolic links.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -70,8 +76,8 @@ class Faceset:
     records: list[FaceRecord]
 
     def image(self, rec: FaceRecord) -> np.ndarray:
-        """The RGB crop of a record."""
-        return read_image(self.root / "faces" / rec.file)
+        """The RGB crop of a record (only ever a plain file inside <root>/faces)."""
+        return read_image(_crop_path(self.root, rec.file))
 
     def aligned_landmarks(self) -> np.ndarray:
         """(n, 68, 2) landmarks of every face in crop pixels."""
@@ -98,26 +104,267 @@ def yaw_estimate(landmarks: np.ndarray) -> float:
     return float(np.clip(np.dot(landmarks[30] - mid, axis / span) / span * 2, -1, 1))
 
 
-def load(root: str | os.PathLike) -> Faceset:
-    """Read a faceset folder written by `extract`."""
-    root = Path(root)
+FACESET_VERSION = 1
+SIZES = (32, 1024)  # crop sizes `retake faces extract` accepts
+LOCK_NAME = ".lock"
+_FIELDS = ("file", "source", "frame", "time", "track", "box", "landmarks", "aligned",
+           "matrix", "embedding", "blur", "yaw", "size")
+_LIMIT = 1e9  # no coordinate, time or score of a real face comes near this
+_MAX_NAME = 200  # bytes; leaves room for sort's NNNNN_ prefix and .tmp suffix
+
+
+class _Bad(ValueError):
+    """One problem with one faceset entry (load turns it into a `RetakeError`)."""
+
+
+def _show(value: object) -> str:
+    """A value read from a faceset, quoted on one short line that no console reads as markup."""
+    text = json.dumps(value if isinstance(value, str) else repr(value))
+    if len(text) > 80:
+        text = text[:77] + '..."'
+    return text.replace("[", "\\u005b")
+
+
+def _entry(name: str) -> str:
+    """faces/NAME for a message, quoted as `_show` does."""
+    return "faces/" + _show(name)[1:-1]
+
+
+def _check_name(name: object) -> str:
+    """A crop's file name: a plain .png name directly inside faces/, or `_Bad`."""
+    if not isinstance(name, str):
+        raise _Bad(f"file {_show(name)} is not a string")
+    if (not name or name in (".", "..") or "/" in name or "\\" in name
+            or any(ord(c) < 32 for c in name) or os.path.isabs(name)
+            or Path(name).name != name or len(name.encode("utf-8", "replace")) > _MAX_NAME
+            or not name.lower().endswith(".png")):
+        raise _Bad(f"file {_show(name)} is not a plain .png file name inside faces/")
+    return name
+
+
+def _number(d: dict, key: str, lo: float = -_LIMIT, hi: float = _LIMIT) -> float:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+            or not lo <= v <= hi:
+        raise _Bad(f"{key} {_show(v)} is not a finite number from {lo:g} to {hi:g}")
+    return float(v)
+
+
+def _integer(d: dict, key: str, lo: int = 0, hi: int = 10**9) -> int:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise _Bad(f"{key} {_show(v)} is not a whole number from {lo} to {hi}")
+    return v
+
+
+def _array(d: dict, key: str, shape: tuple[int, ...]) -> list:
+    bad = _Bad(f"{key} is not {' x '.join(map(str, shape))} finite numbers")
+    try:
+        a = np.asarray(d[key])
+    except (ValueError, TypeError, OverflowError):
+        raise bad from None
+    if a.shape != shape or a.dtype.kind not in "iuf":
+        raise bad
+    a = a.astype(float)
+    if not np.isfinite(a).all() or np.abs(a).max() > _LIMIT:
+        raise bad
+    return a.tolist()
+
+
+def _record(d: object) -> FaceRecord:
+    """A faces.jsonl object checked field by field (types, shapes, ranges), or `_Bad`."""
+    if not isinstance(d, dict):
+        raise _Bad("is not a JSON object")
+    missing = [k for k in _FIELDS if k not in d]
+    if missing:
+        raise _Bad(f"lacks {', '.join(missing)}")
+    if not isinstance(d["source"], str) or len(d["source"]) > 1000:
+        raise _Bad(f"source {_show(d['source'])} is not a short string")
+    return FaceRecord(
+        _check_name(d["file"]), d["source"], _integer(d, "frame"), _number(d, "time", 0),
+        _integer(d, "track"), _array(d, "box", (4,)), _array(d, "landmarks", (68, 2)),
+        _array(d, "aligned", (68, 2)), _array(d, "matrix", (2, 3)),
+        None if d["embedding"] is None else _array(d, "embedding", (128,)),
+        _number(d, "blur", 0), _number(d, "yaw", -1, 1), _number(d, "size", 0))
+
+
+def _damaged(root: Path, where: str, problem: str) -> RetakeError:
+    return RetakeError(f"{root}: {where}: {problem}; the faceset is damaged or was not made "
+                       "by Retake, so it was left as it is (extract the faces again)")
+
+
+def _plain(root: Path, path: Path, what: str) -> None:
+    """Refuse a symbolic link where the faceset keeps a file or folder."""
+    if path.is_symlink():
+        raise _damaged(root, what, "is a symbolic link")
+
+
+def _read_head(root: Path) -> dict:
+    """faceset.json, checked: version, crop size, padding and sources."""
     meta = root / "faceset.json"
+    _plain(root, meta, "faceset.json")
     if not meta.is_file():
         raise RetakeError(f"{root}: not a faceset (no faceset.json); make one with "
                           "`retake faces extract`")
-    head = json.loads(meta.read_text())
-    records = []
-    lines = root / "faces.jsonl"
-    if lines.is_file():
-        for line in lines.read_text().splitlines():
-            if line.strip():
+    try:
+        head = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
+        raise _damaged(root, "faceset.json", f"unreadable ({type(exc).__name__})") from None
+    try:
+        if not isinstance(head, dict):
+            raise _Bad("is not a JSON object")
+        head.setdefault("version", 1)
+        head.setdefault("sources", [])
+        if "size" not in head or "padding" not in head:
+            raise _Bad("lacks size or padding")
+        version = _integer(head, "version")
+        if version > FACESET_VERSION:
+            raise RetakeError(f"{root}: made by a newer Retake (faceset version {version}); "
+                              "update Retake")
+        size = _integer(head, "size", *SIZES)
+        padding = _number(head, "padding", 0, 1)
+        sources = head["sources"]
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            raise _Bad("sources is not a list of names")
+    except _Bad as exc:
+        raise _damaged(root, "faceset.json", str(exc)) from None
+    return {"version": version, "size": size, "padding": padding, "sources": sources}
+
+
+def _faces_dir(root: Path) -> Path:
+    """<root>/faces, refused when it is a symbolic link or lies outside the faceset."""
+    faces = root / "faces"
+    _plain(root, faces, "faces (the crops folder)")
+    if faces.exists() and (not faces.is_dir()
+                           or faces.resolve().parent != root.resolve()):
+        raise _damaged(root, "faces", "is not a folder inside the faceset")
+    return faces
+
+
+def _read_records(root: Path) -> list[FaceRecord]:
+    """Every record of faces.jsonl, checked; a face listed twice keeps its last line.
+
+    Only an unterminated last line that is not JSON (a write cut by an interrupted run) is
+    passed over; any other bad line refuses the whole faceset.
+    """
+    path = root / "faces.jsonl"
+    _plain(root, path, "faces.jsonl")
+    if not path.exists():
+        return []
+    if not path.is_file():
+        raise _damaged(root, "faces.jsonl", "is not a file")
+    records: dict[str, FaceRecord] = {}
+    n = 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):  # noqa: B007 (n names the line in errors)
+                if not line.strip():
+                    continue
                 try:
                     d = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by an interrupted run
-                if (root / "faces" / d["file"]).is_file():
-                    records.append(FaceRecord(**d))
-    return Faceset(root, int(head["size"]), float(head["padding"]), records)
+                except (ValueError, RecursionError):
+                    if not line.endswith("\n"):
+                        break  # the last line, cut by an interrupted run
+                    raise _Bad("is not valid JSON") from None
+                rec = _record(d)
+                records[rec.file] = rec
+    except _Bad as exc:
+        raise _damaged(root, f"faces.jsonl line {n}", str(exc)) from None
+    except UnicodeDecodeError:  # decoding reads ahead, so no line number
+        raise _damaged(root, "faces.jsonl", "is not UTF-8 text") from None
+    except OSError as exc:
+        raise RetakeError(f"{root}: cannot read faces.jsonl ({exc.strerror or exc})") from None
+    return list(records.values())
+
+
+def _crop_path(root: Path, name: str) -> Path:
+    """The crop file `name` inside <root>/faces; refuses names and links that lead elsewhere."""
+    try:
+        _check_name(name)
+    except _Bad as exc:
+        raise _damaged(root, "faces.jsonl", str(exc)) from None
+    path = _faces_dir(root) / name
+    _plain(root, path, _entry(name))
+    if path.exists() and not path.is_file():
+        raise _damaged(root, _entry(name), "is not a plain file")
+    return path
+
+
+def load(root: str | os.PathLike) -> Faceset:
+    """Read a faceset folder written by `extract`, checking every entry it names.
+
+    A crafted faceset (file names with separators or '..', symbolic links, malformed or
+    out-of-range fields) raises one `RetakeError`; faces whose crop is missing are left out.
+    """
+    root = Path(root)
+    head = _read_head(root)
+    records = [r for r in _read_records(root) if _crop_path(root, r.file).is_file()]
+    return Faceset(root, head["size"], head["padding"], records)
+
+
+@contextlib.contextmanager
+def _writer_lock(root: Path) -> Iterator[None]:
+    """Hold <root>/.lock exclusively while writing a faceset; a second writer fails at once.
+
+    POSIX: a non-blocking `flock` (released by the kernel if the process dies). Elsewhere
+    the lock is the file's exclusive creation, removed on exit.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None
+    path = root / LOCK_NAME
+    busy = RetakeError(f"{root}: another Retake process is writing this faceset; wait for "
+                       "it to finish" + ("" if fcntl else f" (or delete {path} if none is)"))
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | (0 if fcntl else os.O_EXCL), 0o644)
+    except FileExistsError:
+        raise busy from None
+    except OSError as exc:
+        raise RetakeError(f"{root}: cannot open the lock file {LOCK_NAME} "
+                          f"({exc.strerror or exc}); is it a link or a folder?") from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+            except OSError as exc:
+                raise RetakeError(f"{root}: cannot lock the faceset "
+                                  f"({exc.strerror or exc})") from None
+        yield
+    finally:
+        os.close(fd)
+        if fcntl is None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _open_append(path: Path) -> TextIO:
+    """faces.jsonl for appending, never through a symbolic link."""
+    def opener(p: str, flags: int) -> int:
+        return os.open(p, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
+
+    return open(path, "a", encoding="utf-8", opener=opener)
+
+
+def _end_lines(path: Path) -> None:
+    """Before appending: end a complete last line, or cut a partial one an interrupted run left."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[cut:])
+    except (ValueError, RecursionError):
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+    else:
+        with _open_append(path) as fh:
+            fh.write("\n")
 
 
 def _sources(inputs: list[Path]) -> list[Path]:
@@ -141,20 +388,41 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
     """Detect, track and align faces in videos or images; write crops into a faceset.
 
     `faces`: 'all', 'largest' (the main face of each source) or 'reference' (faces whose
-    identity is within 0.6 of `reference`). Re-running on the same folder resumes.
+    identity is within 0.6 of `reference`). Re-running on the same folder resumes. The
+    faceset is locked for the whole run, so a second writer fails at once.
     """
     root = Path(root)
-    (root / "faces").mkdir(parents=True, exist_ok=True)
+    if not SIZES[0] <= size <= SIZES[1] or not 0 <= padding <= 1:
+        raise RetakeError(f"crop size {size} px, padding {padding}: use a size from "
+                          f"{SIZES[0]} to {SIZES[1]} and a padding from 0 to 1")
+    if root.exists() and not root.is_dir():
+        raise RetakeError(f"{root}: is a file; give a folder for the faceset")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RetakeError(f"{root}: cannot make the folder ({exc.strerror or exc})") from None
+    with _writer_lock(root):
+        return _extract(inputs, root, models, size, padding, faces, reference, options,
+                        progress)
+
+
+def _extract(inputs: list[str | os.PathLike], root: Path, models: FaceModels, size: int,
+             padding: float, faces: str, reference: np.ndarray | None,
+             options: TrackOptions | None, progress: Progress | None) -> Faceset:
+    _faces_dir(root).mkdir(exist_ok=True)
     meta = root / "faceset.json"
-    if meta.is_file():
-        head = json.loads(meta.read_text())
-        if int(head["size"]) != size or abs(float(head["padding"]) - padding) > 1e-9:
+    _plain(root, meta, "faceset.json")
+    if meta.exists():
+        head = _read_head(root)
+        if head["size"] != size or abs(head["padding"] - padding) > 1e-9:
             raise RetakeError(f"{root}: holds {head['size']} px crops (padding "
                               f"{head['padding']}); use the same settings or a new folder")
     else:
-        head = {"version": 1, "size": size, "padding": padding, "sources": []}
+        head = {"version": FACESET_VERSION, "size": size, "padding": padding, "sources": []}
         write_text(meta, json.dumps(head, indent=1))
-    done = load(root)
+    lines = root / "faces.jsonl"
+    done = load(root)  # checks faces.jsonl before anything is appended to it
+    _end_lines(lines)
     last = {}
     for r in done.records:
         last[r.source] = max(last.get(r.source, -1), r.frame)
@@ -173,38 +441,39 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
         if progress:
             progress("extracting", counter[0], total)
 
-    with open(root / "faces.jsonl", "a", encoding="utf-8") as sink:
-        for img in images:
-            name = img.stem
-            if name in last:
-                tick()
-                continue
-            rgb = read_image(img)
-            boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 400 else 0,
-                                  full=True)
-            lms = [models.landmarks(rgb, b) for b in boxes]
-            tracks = [FaceTrack(i, [0], [0.0], [b], [x], [x]) for i, (b, x)
-                      in enumerate(zip(boxes, lms, strict=True))]
+    for img in images:
+        name = img.stem
+        if name in last:
+            tick()
+            continue
+        rgb = read_image(img)
+        boxes = models.detect(rgb, upsample=1 if max(rgb.shape[:2]) < 400 else 0, full=True)
+        lms = [models.landmarks(rgb, b) for b in boxes]
+        tracks = [FaceTrack(i, [0], [0.0], [b], [x], [x]) for i, (b, x)
+                  in enumerate(zip(boxes, lms, strict=True))]
+        with _open_append(lines) as sink:
             for t in _select(tracks, faces, reference, models, rgb):
                 _write_face(sink, root, name, Frame(0, 0.0, rgb), t, size, padding, models)
-            tick()
-        for vid in videos:
-            name = vid.stem
-            start = last.get(name, -1) + 1
-            written: dict[int, list[str]] = {}
+        tick()
+    for vid in videos:
+        name = vid.stem
+        start = last.get(name, -1) + 1
+        written: dict[int, list[str]] = {}
+        # One open per video: `_drop` replaces faces.jsonl, so the next source reopens it.
+        with _open_append(lines) as sink:
 
             def keep(frame: Frame, active: list[FaceTrack], name: str = name,
-                     written: dict = written) -> None:
+                     written: dict = written, sink: TextIO = sink) -> None:
                 for t in active:
                     rec = _write_face(sink, root, name, frame, t, size, padding, None)
                     written.setdefault(id(t), []).append(rec)
                 tick()
 
             tracks = track_faces(read_frames(vid, start=start), models, options, None, 0, keep)
-            if faces != "all":
-                chosen = {id(t) for t in _select(tracks, faces, reference, models, None)}
-                _drop(root, [f for k, files in written.items() if k not in chosen
-                             for f in files])
+        if faces != "all":
+            chosen = {id(t) for t in _select(tracks, faces, reference, models, None)}
+            _drop(root, [f for k, files in written.items() if k not in chosen
+                         for f in files])
     head["sources"] = sorted(set(head.get("sources", [])) | {s.stem for s in srcs})
     write_text(meta, json.dumps(head, indent=1))
     result = load(root)
@@ -264,10 +533,9 @@ def _drop(root: Path, files: list[str]) -> None:
         return
     gone = set(files)
     for f in gone:
-        (root / "faces" / f).unlink(missing_ok=True)
-    lines = (root / "faces.jsonl").read_text().splitlines()
-    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["file"] not in gone]
-    write_text(root / "faces.jsonl", "\n".join(kept) + ("\n" if kept else ""))
+        _crop_path(root, f).unlink(missing_ok=True)
+    kept = [r for r in _read_records(root) if r.file not in gone]
+    write_text(root / "faces.jsonl", "".join(r.to_json() + "\n" for r in kept))
 
 
 def sort_faceset(root: str | os.PathLike, by: str) -> list[FaceRecord]:
@@ -276,8 +544,18 @@ def sort_faceset(root: str | os.PathLike, by: str) -> list[FaceRecord]:
     blur: sharpest first; yaw: from one profile to the other; size: largest first;
     identity: nearest to the faceset's main identity first; histogram: similar colour
     histograms next to each other (a greedy chain). Files are renamed to NNNNN_oldname.png
-    so a file browser shows the order; faces.jsonl follows.
+    so a file browser shows the order; faces.jsonl follows. The faceset is locked while
+    it is sorted, and a crafted one is refused before any file moves.
     """
+    if by not in SORT_KEYS:
+        raise RetakeError(f"unknown sort key {by!r}; use one of {', '.join(SORT_KEYS)}")
+    root = Path(root)
+    _read_head(root)  # not a faceset: say so before making a lock file in the folder
+    with _writer_lock(root):
+        return _sort(root, by)
+
+
+def _sort(root: Path, by: str) -> list[FaceRecord]:
     import cv2
 
     fs = load(root)
@@ -297,7 +575,7 @@ def sort_faceset(root: str | os.PathLike, by: str) -> list[FaceRecord]:
         centre = np.median(np.array([r.embedding for r in with_emb]), axis=0)
         order = sorted(recs, key=lambda r: identity_distance(r.embedding, centre)
                        if r.embedding is not None else 9.0)
-    elif by == "histogram":
+    else:  # histogram
         hists = []
         for r in recs:
             img = fs.image(r)
@@ -311,20 +589,39 @@ def sort_faceset(root: str | os.PathLike, by: str) -> list[FaceRecord]:
             d = np.abs(hists_a[left] - hists_a[chain[-1]]).sum(1)
             chain.append(left.pop(int(np.argmin(d))))
         order = [recs[i] for i in chain]
-    else:
-        raise RetakeError(f"unknown sort key {by!r}; use one of {', '.join(SORT_KEYS)}")
-    faces_dir = Path(root) / "faces"
-    renamed = []
+    faces_dir = _faces_dir(root)
+    moves = []
     for i, r in enumerate(order):
         base = r.file.split("_", 1)[1] if r.file[:5].isdigit() and r.file[5:6] == "_" \
             else r.file
         new = f"{i:05d}_{base}"
         if new != r.file:
-            os.replace(faces_dir / r.file, faces_dir / (new + ".tmp"))
-        renamed.append((r, new))
-    for r, new in renamed:
-        if (faces_dir / (new + ".tmp")).exists():
-            os.replace(faces_dir / (new + ".tmp"), faces_dir / new)
-        r.file = new
-    write_text(Path(root) / "faces.jsonl", "".join(r.to_json() + "\n" for r in order))
+            for name in (new, new + ".tmp"):  # refuse a link or folder where a crop lands
+                path = faces_dir / name
+                _plain(root, path, _entry(name))
+                if path.exists() and not path.is_file():
+                    raise _damaged(root, _entry(name), "is not a plain file")
+            moves.append((r.file, new))
+    _rename_all(root, faces_dir, moves)
+    for r in order:
+        r.file = dict(moves).get(r.file, r.file)
+    write_text(root / "faces.jsonl", "".join(r.to_json() + "\n" for r in order))
     return order
+
+
+def _rename_all(root: Path, faces_dir: Path, moves: list[tuple[str, str]]) -> None:
+    """Rename crops old → new through NEW.tmp names (so no rename overwrites another crop);
+    on an error, put back what was moved and raise one `RetakeError`."""
+    steps: list[tuple[Path, Path]] = [(faces_dir / a, faces_dir / (b + ".tmp")) for a, b in moves]
+    steps += [(faces_dir / (b + ".tmp"), faces_dir / b) for _, b in moves]
+    done: list[tuple[Path, Path]] = []
+    try:
+        for src, dst in steps:
+            os.replace(src, dst)
+            done.append((src, dst))
+    except OSError as exc:
+        for src, dst in reversed(done):
+            with contextlib.suppress(OSError):
+                os.replace(dst, src)
+        raise RetakeError(f"{root}: could not rename the crops ({exc.strerror or exc}); "
+                          "the faceset was left in its old order") from None
