@@ -116,3 +116,20 @@ def test_saving_a_profile_never_deletes_a_folder_retake_did_not_write(tmp_path, 
                        timeout=300)
     assert r.returncode == 1 and "error" in r.stderr
     assert (mine / "notes.txt").exists() and wav.exists()
+
+
+def test_a_damaged_profile_is_one_error_line(tmp_path, speech):
+    """Crafted or truncated profile files: one RetakeError, never a traceback."""
+    from retake.core.errors import RetakeError
+
+    folder = save_profile(build_profile("p", _extra_recordings(tmp_path, speech)[:1], Editor()),
+                          tmp_path / "p")
+    (folder / "source_000.json").write_text('{"words": [')  # truncated
+    with pytest.raises(RetakeError, match="damaged voice profile"):
+        load_profile(folder)
+    (folder / "source_000.flac").write_bytes(b"not audio")
+    with pytest.raises(RetakeError, match="damaged voice profile"):
+        load_profile(folder)
+    (folder / "profile.json").write_text("[1, 2]")
+    with pytest.raises(RetakeError, match="not a Retake voice profile"):
+        load_profile(folder)

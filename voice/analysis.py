@@ -70,6 +70,7 @@ class Recording:
     energy: np.ndarray  # dB per frame
     units: list[Unit] = field(default_factory=list)
     room_tone: np.ndarray | None = None
+    agreement: object | None = None  # align.agreement.Agreement, when checked
 
     @property
     def duration(self) -> float:

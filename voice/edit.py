@@ -58,13 +58,31 @@ class Editor:
         return self._coqui[spec]
 
     def load(self, audio: Audio, transcript: str, progress=None,
-             min_seconds: float = MIN_RECORDING_S) -> Recording:
-        """Align and analyse a recording so it can be edited (or lend its phones)."""
+             min_seconds: float = MIN_RECORDING_S, check_transcript: bool = True
+             ) -> Recording:
+        """Align and analyse a recording so it can be edited (or lend its phones).
+
+        With `check_transcript`, an independent recogniser must hear the transcript in the
+        recording (`align.agreement`): a wrong transcript or speech in another language is
+        refused, a doubtful one goes ahead with a warning in the edit's report."""
         if audio.duration < min_seconds:
             raise EditError(f"the recording is too short to clone from ({audio.duration:.1f} s);"
                             f" give at least {MIN_RECORDING_S:.0f} s of speech, better 20 s+")
         al = self.aligner.align(audio, transcript, progress=progress)
-        return analyse(audio.samples, audio.sample_rate, al)
+        rec = analyse(audio.samples, audio.sample_rate, al)
+        if check_transcript:
+            from retake.align.agreement import transcript_agreement
+
+            rec.agreement = transcript_agreement(audio, al, cache_dir=self.aligner.cache_dir,
+                                                 pronounce=self.aligner.engine.pronunciation)
+            if rec.agreement.verdict == "mismatch":
+                raise EditError(f"the transcript does not match the recording: "
+                                f"{rec.agreement.explain()}. Check the transcript, and that "
+                                "the speech is English (the only language the aligner knows)")
+            if rec.agreement.verdict == "doubtful":
+                log.warning("the transcript may not match the recording: %s",
+                            rec.agreement.explain())
+        return rec
 
     # ---- the edit --------------------------------------------------------------------
 
@@ -86,6 +104,11 @@ class Editor:
         inv = Inventory([rec, *(_at_rate(v, rec.sample_rate) for v in voices)],
                         list(options.exclude))
         result = Assembly(self, rec, old, inv, options).run(ops, tokens, new_text)
+        agreement = getattr(rec, "agreement", None)
+        if agreement is not None:
+            result.report.transcript = {"heard_share": agreement.share,
+                                        "verdict": agreement.verdict,
+                                        "note": agreement.explain()}
         return _watermark(result, new_text) if options.watermark else result
 
 

@@ -77,6 +77,8 @@ def profiles_dir(data_dir: Path | None = None) -> Path:
     return Path(data_dir or user_data_dir()) / "voices"
 
 
+MAX_SOURCE_S = 3 * 3600  # one source recording of a profile, at most
+
 _PROFILE_FILE = re.compile(r"^(profile\.json|source_\d{3}\.(flac|json))$")
 
 
@@ -137,14 +139,29 @@ def load_profile(folder: str | os.PathLike) -> VoiceProfile:
     except (OSError, ValueError):
         raise RetakeError(f"{folder}: not a Retake voice profile (no readable profile.json)"
                           ) from None
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RetakeError(f"{folder}: not a Retake voice profile")
     recs = []
     for audio_path in sorted(folder.glob("source_*.flac")):
-        samples, sr = sf.read(audio_path, dtype="float32")
-        al = Alignment.from_json(audio_path.with_suffix(".json").read_text(encoding="utf-8"))
+        if audio_path.is_symlink():
+            raise RetakeError(f"{audio_path}: a voice profile holds no links; build it again")
+        try:
+            info = sf.info(str(audio_path))
+            if not 8000 <= info.samplerate <= 192000 or info.duration > MAX_SOURCE_S:
+                raise ValueError(f"{info.samplerate} Hz, {info.duration:.0f} s")
+            samples, sr = sf.read(audio_path, dtype="float32")
+            if samples.ndim != 1:
+                raise ValueError("not mono")
+            al = Alignment.from_json(audio_path.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, RuntimeError,
+                sf.LibsndfileError) as exc:
+            why = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+            raise RetakeError(f"{audio_path}: damaged voice profile source ({why}); build the "
+                              "profile again") from None
         recs.append(analyse(np.asarray(samples, np.float32), sr, al))
-    return VoiceProfile(meta.get("name", folder.name), recs)
+    if not recs:
+        raise RetakeError(f"{folder}: the voice profile holds no recordings; build it again")
+    return VoiceProfile(str(meta.get("name", folder.name))[:100], recs)
 
 
 def resolve_voice(arg: str, editor, data_dir: Path | None = None) -> list[Recording]:
@@ -174,9 +191,11 @@ def recording_from_file(path: Path, editor) -> Recording:
         if side.exists():
             text = side.read_text(encoding="utf-8")
             break
-    if text is None:
+    drafted = text is None
+    if drafted:
         text = run_transcribe(audio, language=editor.language).text
-    return editor.load(audio, text, min_seconds=0.5)
+    # A draft is the recogniser's own hearing: checking it against itself proves nothing.
+    return editor.load(audio, text, min_seconds=0.5, check_transcript=not drafted)
 
 
 def build_profile(name: str, files: list[Path], editor) -> VoiceProfile:

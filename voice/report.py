@@ -44,6 +44,7 @@ class EditReport:
     joins: list[Join] = field(default_factory=list)
     tool: str = "Retake"
     watermark: dict | None = None  # version, edit id and spans of Retake's audio mark
+    transcript: dict | None = None  # did an independent recogniser hear the transcript?
 
     @property
     def synthesized(self) -> list[EditSpan]:
