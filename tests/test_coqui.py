@@ -12,20 +12,11 @@ from retake.voice import EditOptions, Editor
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from TTS.tts.configs.vits_config import VitsConfig
-    from TTS.tts.models.vits import Vits, VitsArgs
+    from coqui_tools import tiny_vits_config
+    from TTS.tts.models.vits import Vits
 
     torch.manual_seed(0)
-    cfg = VitsConfig()
-    cfg.model_args = VitsArgs(
-        hidden_channels=16, hidden_channels_ffn_text_encoder=32, num_heads_text_encoder=1,
-        num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
-        resblock_kernel_sizes_decoder=[3], resblock_dilation_sizes_decoder=[[1, 3, 5]],
-        upsample_rates_decoder=[8, 8, 4], upsample_initial_channel_decoder=16,
-        upsample_kernel_sizes_decoder=[16, 16, 8], init_discriminator=False)
-    cfg.audio.sample_rate = 16000
-    cfg.text_cleaner = "english_cleaners"
-    cfg.use_phonemes = False
+    cfg = tiny_vits_config()
     model = Vits(cfg)
     folder = tmp_path_factory.mktemp("tiny-vits")
     torch.save({"model": model.state_dict()}, folder / "model.pth")

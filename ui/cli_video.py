@@ -220,6 +220,10 @@ def train(
     from retake.video.autoencoder import TrainOptions
     from retake.video.autoencoder import train as run_train
 
+    for faceset in (src, dst):
+        if output.resolve() == faceset.resolve():
+            raise RetakeError(f"{output}: the model would be written into the faceset "
+                              f"{faceset}; choose another folder")
     opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
                         preview_every=preview_every, gan_after=gan_after, device=device,
                         seed=seed, time_limit=None if minutes is None else minutes * 60)
