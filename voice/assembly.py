@@ -7,7 +7,7 @@ words made and shaped to their context, joined, and described (alignment, time m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +16,7 @@ from retake.align.types import Alignment, Phone, Word
 from retake.core.engines import find
 from retake.voice.analysis import VOWELS, Recording
 from retake.voice.engines import COQUI, VOICE_ENGINES
+from retake.voice.phones import substitutions
 from retake.voice.plan import Op, sources
 from retake.voice.prosody import (
     final_lengthening,
@@ -207,9 +208,15 @@ class Assembly:
                                                targets, self.opt.engine, self.editor.aligner,
                                                self.opt.seed + k))
             return renders, per_word
-        if any(not self.inv.has(t.label) for t in targets):
+        wanted = targets
+        subs = substitutions([t.label for t in targets], self.inv.has)
+        if subs is None:  # a phone with no stand-in at all: the fallback voice says the span
             return [render_fallback(self.rec, words, targets, self.editor.language,
                                     self.editor.aligner, self.opt.seed)], per_word
+        if subs:  # phones the speaker never said, each replaced by their nearest own phone
+            targets = [replace(t, label=subs.get(t.label, t.label),
+                               left=subs.get(t.left, t.left), right=subs.get(t.right, t.right))
+                       for t in targets]
         takes: list[tuple[float, Rendered]] = []
         banned: set[int] = set()
         for k in range(max(1, self.opt.takes)):
@@ -225,7 +232,13 @@ class Assembly:
             takes.append((cost, render_units(inv.recs, units, targets, self.opt.seed + k)))
             banned |= {u.index for u in units}
         takes.sort(key=lambda t: t[0])
-        return [r for _, r in takes], per_word
+        renders = [r for _, r in takes]
+        for r in renders:  # the alignment names the phones meant; the report, the stand-ins
+            r.phones = [(t.label, a, b) for t, (_, a, b) in zip(wanted, r.phones, strict=True)]
+            r.substituted = [f"{w.label}→{t.label}" for w, t in zip(wanted, targets,
+                                                                     strict=True)
+                             if w.label != t.label]
+        return renders, per_word
 
     def context(self, i0: int, i1: int) -> tuple[str, str, float, float, str]:
         """Neighbouring phones and pitch around the old words [i0, i1), and the kind of
@@ -393,6 +406,8 @@ class Assembly:
                     engine = best.engine
                 left = "SIL"
                 spans.append(EditSpan(op.kind, " ".join(src.words), start, t_out, engine))
+                if engine != "reuse" and best.substituted:
+                    spans[-1].substituted = list(best.substituted)
             knots.append((t_at, t_out))
             if op.i1 > op.i0:
                 knots.append((t_resume, t_out))

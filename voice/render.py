@@ -12,7 +12,7 @@ rather than left silent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Rendered:
     phones: list[tuple[str, float, float]]
     engine: str  # "units" | "fallback"
     joins: int = 0  # unnatural joins inside it
+    substituted: list[str] = field(default_factory=list)  # "OY→AO": stand-ins for missing phones
 
 
 def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,7 @@ class EditSpan:
     found_on_realign: bool | None = None
     realign_confidence: float | None = None
     similarity: float | None = None
+    substituted: list[str] | None = None  # stand-ins for phones the speaker never said
 
 
 @dataclass
