@@ -66,7 +66,9 @@ def _own_cache(tmp_path_factory, monkeypatch):
 BROWSER = {"test_studio.py"}
 SLOW = {"test_dub.py", "test_autoencoder.py", "test_lipsync.py", "test_detect.py",
         "test_long.py", "test_faceswap.py", "test_studio_jobs.py", "test_consent.py",
-        "test_watermark.py", "test_profile.py", "test_provenance.py"}
+        "test_watermark.py", "test_profile.py", "test_provenance.py", "test_determinism.py",
+        "test_agreement.py", "test_studio_privacy.py", "test_validation.py", "test_outputs.py",
+        "test_coqui_safety.py"}
 SLOW_TESTS = {"test_demo_runs_offline", "test_real_clip", "test_wheel_installs_only_retake",
               "test_words_missing_from_the_audio_are_listed", "test_noise_matches_no_words",
               "test_shared_bad_media_fails_cleanly", "test_outputs_disclose_and_chain"}
