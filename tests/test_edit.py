@@ -156,3 +156,19 @@ def test_too_short_to_clone_from(speech):
     synth, _ = speech("Hi.")
     with pytest.raises(RetakeError, match="too short"):
         Editor().load(Audio(synth.audio, synth.sample_rate), "Hi.")
+
+
+def test_heard_comes_from_open_recognition_and_fails_a_garbled_span(loaded):
+    """`heard` is what an independent recogniser hears around the span, not what forced
+    alignment to the expected words claims: reverse the new word's audio and it is not heard."""
+    editor, rec, text = loaded
+    result = editor.edit(rec, text.replace("comparatively modern", "very modern"),
+                         EditOptions(watermark=False))
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    assert span.heard_text is not None and span.heard_label() in ("yes", "no")
+    sr = result.sample_rate
+    a, b = int(span.start * sr), int(span.end * sr)
+    result.samples[a:b] = result.samples[a:b][::-1].copy()
+    span.heard = None
+    result.report.hear(result)
+    assert span.heard is False, span.heard_text

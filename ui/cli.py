@@ -245,10 +245,11 @@ def edit(
                      "outputs": {k: str(v) for k, v in paths.items()}})
         return
     table = Table(title=f"{len(result.report.edits)} edit(s)")
-    for col in ("edit", "text", "at (s)", "made by", "heard on re-align", "voice similarity"):
+    for col in ("edit", "text", "at (s)", "made by", "heard (open recognition)",
+                "voice similarity"):
         table.add_column(col)
     for e in result.report.edits:
-        heard = "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "[red]no")
+        heard = e.heard_label() if e.heard is not False else "[red]no"
         sim = "" if e.similarity is None else f"{e.similarity:.2f}"
         table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard, sim)
     out.print(table)

@@ -323,11 +323,11 @@ def dub(
                       models=_models(resolved.detector), options=EditOptions(**resolved.voice),
                       swap_source=resolved.swap, cache_dir=default_cache_dir(),
                       progress=bar, provenance=provenance)
-    table = Table("edit", "text", "at (s)", "heard on re-align", title="dub")
+    table = Table("edit", "text", "at (s)", "heard (open recognition)", title="dub")
     for e in res.edits:
         table.add_row(e.get("kind", ""), e.get("text", ""),
                       f"{e.get('start', 0):.2f}-{e.get('end', 0):.2f}",
-                      "yes" if e.get("found_on_realign") else "no")
+                      {True: "yes", False: "no"}.get(e.get("heard"), "not checked"))
     out.print(table)
     err.print(f"wrote {', '.join(res.outputs)}: {res.frames} frames, mouth re-rendered on "
               f"{res.mouth_frames}, {res.untouched} copied untouched. Labelled as synthetic "

@@ -92,10 +92,10 @@ def run_edit_demo(folder: Path, synth, out: Console, err: Console) -> None:
     result = editor.edit(rec, EDITED_TEXT)
     paths = write_result(result, folder / "edited.wav")
     table = Table(title="Edits (times in the edited file)")
-    for col in ("edit", "words", "at", "made by", "heard on re-align"):
+    for col in ("edit", "words", "at", "made by", "heard (open recognition)"):
         table.add_column(col)
     for e in result.report.edits:
-        heard = "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "no")
+        heard = e.heard_label()
         table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard)
     out.print(table)
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))

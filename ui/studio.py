@@ -314,7 +314,7 @@ class Studio:
         files = [str(p) for p in paths.values()] + write_subtitles(result.alignment,
                                                                   out.with_suffix(""))
         rows = [[e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine,
-                 "" if e.found_on_realign is None else ("yes" if e.found_on_realign else "no")]
+                 e.heard_label()]
                 for e in result.report.edits]
         alts = []
         from retake.align.audio import write_wav
@@ -488,7 +488,8 @@ class Studio:
                 edited = gr.Audio(label=f"Edited ({GENERATED})", type="filepath",
                                   interactive=False, elem_id="edited-audio")
                 edits_table = gr.Dataframe(headers=["edit", "text", "at (s)", "made by",
-                                                    "heard on re-align"], label="Edits",
+                                                    "heard (open recognition)"],
+                                           label="Edits",
                                            interactive=False)
                 downloads = gr.File(label="Export: wav, TextGrid, JSON, time map, report, "
                                     "SRT, WebVTT", file_count="multiple", interactive=False,

@@ -421,6 +421,7 @@ class Assembly:
         result = EditResult(audio.astype(np.float32), sr, al, tm, report, all_takes)
         if self.opt.verify:
             report.verify(self.editor.aligner, result)
+            report.hear(result, self.editor.language)
         if self.opt.similarity:
             report.measure_similarity(result, self.rec)
         return result

@@ -35,6 +35,12 @@ class EditSpan:
     realign_confidence: float | None = None
     similarity: float | None = None
     substituted: list[str] | None = None  # stand-ins for phones the speaker never said
+    heard: bool | None = None  # an independent recogniser heard the new words (None: not checked)
+    heard_text: str | None = None  # what it heard around the span
+
+    def heard_label(self) -> str:
+        """"yes", "no" or "not checked", for tables."""
+        return "not checked" if self.heard is None else ("yes" if self.heard else "no")
 
 
 @dataclass
@@ -83,6 +89,40 @@ class EditReport:
                    and w.start + t0 < e.end + 0.1 and w.end + t0 > e.start - 0.1]
             e.found_on_realign = bool(got)
             e.realign_confidence = float(min(w.confidence for w in got)) if got else 0.0
+
+    def hear(self, result, language: str = "en", transcriber: str = "whisper") -> None:
+        """Open recognition (not forced alignment to the expected words) in a window of 1 s
+        either side of each new span: `heard` is true when the recogniser's words there
+        include every new word, in order. Without the recogniser installed, spans stay
+        "not checked" (None)."""
+        import difflib
+
+        from retake.align.audio import ALIGN_RATE, resample
+        from retake.align.engines import TRANSCRIBE_ENGINES
+        from retake.align.normalize import tokenize
+        from retake.core.engines import build
+        from retake.core.errors import EngineUnavailable
+
+        new = [e for e in self.edits if e.kind != "delete" and e.engine != "cut"]
+        if not new:
+            return
+        try:
+            eng = build(TRANSCRIBE_ENGINES, transcriber, "transcription", language=language)
+        except EngineUnavailable:
+            return
+
+        def words(text: str) -> list[str]:
+            return [w.lower() for t in tokenize(text, language) for w in t.spoken]
+
+        sr = result.sample_rate
+        for e in new:
+            a, b = max(0.0, e.start - 1.0), e.end + 1.0
+            x = resample(result.samples[int(a * sr):int(b * sr)], sr, ALIGN_RATE)
+            got = " ".join(w.text for w in eng.recognize(x))
+            want, have = words(e.text), words(got)
+            sm = difflib.SequenceMatcher(a=want, b=have, autojunk=False)
+            e.heard = bool(want) and sum(m.size for m in sm.get_matching_blocks()) == len(want)
+            e.heard_text = got.strip()
 
     def measure_similarity(self, result, rec) -> None:
         """Speaker similarity (resemblyzer cosine) of each new span, with half a second of
