@@ -390,6 +390,7 @@ class Assembly:
                     audio = match_level(best.samples, self.rec, level, sr)
                     audio = np.concatenate([np.zeros(half, np.float32), audio,
                                             np.zeros(half, np.float32)])
+                    audio = fill_room_tone(audio, self.rec, self.opt.seed)
                     core = len(best.samples) / sr
                     start = place(audio, core)
                     k_ph = 0
@@ -452,6 +453,49 @@ def without(inv: Inventory, banned: set[int]) -> Inventory:
         if lab not in out.by_label:
             out.by_label[lab] = us  # never leave a phone with no unit at all
     return out
+
+
+def room_noise(rec: Recording, n: int, seed: int = 0) -> np.ndarray:
+    """`n` samples of the recording's own background: seeded white noise shaped to the
+    spectrum of its quietest stretch (`Recording.room_tone`), at that stretch's level."""
+    tone = rec.room_tone if rec.room_tone is not None else np.zeros(0, np.float32)
+    rms = float(np.sqrt(np.mean(tone.astype(np.float64) ** 2))) if len(tone) else 0.0
+    if n <= 0 or rms < 1e-7:
+        return np.zeros(max(n, 0), np.float32)
+    from scipy.signal import welch
+
+    freqs, psd = welch(tone, rec.sample_rate, nperseg=min(512, len(tone)))
+    white = np.random.default_rng(seed).standard_normal(n)
+    spec = np.fft.rfft(white)
+    shape = np.sqrt(np.interp(np.fft.rfftfreq(n, 1 / rec.sample_rate), freqs, psd))
+    noise = np.fft.irfft(spec * shape, n)
+    return (noise * rms / (np.std(noise) + 1e-12)).astype(np.float32)
+
+
+def fill_room_tone(audio: np.ndarray, rec: Recording, seed: int = 0) -> np.ndarray:
+    """Lay the recording's background under new audio wherever it is quieter than the room:
+    synthesized speech has no room noise in its gaps, and a hole below the file's noise floor
+    gives an edit away. Frames already at or above the floor are left as they are."""
+    sr = rec.sample_rate
+    hop = max(1, int(0.01 * sr))
+    noise = room_noise(rec, len(audio), seed)
+    if len(audio) < hop or not np.any(noise):
+        return audio
+    # the file's noise floor: its quieter frames (the quietest 300 ms alone sits below it)
+    live = rec.energy[rec.energy > -90]
+    floor = 10 ** (float(np.percentile(live, 10)) / 10) if len(live) else 0.0
+    noise *= np.sqrt(floor / (np.mean(noise.astype(np.float64) ** 2) + 1e-20))
+    if floor <= 0:
+        return audio
+    n_frames = len(audio) // hop + 1
+    pad = np.pad(audio.astype(np.float64), (0, n_frames * hop - len(audio)))
+    power = np.mean(pad.reshape(n_frames, hop) ** 2, axis=1)
+    need = np.sqrt(np.clip(1.0 - power / floor, 0.0, 1.0))  # noise share each frame lacks
+    # widen each frame's need to its neighbours (a maximum, so a short hole is filled in
+    # full); the gain then ramps linearly between frame centres: no clicks at frame edges
+    need = np.maximum.reduce([need, np.r_[need[1:], 0.0], np.r_[0.0, need[:-1]]])
+    gain = np.interp(np.arange(len(audio)), np.arange(n_frames) * hop + hop / 2, need)
+    return (audio + gain * noise).astype(np.float32)
 
 
 def match_level(audio: np.ndarray, rec: Recording, level_db: float, sr: int) -> np.ndarray:
