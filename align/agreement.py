@@ -86,6 +86,17 @@ def _phones(words: list[str], pronounce: Callable[[str], list[str]]) -> list[str
     return out
 
 
+def phone_share(expected: str, heard: str, pronounce: Callable[[str], list[str]],
+                language: str = "en") -> float:
+    """Share of `expected`'s phones found, in order, in `heard` (0..1)."""
+    want = _phones(_words(expected, language), pronounce)
+    got = _phones(_words(heard, language), pronounce)
+    if not want:
+        return 0.0
+    sm = difflib.SequenceMatcher(a=want, b=got, autojunk=False)
+    return sum(m.size for m in sm.get_matching_blocks()) / len(want)
+
+
 def _placed_words(alignment: Alignment, duration: float) -> list[tuple[str, float]]:
     """Every transcript word with a time: its middle where aligned, else interpolated by
     position between its aligned neighbours (words the aligner gave up on count too: a

@@ -203,3 +203,22 @@ def test_no_hole_below_the_room_noise_inside_a_new_span():
                 continue
             inside = frames_db(result.samples[int(span.start * sr):int(span.end * sr)])
             assert inside.min() >= floor - 6, (span.text, inside.min(), floor)
+
+
+def test_takes_are_ranked_by_an_honest_ear(loaded):
+    """With several takes, the one an independent recogniser hears comes first: a garbled
+    (reversed) take is ranked below a clean one whatever the selection cost said."""
+    from retake.voice.assembly import Assembly, old_words
+    from retake.voice.render import Rendered
+    from retake.voice.units import Inventory
+
+    editor, rec, text = loaded
+    result = editor.edit(rec, text.replace("comparatively modern", "very modern"),
+                         EditOptions(watermark=False, verify=False))
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    sr = result.sample_rate
+    clean = result.samples[int(span.start * sr):int(span.end * sr)].copy()
+    garbled = Rendered(clean[::-1].copy(), [], "units")
+    good = Rendered(clean, [], "units")
+    asm = Assembly(editor, rec, old_words(rec), Inventory([rec]), EditOptions(takes=2))
+    assert asm.rank([garbled, good], ["very"])[0] is good

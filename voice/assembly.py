@@ -207,7 +207,7 @@ class Assembly:
                 renders.append(render_external(self.rec, speech, eng.sample_rate, words,
                                                targets, self.opt.engine, self.editor.aligner,
                                                self.opt.seed + k))
-            return renders, per_word
+            return self.rank(renders, words), per_word
         wanted = targets
         subs = substitutions([t.label for t in targets], self.inv.has)
         if subs is None:  # a phone with no stand-in at all: the fallback voice says the span
@@ -232,13 +232,44 @@ class Assembly:
             takes.append((cost, render_units(inv.recs, units, targets, self.opt.seed + k)))
             banned |= {u.index for u in units}
         takes.sort(key=lambda t: t[0])
-        renders = [r for _, r in takes]
+        renders = self.rank([r for _, r in takes], words)
         for r in renders:  # the alignment names the phones meant; the report, the stand-ins
             r.phones = [(t.label, a, b) for t, (_, a, b) in zip(wanted, r.phones, strict=True)]
             r.substituted = [f"{w.label}→{t.label}" for w, t in zip(wanted, targets,
                                                                      strict=True)
                              if w.label != t.label]
         return renders, per_word
+
+    def rank(self, renders: list[Rendered], words: list[str]) -> list[Rendered]:
+        """Order several takes by an honest ear: how much of the new words an independent
+        recogniser hears in each, then how like the speaker it sounds (the selection cost
+        breaks ties). One take, or no recogniser installed: the order stays."""
+        if len(renders) < 2 or not self.opt.verify:
+            return renders
+        from retake.align.agreement import phone_share
+        from retake.align.audio import ALIGN_RATE, resample
+        from retake.align.engines import TRANSCRIBE_ENGINES
+        from retake.core.engines import build
+        from retake.core.errors import EngineUnavailable
+
+        try:
+            ear = build(TRANSCRIBE_ENGINES, "whisper", "transcription",
+                        language=self.editor.language)
+        except EngineUnavailable:
+            return renders
+        encoder = self.editor.speaker_encoder()
+        ref = encoder.embed(self.reference(), self.sr)
+        pad = room_noise(self.rec, int(0.3 * self.sr), self.opt.seed)
+        text = " ".join(words)
+        scored = []
+        for k, r in enumerate(renders):
+            x = np.concatenate([pad, r.samples, pad])
+            heard = " ".join(w.text for w in ear.recognize(resample(x, self.sr, ALIGN_RATE)))
+            share = phone_share(text, heard, self.editor.aligner.engine.pronunciation,
+                                self.editor.language)
+            sim = float(np.dot(encoder.embed(r.samples, self.sr), ref))
+            scored.append((-round(share, 2), -sim, k))
+        return [renders[k] for *_, k in sorted(scored)]
 
     def context(self, i0: int, i1: int) -> tuple[str, str, float, float, str]:
         """Neighbouring phones and pitch around the old words [i0, i1), and the kind of

@@ -48,6 +48,14 @@ class Editor:
         self.language = language
         self._coqui: dict[str, object] = {}
 
+    def speaker_encoder(self):
+        """The speaker encoder (awareness.speaker), loaded once."""
+        if getattr(self, "_encoder", None) is None:
+            from retake.awareness.speaker import SpeakerEncoder
+
+            self._encoder = SpeakerEncoder()
+        return self._encoder
+
     def coqui(self, spec: str):
         """The coqui-tts model `spec` (a local folder), loaded once (see voice.coqui)."""
         if spec not in self._coqui:
