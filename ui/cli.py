@@ -185,8 +185,9 @@ def edit(
     engine: Annotated[str, typer.Option(help="How new words are made (see `retake engines`).")
                       ] = "units",
     takes: Annotated[int, typer.Option(min=1, max=10, help="Render N candidates of each new "
-                                       "span; the one an independent recogniser hears best (then the most like the "
-                                       "speaker) is used.")] = 1,
+                                       "span; the one an independent recogniser hears "
+                                       "best (then the most like the speaker) is used.")
+                       ] = 1,
     pitch: Annotated[float, typer.Option(min=-12.0, max=12.0, help="Semitones added to new "
                                          "words.")] = 0.0,
     emphasis: Annotated[float, typer.Option(min=0, max=1, help="Stress on new words, 0-1.")
