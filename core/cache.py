@@ -27,7 +27,7 @@ from retake.core.atomic import write_text
 
 T = TypeVar("T")
 DEFAULT_MAX = 2 * 1024**3
-_ENTRY = re.compile(r"^[0-9a-f]{32}\.json$")
+_ENTRY = re.compile(r"^[0-9a-f]{32}\.(json|npz)$")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -69,10 +69,10 @@ def content_key(samples: np.ndarray, *settings: object) -> str:
     return h.hexdigest()[:32]
 
 
-def _path(cache_dir: Path, kind: str, key: str) -> Path:
-    if not _KIND.match(kind) or not _ENTRY.match(f"{key}.json"):
+def _path(cache_dir: Path, kind: str, key: str, suffix: str = ".json") -> Path:
+    if not _KIND.match(kind) or not _ENTRY.match(f"{key}{suffix}"):
         raise ValueError(f"bad cache entry name {kind}/{key}")
-    return Path(cache_dir) / kind / f"{key}.json"
+    return Path(cache_dir) / kind / f"{key}{suffix}"
 
 
 def load(cache_dir: Path | None, kind: str, key: str,
@@ -106,6 +106,44 @@ def store(cache_dir: Path | None, kind: str, key: str, text: str) -> None:
         path = _path(cache_dir, kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text(path, text, fsync=True)
+        prune(cache_dir, max_bytes())
+    except Exception:  # noqa: BLE001 - a cache must never break the job
+        pass
+
+
+def load_arrays(cache_dir: Path | None, kind: str, key: str) -> dict[str, np.ndarray] | None:
+    """Cached numpy arrays for (kind, key) (an .npz written by `store_arrays`), or None; a
+    damaged entry is deleted. Arrays only: never pickles."""
+    if cache_dir is None:
+        return None
+    path = _path(cache_dir, kind, key, ".npz")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - a damaged entry is rebuilt, never fatal
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return arrays
+
+
+def store_arrays(cache_dir: Path | None, kind: str, key: str, **arrays: np.ndarray) -> None:
+    """Save numpy arrays for (kind, key) atomically; skipped silently if it cannot be."""
+    if cache_dir is None:
+        return
+    try:
+        from retake.core.atomic import atomic_path
+
+        path = _path(cache_dir, kind, key, ".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
         prune(cache_dir, max_bytes())
     except Exception:  # noqa: BLE001 - a cache must never break the job
         pass

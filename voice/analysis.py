@@ -122,8 +122,27 @@ def _room_tone(samples: np.ndarray, sample_rate: int, energy: np.ndarray) -> np.
     return samples[a:a + int(0.3 * sample_rate)].astype(np.float32).copy()
 
 
-def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
-    """Frame features and the unit inventory of an aligned recording."""
+def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment,
+            cache_dir=None) -> Recording:
+    """Frame features and the unit inventory of an aligned recording. The features depend on
+    the audio alone and are cached by its content (a second edit skips pitch and MFCCs)."""
+    from retake.core import cache
+
+    key = cache.content_key(samples, sample_rate, "features-v1")
+    hit = cache.load_arrays(cache_dir, "features", key)
+    if hit is not None and {"f0", "mfcc", "energy", "room_tone"} <= set(hit):
+        rec = Recording(samples.astype(np.float32), sample_rate, alignment, hit["f0"],
+                        hit["mfcc"], hit["energy"])
+        rec.room_tone = hit["room_tone"]
+    else:
+        rec = _features(samples, sample_rate, alignment)
+        cache.store_arrays(cache_dir, "features", key, f0=rec.f0, mfcc=rec.mfcc,
+                           energy=rec.energy, room_tone=rec.room_tone)
+    rec.units = build_units(rec)
+    return rec
+
+
+def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
     import librosa
 
     hop = int(sample_rate * HOP_S)
@@ -141,7 +160,6 @@ def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Reco
     f0 = pitch_track(samples, sample_rate, n)
     rec = Recording(samples.astype(np.float32), sample_rate, alignment, f0, mfcc, energy)
     rec.room_tone = _room_tone(samples, sample_rate, energy)
-    rec.units = build_units(rec)
     return rec
 
 

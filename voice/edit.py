@@ -77,7 +77,7 @@ class Editor:
             raise EditError(f"the recording is too short to clone from ({audio.duration:.1f} s);"
                             f" give at least {MIN_RECORDING_S:.0f} s of speech, better 20 s+")
         al = self.aligner.align(audio, transcript, progress=progress)
-        rec = analyse(audio.samples, audio.sample_rate, al)
+        rec = analyse(audio.samples, audio.sample_rate, al, self.aligner.cache_dir)
         if check_transcript:
             from retake.align.agreement import transcript_agreement
 
