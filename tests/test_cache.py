@@ -66,3 +66,13 @@ def test_cli_cache_info_and_clear(tmp_path):
     r = run("cache", "clear")
     assert r.returncode == 0, r.stderr
     assert not cache.entries(folder) and (folder / "keep.txt").exists()
+
+
+def test_arrays_round_trip_and_a_damaged_one_is_dropped(tmp_path):
+    key = cache.content_key(np.ones(4, np.float32))
+    cache.store_arrays(tmp_path, "features", key, f0=np.arange(3.0), mfcc=np.zeros((2, 13)))
+    got = cache.load_arrays(tmp_path, "features", key)
+    assert got is not None and np.array_equal(got["f0"], np.arange(3.0))
+    (entry,) = [p for p in cache.entries(tmp_path) if p.suffix == ".npz"]
+    entry.write_bytes(entry.read_bytes()[:30])
+    assert cache.load_arrays(tmp_path, "features", key) is None and not entry.exists()
