@@ -15,16 +15,16 @@ def _sphinx_aligner(name: str, language: str = "en"):
     return SphinxEngine(language)
 
 
-def _sphinx_transcriber(name: str, language: str = "en"):
+def _sphinx_transcriber(name: str, language: str = "en", **_):
     from retake.align.transcribe import SphinxTranscriber
 
     return SphinxTranscriber(language)
 
 
-def _whisper_transcriber(name: str, language: str = "en"):
+def _whisper_transcriber(name: str, language: str = "en", beam_size: int = 5):
     from retake.align.whisper import WhisperTranscriber
 
-    return WhisperTranscriber(language)
+    return WhisperTranscriber(language, beam_size=beam_size)
 
 
 _SPHINX = "model/en-us/"

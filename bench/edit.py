@@ -102,6 +102,26 @@ def recognise_has(engine, x: np.ndarray, sr: int, word: str) -> bool:
     return word in hyp
 
 
+def whisper_has(engine, x: np.ndarray, sr: int, word: str) -> bool:
+    """Open recognition by Whisper tiny.en (independent of the aligner) finds `word`."""
+    import re
+
+    from retake.align.audio import resample
+
+    text = " ".join(w.text for w in engine.recognize(resample(x, sr, 16000))).lower()
+    return word.lower() in re.findall(r"[a-z']+", text)
+
+
+def pitch_sd(x: np.ndarray, sr: int) -> float | None:
+    """Standard deviation of pitch (semitones) over the voiced frames of `x`."""
+    import parselmouth
+
+    f = parselmouth.Sound(x.astype(np.float64), sr).to_pitch(0.01, 60, 500)
+    f = f.selected_array["frequency"]
+    f = f[f > 0]
+    return float(np.std(12 * np.log2(f / np.median(f)))) if len(f) > 5 else None
+
+
 def corpus():
     lj = SPEECH / "ljspeech"
     if not (lj / "transcripts.txt").exists():
@@ -131,6 +151,10 @@ def main() -> int:
     editor = Editor()
     encoder = VoiceEncoder(device="cpu", verbose=False)
     recogniser = SphinxEngine()
+    from retake.align.engines import TRANSCRIBE_ENGINES
+    from retake.core.engines import build
+
+    whisper = build(TRANSCRIBE_ENGINES, "whisper", "transcription")
 
     # One recording of the speaker: all utterances with short pauses, so the inventory holds
     # ~150 s; each trial rebuilds a word of one utterance.
@@ -186,6 +210,10 @@ def main() -> int:
         sim_natural = float(np.dot(utt_emb[u], others))
         heard = recognise_has(recogniser, carrier, sr, wtext)
         heard_natural = recognise_has(recogniser, audios[u].samples, sr, wtext)
+        around = result.samples[int(max(0, span.start - 1) * sr):int((span.end + 1) * sr)]
+        around_natural = rec.samples[int(max(0, ws - 1) * sr):int((we + 1) * sr)]
+        w_heard = whisper_has(whisper, around, sr, wtext)
+        w_heard_natural = whisper_has(whisper, around_natural, sr, wtext)
         jumps = join_jumps(result, sr)
         row = {
             "word": wtext, "utterance": items[u][0].name, "engine": span.engine,
@@ -194,6 +222,9 @@ def main() -> int:
             "similarity_rebuilt": round(sim_rebuilt, 4), "similarity_natural": round(
                 sim_natural, 4), "realign_found": span.found_on_realign,
             "recognised": heard, "recognised_natural": heard_natural,
+            "whisper_heard": w_heard, "whisper_heard_natural": w_heard_natural,
+            "report_heard": span.heard, "stand_ins": span.substituted or [],
+            "pitch_sd_rebuilt": pitch_sd(rebuilt, sr), "pitch_sd_natural": pitch_sd(original, sr),
             "max_pitch_jump_st": max((j.pitch_jump_semitones or 0.0)
                                      for j in result.report.joins),
             "max_loudness_jump_db": max(j.loudness_jump_db for j in result.report.joins),
@@ -238,6 +269,14 @@ def main() -> int:
         "recognised_share": round(float(np.mean([r["recognised"] for r in rows])), 3),
         "recognised_natural_share": round(float(np.mean([r["recognised_natural"]
                                                          for r in rows])), 3),
+        "whisper_heard_share": round(float(np.mean([r["whisper_heard"] for r in rows])), 3),
+        "whisper_heard_natural_share": round(float(np.mean(
+            [r["whisper_heard_natural"] for r in rows])), 3),
+        "pitch_sd_rebuilt_mean": round(float(np.mean(
+            [r["pitch_sd_rebuilt"] for r in rows if r["pitch_sd_rebuilt"] is not None])), 2),
+        "pitch_sd_natural_mean": round(float(np.mean(
+            [r["pitch_sd_natural"] for r in rows if r["pitch_sd_natural"] is not None])), 2),
+        "spans_with_stand_ins": sum(bool(r["stand_ins"]) for r in rows),
         "join_mfcc_jump_p50": round(float(np.percentile(all_jumps, 50)), 2),
         "join_mfcc_jump_p90": round(float(np.percentile(all_jumps, 90)), 2),
         "natural_boundary_jump_p50": round(float(np.percentile(natural, 50)), 2),
