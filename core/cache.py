@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from retake.core.atomic import write_text
+from retake.core.atomic import atomic_path
 
 T = TypeVar("T")
 DEFAULT_MAX = 2 * 1024**3
@@ -75,19 +75,13 @@ def _path(cache_dir: Path, kind: str, key: str, suffix: str = ".json") -> Path:
     return Path(cache_dir) / kind / f"{key}{suffix}"
 
 
-def load(cache_dir: Path | None, kind: str, key: str,
-         parse: Callable[[str], T] = str) -> T | None:
-    """The cached entry for (kind, key) run through `parse`, or None. An entry that cannot
-    be read or parsed is deleted (it will be rebuilt); a hit marks the entry recently used."""
-    if cache_dir is None:
-        return None
-    path = _path(cache_dir, kind, key)
+def _read(path: Path, read: Callable[[Path], T]) -> T | None:
+    """`read(path)`, or None when the entry is absent; a damaged entry (anything `read`
+    raises) is deleted so it is rebuilt, never fatal; a hit marks the entry recently used."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        value = read(path)
+    except FileNotFoundError:
         return None
-    try:
-        value = parse(text)
     except Exception:  # noqa: BLE001 - a damaged entry is rebuilt, never fatal
         with contextlib.suppress(OSError):
             path.unlink()
@@ -97,56 +91,53 @@ def load(cache_dir: Path | None, kind: str, key: str,
     return value
 
 
-def store(cache_dir: Path | None, kind: str, key: str, text: str) -> None:
-    """Save text for (kind, key), then keep the folder under its cap; a cache that cannot be
-    written is silently skipped."""
-    if cache_dir is None:
-        return
+def _write(cache_dir: Path, path: Path, write: Callable[[object], None]) -> None:
+    """Write an entry atomically with fsync, then keep the folder under its cap; a cache
+    that cannot be written is silently skipped."""
     try:
-        path = _path(cache_dir, kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, text, fsync=True)
-        prune(cache_dir, max_bytes())
-    except Exception:  # noqa: BLE001 - a cache must never break the job
-        pass
-
-
-def load_arrays(cache_dir: Path | None, kind: str, key: str) -> dict[str, np.ndarray] | None:
-    """Cached numpy arrays for (kind, key) (an .npz written by `store_arrays`), or None; a
-    damaged entry is deleted. Arrays only: never pickles."""
-    if cache_dir is None:
-        return None
-    path = _path(cache_dir, kind, key, ".npz")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        return None
-    except Exception:  # noqa: BLE001 - a damaged entry is rebuilt, never fatal
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(path)
-    return arrays
-
-
-def store_arrays(cache_dir: Path | None, kind: str, key: str, **arrays: np.ndarray) -> None:
-    """Save numpy arrays for (kind, key) atomically; skipped silently if it cannot be."""
-    if cache_dir is None:
-        return
-    try:
-        from retake.core.atomic import atomic_path
-
-        path = _path(cache_dir, kind, key, ".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         prune(cache_dir, max_bytes())
     except Exception:  # noqa: BLE001 - a cache must never break the job
         pass
+
+
+def load(cache_dir: Path | None, kind: str, key: str,
+         parse: Callable[[str], T] = str) -> T | None:
+    """The cached entry for (kind, key) run through `parse`, or None (see `_read`)."""
+    if cache_dir is None:
+        return None
+    return _read(_path(cache_dir, kind, key),
+                 lambda path: parse(path.read_text(encoding="utf-8")))
+
+
+def store(cache_dir: Path | None, kind: str, key: str, text: str) -> None:
+    """Save text for (kind, key) (see `_write`)."""
+    if cache_dir is not None:
+        _write(cache_dir, _path(cache_dir, kind, key), lambda fh: fh.write(text.encode()))
+
+
+def load_arrays(cache_dir: Path | None, kind: str, key: str) -> dict[str, np.ndarray] | None:
+    """Cached numpy arrays for (kind, key) (an .npz written by `store_arrays`), or None.
+    Arrays only: never pickles."""
+    if cache_dir is None:
+        return None
+
+    def read(path: Path) -> dict[str, np.ndarray]:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    return _read(_path(cache_dir, kind, key, ".npz"), read)
+
+
+def store_arrays(cache_dir: Path | None, kind: str, key: str, **arrays: np.ndarray) -> None:
+    """Save numpy arrays for (kind, key) (see `_write`)."""
+    if cache_dir is not None:
+        _write(cache_dir, _path(cache_dir, kind, key, ".npz"),
+               lambda fh: np.savez(fh, **arrays))
 
 
 def entries(cache_dir: Path) -> list[Path]:
