@@ -110,11 +110,12 @@ def _placed_words(alignment: Alignment, duration: float) -> list[tuple[str, floa
 
 
 def transcript_agreement(audio: Audio, alignment: Alignment, transcriber: str = "whisper",
-                         cache_dir=None, pronounce: Callable[[str], list[str]] | None = None
-                         ) -> Agreement:
+                         cache_dir=None, pronounce: Callable[[str], list[str]] | None = None,
+                         ear: Callable[[], object] | None = None) -> Agreement:
     """Share of the aligned transcript's phones an independent recogniser hears, in order,
     over up to three stretches of the recording (cached by content). `pronounce` gives a
-    word's ARPAbet phones (the aligner's dictionary; espeak-ng's rules by default)."""
+    word's ARPAbet phones (the aligner's dictionary; espeak-ng's rules by default); `ear()`
+    returns an already loaded recogniser (only called on a cache miss)."""
     from retake.align.engines import TRANSCRIBE_ENGINES
     from retake.align.g2p import g2p
 
@@ -124,7 +125,9 @@ def transcript_agreement(audio: Audio, alignment: Alignment, transcriber: str = 
     hit = cache.load(cache_dir, "agreement", key, parse=lambda t: Agreement(**json.loads(t)))
     if hit is not None:
         return hit
-    eng = build(TRANSCRIBE_ENGINES, transcriber, "transcription", language=alignment.language)
+    eng = ear() if ear is not None else None  # a recogniser the caller already loaded
+    eng = eng or build(TRANSCRIBE_ENGINES, transcriber, "transcription",
+                       language=alignment.language)
     expected, heard = [], []
     placed = _placed_words(alignment, len(x) / ALIGN_RATE)
     for a, b in _windows(len(x) / ALIGN_RATE):

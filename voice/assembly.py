@@ -248,14 +248,9 @@ class Assembly:
             return renders
         from retake.align.agreement import phone_share
         from retake.align.audio import ALIGN_RATE, resample
-        from retake.align.engines import TRANSCRIBE_ENGINES
-        from retake.core.engines import build
-        from retake.core.errors import EngineUnavailable
 
-        try:
-            ear = build(TRANSCRIBE_ENGINES, "whisper", "transcription",
-                        language=self.editor.language)
-        except EngineUnavailable:
+        ear = self.editor.ear()
+        if ear is None:
             return renders
         encoder = self.editor.speaker_encoder()
         ref = encoder.embed(self.reference(), self.sr)
@@ -453,7 +448,7 @@ class Assembly:
         result = EditResult(audio.astype(np.float32), sr, al, tm, report, all_takes)
         if self.opt.verify:
             report.verify(self.editor.aligner, result)
-            report.hear(result, self.editor.language)
+            report.hear(result, self.editor.language, ear=self.editor.ear())
         if self.opt.similarity:
             report.measure_similarity(result, self.rec)
         return result

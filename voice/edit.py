@@ -32,6 +32,7 @@ from retake.voice.records import EditError, EditOptions, EditResult, Take
 from retake.voice.units import Inventory
 
 log = logging.getLogger(__name__)
+_UNSET = object()
 
 MIN_RECORDING_S = 3.0
 MIN_MARK_S = 1.6  # s of audio marked around each synthesized span (see _watermark)
@@ -47,10 +48,27 @@ class Editor:
         self.aligner = aligner or Aligner(language=language, cache_dir=cache_dir)
         self.language = language
         self._coqui: dict[str, object] = {}
+        self._ear: object = _UNSET  # loaded on first use
+        self._encoder = None
+
+    def ear(self):
+        """The independent recogniser (Whisper, the transcriber registry's), loaded once;
+        None when it cannot run here (checks then say "not checked")."""
+        if self._ear is _UNSET:
+            from retake.align.engines import TRANSCRIBE_ENGINES
+            from retake.core.engines import build
+            from retake.core.errors import EngineUnavailable
+
+            try:
+                self._ear = build(TRANSCRIBE_ENGINES, "whisper", "transcription",
+                                  language=self.language)
+            except EngineUnavailable:
+                self._ear = None
+        return self._ear
 
     def speaker_encoder(self):
         """The speaker encoder (awareness.speaker), loaded once."""
-        if getattr(self, "_encoder", None) is None:
+        if self._encoder is None:
             from retake.awareness.speaker import SpeakerEncoder
 
             self._encoder = SpeakerEncoder()
@@ -82,6 +100,7 @@ class Editor:
             from retake.align.agreement import transcript_agreement
 
             rec.agreement = transcript_agreement(audio, al, cache_dir=self.aligner.cache_dir,
+                                                 ear=self.ear,
                                                  pronounce=self.aligner.engine.pronunciation)
             if rec.agreement.verdict == "mismatch":
                 raise EditError(f"the transcript does not match the recording: "

@@ -90,11 +90,12 @@ class EditReport:
             e.found_on_realign = bool(got)
             e.realign_confidence = float(min(w.confidence for w in got)) if got else 0.0
 
-    def hear(self, result, language: str = "en", transcriber: str = "whisper") -> None:
+    def hear(self, result, language: str = "en", transcriber: str = "whisper",
+             ear=None) -> None:
         """Open recognition (not forced alignment to the expected words) in a window of 1 s
         either side of each new span: `heard` is true when the recogniser's words there
         include every new word, in order. Without the recogniser installed, spans stay
-        "not checked" (None)."""
+        "not checked" (None). `ear`: a recogniser already loaded."""
         import difflib
 
         from retake.align.audio import ALIGN_RATE, resample
@@ -106,10 +107,13 @@ class EditReport:
         new = [e for e in self.edits if e.kind != "delete" and e.engine != "cut"]
         if not new:
             return
-        try:
-            eng = build(TRANSCRIBE_ENGINES, transcriber, "transcription", language=language)
-        except EngineUnavailable:
-            return
+        eng = ear
+        if eng is None:
+            try:
+                eng = build(TRANSCRIBE_ENGINES, transcriber, "transcription",
+                            language=language)
+            except EngineUnavailable:
+                return
 
         def words(text: str) -> list[str]:
             return [w.lower() for t in tokenize(text, language) for w in t.spoken]
