@@ -134,6 +134,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-query", action="store_true",
+                        help="old engine: rule-based targets, no query voice (for A/B)")
+    parser.add_argument("--out", default="edit", help="results name (bench/results/NAME.json)")
     args = parser.parse_args()
     items = corpus()
     if not items:
@@ -195,7 +198,7 @@ def main() -> int:
         wtext, ws, we = words[k]
         # the rebuilt word's own audio (and so its melody) is off limits
         opts = EditOptions(reuse=False, exclude=((ws - 0.01, we + 0.01),), verify=True,
-                           transfer_prosody=False)
+                           transfer_prosody=False, query=not args.no_query)
         result = editor.rebuild(rec, k, k + 1, opts)
         span = [e for e in result.report.edits if e.kind != "delete"][0]
         tm = result.timemap
@@ -232,7 +235,7 @@ def main() -> int:
         }
         rows.append(row)
         write_wav(listen_dir / f"{n:02d}-original.wav", audios[u].samples, sr)
-        write_wav(listen_dir / f"{n:02d}-rebuilt.wav", carrier, sr)
+        write_wav(listen_dir / f"{n:02d}-{args.out}.wav", carrier, sr)
         print(json.dumps({k: v for k, v in row.items() if k != "join_mfcc_jumps"}), flush=True)
 
     # speed: a 60 s recording, one-word replacement and a deletion
@@ -307,7 +310,7 @@ def main() -> int:
     for g, ok in goals.items():
         print(f"  {'PASS' if ok else 'MISS'}  {g}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "edit.json").write_text(json.dumps({"summary": summary, "goals": goals,
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"summary": summary, "goals": goals,
                                                    "trials": rows}, indent=1) + "\n")
     page = ["<!doctype html><meta charset=utf-8><title>Retake: original vs rebuilt</title>",
             "<h1>Original vs rebuilt word (A/B)</h1><p>Each row: the speaker's utterance, and "

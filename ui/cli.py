@@ -317,10 +317,10 @@ def all_engines() -> tuple:
     from retake.align.engines import ALIGN_ENGINES, HELPER_ENGINES, TRANSCRIBE_ENGINES
     from retake.awareness.speaker import SPEAKER_ENGINES
     from retake.video.engines import VIDEO_ENGINES
-    from retake.voice.engines import VOICE_ENGINES
+    from retake.voice.engines import QUERY_ENGINES, VOICE_ENGINES
 
     return (*ALIGN_ENGINES, *TRANSCRIBE_ENGINES, *HELPER_ENGINES, *SPEAKER_ENGINES,
-            *VOICE_ENGINES, *VIDEO_ENGINES)
+            *VOICE_ENGINES, *QUERY_ENGINES, *VIDEO_ENGINES)
 
 
 @app.command()

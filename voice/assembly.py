@@ -16,7 +16,7 @@ from retake.align.types import Alignment, Phone, Word
 from retake.core.engines import find
 from retake.voice.analysis import VOWELS, Recording
 from retake.voice.engines import COQUI, VOICE_ENGINES
-from retake.voice.phones import substitutions
+from retake.voice.phones import stand_in, substitutions
 from retake.voice.plan import Op, sources
 from retake.voice.prosody import (
     final_lengthening,
@@ -24,6 +24,7 @@ from retake.voice.prosody import (
     local_rate,
     stressed_vowel,
 )
+from retake.voice.query import QUERY_TIMING, Around, Query, converted, query_moves
 from retake.voice.records import EditOptions, EditResult, Take
 from retake.voice.render import (
     XFADE_S,
@@ -106,11 +107,14 @@ class Assembly:
     # -- new speech ---------------------------------------------------------------------
 
     def targets(self, words: list[str], left: str, right: str, f0_left: float,
-                f0_right: float, kind: str = "none", melody: np.ndarray | None = None
-                ) -> tuple[list[Target], list[int]]:
+                f0_right: float, kind: str = "none", melody: np.ndarray | None = None,
+                query: Query | None = None) -> tuple[list[Target], list[int]]:
         """Target phones for new words: durations from the speaker's own phone statistics at
         the local rate, pitch interpolated between the context, an accent on stressed
-        vowels. Returns targets and the number of phones of each word."""
+        vowels. With a `query` (the neural voice's rendering, voice.query), its timing
+        shares out the duration, its melody around its own line is transposed onto the
+        speaker's line, and its cepstra become the acoustic target. Returns targets and the
+        number of phones of each word."""
         eng = self.editor.aligner.engine
         phones_per_word, seq = [], []
         for w in words:
@@ -136,6 +140,13 @@ class Assembly:
             if stressed:
                 dur *= 1.0 + 0.4 * self.opt.emphasis
             durs.append(dur)
+        moves = None
+        if query is not None:
+            q = np.array([p.duration for p in query.phones])
+            scale = sum(durs) / max(float(q.sum()), 1e-3)
+            durs = [(1 - QUERY_TIMING) * d + QUERY_TIMING * qd * scale
+                    for d, qd in zip(durs, q, strict=True)]
+            moves = query_moves(query, self.pitch_ratio())
         # pitch: the line between the context's pitch, plus the speaker's own typical word
         # contour (learned from the recording) for words in that phrase position
         shape = self.contour(kind, sum(p in VOWELS for p, _, _ in seq) > 1)
@@ -145,6 +156,8 @@ class Assembly:
             frac = float((ends[k] - dur / 2) / ends[-1])
             if melody is not None:  # the replaced words' own pitch, time-normalised
                 f0 = float(np.interp(frac, np.linspace(0, 1, len(melody)), melody))
+            elif moves is not None:  # the query's melody on the speaker's line
+                f0 = f0a * (f0b / f0a) ** frac * 2 ** (moves[k] / 12)
             else:
                 f0 = f0a * (f0b / f0a) ** frac
                 f0 *= 2 ** (float(np.interp(frac, np.linspace(0.1, 0.9, len(shape)), shape))
@@ -156,8 +169,53 @@ class Assembly:
                                           "V", "Z", "DH", "ZH", "JH")
             targets.append(Target(p, seq[k - 1][0] if k else left,
                                   seq[k + 1][0] if k + 1 < n else right, pos, dur,
-                                  f0 if voiced else 0.0))
+                                  f0 if voiced else 0.0,
+                                  query.phones[k].cepstra if query is not None else None))
         return targets, phones_per_word
+
+    def pitch_ratio(self) -> float:
+        """How much wider the speaker's pitch range is than the query voice's (semitone SD
+        over voiced frames), so its melody is transposed into the speaker's range."""
+        from retake.voice.query import semitone_sd
+
+        voice = self.editor.query_voice()
+        if voice is None:
+            return 1.0
+        mine = semitone_sd(self.rec.f0)
+        theirs = voice.pitch_sd(self.sr)
+        return float(np.clip(mine / theirs, 0.5, 1.5)) if mine and theirs else 1.0
+
+    def query(self, words: list[str], expected: list[str], around: Around | None,
+              seed: int) -> Query | None:
+        """The query voice's rendering of `words` in their sentence, or None (not English,
+        engine off or missing, or its phones do not match)."""
+        if not self.opt.query or around is None:
+            return None
+        voice = self.editor.query_voice()
+        if voice is None:
+            return None
+        return voice.say(around.before, words, around.after, around.end, self.sr, expected,
+                         seed)
+
+    def around(self, i0: int, i1: int, kind: str) -> Around:
+        """The words the query voice says around new words replacing old [i0, i1): back to
+        the start of the sentence (at most 6), and on to its end (at most 4) unless a pause
+        or punctuation closes the phrase first."""
+        before: list[str] = []
+        i = i0 - 1
+        while i >= 0 and len(before) < 6 and self.boundary_kind(i) != "stop":
+            before.insert(0, self.old[i].text)
+            i -= 1
+        after: list[str] = []
+        if kind == "none":
+            j = i1
+            while j < len(self.old) and len(after) < 4:
+                after.append(self.old[j].text)
+                if self.boundary_kind(j) != "none":
+                    break
+                j += 1
+        end = {"stop": ".", "comma": ","}.get(kind, "")
+        return Around(before, after, end or ".")
 
     def melody(self, i0: int, i1: int) -> np.ndarray | None:
         """The pitch contour of the old words [i0, i1) that new words replace (gaps
@@ -190,11 +248,16 @@ class Assembly:
         return self._contours.get((kind, long), np.zeros(5))
 
     def synthesize(self, words: list[str], left: str, right: str, f0_left: float,
-                   f0_right: float, kind: str = "none", melody: np.ndarray | None = None
-                   ) -> tuple[list[Rendered], list[int]]:
+                   f0_right: float, kind: str = "none", melody: np.ndarray | None = None,
+                   around: Around | None = None) -> tuple[list[Rendered], list[int]]:
         """Render new words `takes` times, best first."""
-        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind, melody)
         spec = find(VOICE_ENGINES, self.opt.engine, "voice")
+        query = None
+        if spec.name != COQUI:
+            plain, _ = self.targets(words, left, right, f0_left, f0_right, kind, melody)
+            query = self.query(words, [t.label for t in plain], around, self.opt.seed)
+        targets, per_word = self.targets(words, left, right, f0_left, f0_right, kind, melody,
+                                         query)
         if spec.name == COQUI:
             eng = self.editor.coqui(self.opt.engine.split(":", 1)[1])
             ref = self.reference()
@@ -209,8 +272,18 @@ class Assembly:
                                                self.opt.seed + k))
             return self.rank(renders, words), per_word
         wanted = targets
-        subs = substitutions([t.label for t in targets], self.inv.has)
-        if subs is None:  # a phone with no stand-in at all: the fallback voice says the span
+        labels = [t.label for t in targets]
+        subs = substitutions(labels, self.inv.has)
+        base = self.inv
+        borrowed: set[str] = set()
+        if subs is None and query is not None:
+            # a phone with no stand-in at all: that phone alone comes from the query voice,
+            # converted toward the speaker; every other phone stays the speaker's own
+            borrowed = {lab for lab in labels
+                        if not self.inv.has(lab) and stand_in(lab, self.inv.has) is None}
+            subs = substitutions(labels, lambda lab: self.inv.has(lab) or lab in borrowed)
+            base = self.inv.with_foreign(converted(query.recording, self.rec), borrowed)
+        if subs is None:  # no query voice either: the fallback voice says the span
             return [render_fallback(self.rec, words, targets, self.editor.language,
                                     self.editor.aligner, self.opt.seed)], per_word
         if subs:  # phones the speaker never said, each replaced by their nearest own phone
@@ -221,7 +294,7 @@ class Assembly:
         banned: set[int] = set()
         for k in range(max(1, self.opt.takes)):
             weights = Weights() if k == 0 else Weights(join_base=0.6 + 0.2 * k)
-            inv = self.inv if not banned else without(self.inv, banned)
+            inv = base if not banned else without(base, banned)
             units = select(inv, targets, weights)
             if any(u is None for u in units):
                 break
@@ -238,6 +311,7 @@ class Assembly:
             r.substituted = [f"{w.label}→{t.label}" for w, t in zip(wanted, targets,
                                                                      strict=True)
                              if w.label != t.label]
+            r.borrowed = [lab for lab in labels if lab in borrowed]
         return renders, per_word
 
     def rank(self, renders: list[Rendered], words: list[str]) -> list[Rendered]:
@@ -410,7 +484,8 @@ class Assembly:
                               and self.opt.transfer_prosody else None)
                     renders, per_word = self.synthesize(
                         src.words, left, right if last_src else "SIL", f0l, f0r,
-                        kind if last_src else "none", melody)
+                        kind if last_src else "none", melody,
+                        self.around(op.i0, op.i1, kind) if len(srcs) == 1 else None)
                     best = renders[0]
                     half = int(XFADE_S * sr / 2)
                     audio = match_level(best.samples, self.rec, level, sr)
@@ -435,6 +510,8 @@ class Assembly:
                 spans.append(EditSpan(op.kind, " ".join(src.words), start, t_out, engine))
                 if engine != "reuse" and best.substituted:
                     spans[-1].substituted = list(best.substituted)
+                if engine != "reuse" and best.borrowed:
+                    spans[-1].borrowed = list(best.borrowed)
             knots.append((t_at, t_out))
             if op.i1 > op.i0:
                 knots.append((t_resume, t_out))

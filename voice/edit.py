@@ -50,6 +50,7 @@ class Editor:
         self._coqui: dict[str, object] = {}
         self._ear: object = _UNSET  # loaded on first use
         self._encoder = None
+        self._query: object = _UNSET  # loaded on first use
 
     def ear(self):
         """The independent recogniser (Whisper, the transcriber registry's), loaded once;
@@ -65,6 +66,23 @@ class Editor:
             except EngineUnavailable:
                 self._ear = None
         return self._ear
+
+    def query_voice(self):
+        """The query voice that guides unit selection (voice.query, hibari-tts), loaded
+        once; None when it cannot run here or does not speak the language."""
+        if self._query is _UNSET:
+            from retake.core.engines import build
+            from retake.core.errors import EngineUnavailable
+            from retake.voice.engines import QUERY_ENGINES
+
+            self._query = None
+            if self.language == "en":
+                try:
+                    self._query = build(QUERY_ENGINES, "hibari", "query voice",
+                                        aligner=self.aligner, language=self.language)
+                except EngineUnavailable:
+                    self._query = None
+        return self._query
 
     def speaker_encoder(self):
         """The speaker encoder (awareness.speaker), loaded once."""

@@ -43,6 +43,7 @@ class EditOptions:
     verify: bool = True  # re-align the result to check the new words are heard
     similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
     transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
+    query: bool = True  # a neural voice says the phrase first to guide selection (voice.query)
     watermark: bool = True  # mark every synthesized span (awareness/watermark.py)
     seed: int = 0  # the same seed, input and options give the same audio; another, a variant
 

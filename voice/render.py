@@ -31,6 +31,7 @@ class Rendered:
     engine: str  # "units" | "fallback"
     joins: int = 0  # unnatural joins inside it
     substituted: list[str] = field(default_factory=list)  # "OY→AO": stand-ins for missing phones
+    borrowed: list[str] = field(default_factory=list)  # phones said by the query voice
 
 
 def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:

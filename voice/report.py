@@ -35,6 +35,7 @@ class EditSpan:
     realign_confidence: float | None = None
     similarity: float | None = None
     substituted: list[str] | None = None  # stand-ins for phones the speaker never said
+    borrowed: list[str] | None = None  # phones made from the query voice (no stand-in fits)
     heard: bool | None = None  # an independent recogniser heard the new words (None: not checked)
     heard_text: str | None = None  # what it heard around the span
 

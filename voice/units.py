@@ -27,6 +27,7 @@ class Target:
     position: str
     duration: float  # seconds
     f0: float  # Hz, 0 for unvoiced
+    cepstra: np.ndarray | None = None  # how the query voice said it (unit_cepstra), if known
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,42 @@ class Weights:
     position: float = 0.3
     duration: float = 1.0
     pitch: float = 1.0
+    acoustic: float = 1.0  # distance to the query voice's phone (speaker-normalised cepstra)
     join_spectral: float = 1.0
     join_pitch: float = 0.5
     join_energy: float = 0.3
     join_base: float = 0.6
+
+
+PARTS = 3  # a phone's cepstra are compared in this many parts (start, middle, end)
+
+
+def unit_cepstra(rec: Recording, start: float, end: float, mean: np.ndarray,
+                 std: np.ndarray) -> np.ndarray:
+    """Normalised c1..c12 of [start, end) in `PARTS` equal parts, their means concatenated."""
+    a = rec.frame(start)
+    b = max(rec.frame(end), a + 1)
+    frames = (rec.mfcc[a:b, 1:13] - mean) / std
+    if not len(frames):
+        frames = np.zeros((1, 12))
+    edges = np.linspace(0, len(frames), PARTS + 1)
+    parts = []
+    for k in range(PARTS):
+        lo = int(edges[k])
+        hi = max(int(np.ceil(edges[k + 1])), lo + 1)
+        parts.append(frames[lo:min(hi, len(frames))].mean(axis=0) if lo < len(frames)
+                     else frames[-1])
+    return np.concatenate(parts)
+
+
+def speech_stats(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of c1..c12 over the louder half of a recording's frames
+    (speech, not pauses): the speaker normalisation that makes two voices comparable."""
+    e = rec.energy
+    loud = rec.mfcc[: len(e)][e >= np.percentile(e, 50), 1:13]
+    if len(loud) < 10:
+        loud = rec.mfcc[:, 1:13]
+    return loud.mean(axis=0), loud.std(axis=0) + 1e-3
 
 
 def _ctx_cost(a: str, b: str) -> float:
@@ -82,6 +115,43 @@ class Inventory:
                          if u.next_index is not None and u.next_index in self._by_id}
         d = np.diff(self.rec.mfcc, axis=0)
         self._mfcc_scale = float(np.median(np.linalg.norm(d, axis=1))) + 1e-6
+        self._cepstra: dict[int, np.ndarray] | None = None
+        self.foreign_source: int | None = None  # the recording of another voice, if any
+
+    def cepstra(self, u: Unit) -> np.ndarray:
+        """The unit's cepstra normalised by its own recording's speech statistics (built for
+        every unit on first use), comparable with a query voice's phone."""
+        if self._cepstra is None:
+            stats = [speech_stats(r) for r in self.recs]
+            self._cepstra = {v.index: unit_cepstra(self.recs[v.source], v.start, v.end,
+                                                   *stats[v.source]) for v in self.units}
+        return self._cepstra[u.index]
+
+    def with_foreign(self, rec: Recording, labels: set[str]) -> Inventory:
+        """This inventory plus the phones `labels` of another voice's `rec` (the query
+        voice, converted toward the speaker): used only for phones the speaker lacks."""
+        inv = Inventory.__new__(Inventory)
+        inv.__dict__.update(self.__dict__)
+        inv.recs = [*self.recs, rec]
+        offset = max((u.index for u in self.units), default=-1) + 1
+        foreign = [replace(u, index=offset + u.index, source=len(self.recs),
+                           next_index=None if u.next_index is None else offset + u.next_index)
+                   for u in rec.units if u.label in labels]
+        inv.units = [*self.units, *foreign]
+        inv._by_id = {**self._by_id, **{u.index: u for u in foreign}}
+        inv.by_label = {k: list(v) for k, v in self.by_label.items()}
+        for u in foreign:
+            inv.by_label.setdefault(u.label, []).append(u)
+        ids = {u.index for u in foreign}
+        inv._follows = {**self._follows, **{u.index: u.next_index for u in foreign
+                                            if u.next_index in ids}}
+        inv._cepstra = None
+        inv.foreign_source = len(self.recs)
+        return inv
+
+    def foreign(self, u: Unit) -> bool:
+        """Whether `u` comes from another voice (see `with_foreign`)."""
+        return u.source == self.foreign_source
 
     def unit(self, index: int) -> Unit:
         """The unit with this (inventory-wide) index."""
@@ -117,6 +187,9 @@ class Inventory:
         cost += w.duration * abs(math.log(max(u.duration, 0.01) / max(t.duration, 0.01)))
         if t.f0 > 0 and u.f0 > 0:
             cost += w.pitch * _semitones(u.f0, t.f0) / 6.0
+        if t.cepstra is not None and w.acoustic:
+            d = float(np.linalg.norm(self.cepstra(u) - t.cepstra))
+            cost += w.acoustic * d / math.sqrt(len(t.cepstra))
         return cost
 
     def join_cost(self, a: Unit, b: Unit, w: Weights) -> float:

@@ -1,0 +1,107 @@
+"""The query voice (voice/query.py): a neural voice says the new words in their sentence
+first, and its timing, melody and sound guide the choice of the speaker's own units; a phone
+the speaker never said is borrowed from it alone, never the whole span."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retake.align import Audio
+from retake.voice import EditOptions, Editor
+from retake.voice.analysis import phone_class
+
+pytest.importorskip("hibari")
+
+# No M, N or NG anywhere: a speaker who never said a nasal (no stand-in of the kind exists).
+NO_NASALS = ("The boy saw a sad cat by the red house. Her sister is good at fixing old bikes. "
+             "She rides up steep hills at a fast pace. The girl's cat sleeps all day as it "
+             "is hot outside. Keep the boat by the old dock, said the skipper, as the sky "
+             "grew dark. Is this your car, or hers?")
+
+
+@pytest.fixture(scope="module")
+def plain(speech):
+    text = NO_NASALS.replace("fixing", "fixed")  # "fixing" ends in NG
+    synth, _ = speech(text)
+    editor = Editor()
+    rec = editor.load(Audio(synth.audio, synth.sample_rate), text, check_transcript=False)
+    return editor, rec, text
+
+
+def test_the_query_voice_says_the_words_in_their_sentence(plain):
+    from retake.voice.assembly import Assembly, old_words
+    from retake.voice.units import Inventory
+
+    editor, rec, _ = plain
+    asm = Assembly(editor, rec, old_words(rec), Inventory([rec]), EditOptions())
+    around = asm.around(3, 4, asm.boundary_kind(3))
+    assert around.before == ["the", "boy", "saw"] and around.end in (".", ",")
+    expected = [p for w in ("happy", "cat") for p in editor.aligner.engine.pronunciation(w)]
+    q = asm.query(["happy", "cat"], expected, around, seed=0)
+    assert q is not None and [p.label for p in q.phones] == expected
+    assert all(p.duration > 0.01 for p in q.phones)
+    # the query's melody moves (a neural voice is not a flat line)
+    moving = [p.semitones for p in q.phones if p.semitones is not None]
+    assert len(moving) >= 2 and np.ptp(moving) > 0.5
+    # guided targets carry its cepstra and keep the rule's total length within reason
+    rules, _ = asm.targets(["happy", "cat"], "AO", "B", 120.0, 120.0)
+    guided, _ = asm.targets(["happy", "cat"], "AO", "B", 120.0, 120.0, query=q)
+    assert all(t.cepstra is not None for t in guided)
+    assert sum(t.duration for t in guided) == pytest.approx(sum(t.duration for t in rules),
+                                                            rel=0.05)
+    # an edit switched off from the query voice uses none
+    off = Assembly(editor, rec, old_words(rec), Inventory([rec]), EditOptions(query=False))
+    assert off.query(["happy"], expected[:4], around, seed=0) is None
+
+
+def test_a_missing_phone_is_borrowed_alone(plain):
+    """The speaker never said a nasal, and D (N's last stand-in) is kept off limits: only
+    the N of "now" comes from the query voice; every other phone of the span is the
+    speaker's own, and the span is not espeak's."""
+    from retake.voice.assembly import Assembly, old_words
+    from retake.voice.units import Inventory
+
+    editor, rec, text = plain
+    assert not any(phone_class(u.label) == "nasal" for u in rec.units)
+    no_d = tuple((u.start, u.end) for u in rec.units if u.label == "D")
+    asm = Assembly(editor, rec, old_words(rec), Inventory([rec], exclude=no_d),
+                   EditOptions(exclude=no_d))
+    around = asm.around(3, 3, "none")
+    renders, _ = asm.synthesize(["lazy", "now"], "AO", "AH", 120.0, 120.0, "none", None,
+                                around)
+    best = renders[0]
+    assert best.engine == "units"
+    assert best.borrowed == ["N"]
+    assert [p[0] for p in best.phones] == ["L", "EY", "Z", "IY", "N", "AW"]
+
+    result = editor.edit(rec, text.replace("saw a sad cat", "saw a sad cat now"),
+                         EditOptions(watermark=False, exclude=no_d))
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    assert span.engine == "units" and span.borrowed == ["N"]
+
+
+def test_pitch_inside_a_new_span_moves(plain):
+    """New words keep the movement of a spoken melody: pitch SD inside the span is well
+    above a flat line's (issue 13: flattened spans measured 0.7 semitones)."""
+    from retake.voice.analysis import pitch_track
+    from retake.voice.query import semitone_sd
+
+    editor, rec, text = plain
+    result = editor.edit(rec, text.replace("a sad cat", "a beautiful old cat"),
+                         EditOptions(watermark=False, verify=False, reuse=False))
+    [span] = [e for e in result.report.edits if e.kind != "delete"]
+    sr = result.sample_rate
+    piece = result.samples[int(span.start * sr):int(span.end * sr)]
+    f0 = pitch_track(piece, sr, len(piece) // int(0.01 * sr))
+    assert (f0 > 0).sum() >= 10
+    assert semitone_sd(f0) > 0.8
+
+
+def test_the_query_voice_is_registered_with_its_weights():
+    from retake.core.engines import verify_weights
+    from retake.voice.engines import QUERY_ENGINES
+
+    [spec] = QUERY_ENGINES
+    assert spec.license.startswith("Apache-2.0") and spec.files
+    assert verify_weights(spec) == []

@@ -1,0 +1,242 @@
+"""The query voice: a neural voice says the edited phrase first, and what it says guides the
+choice of the speaker's own units (VoCo, Jin et al. 2017).
+
+Rule-based targets know each phone's label, context and a mean duration; they do not know how
+the phrase is *said*. A neural voice does: which syllable is long, where pitch rises and
+falls, what each phone sounds like next to its neighbours. `QueryVoice.say` speaks the new
+words inside their sentence with hibari-tts (Apache-2.0, weights inside its wheel), aligns
+what it said, and returns per phone of the new words:
+
+- its duration (the speaker's own rate sets the total; the query sets how it is shared out),
+- its pitch movement, as semitones around the query's own line, to be transposed into the
+  speaker's range,
+- its cepstra in three parts (start, middle, end), normalised by the query voice's long-term
+  statistics, so units of the speaker normalised by theirs can be compared with them.
+
+It also gives the query phrase as an analysed `Recording`, so a phone the speaker never said
+can be borrowed from it, one phone at a time, converted toward the speaker.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from retake.voice.analysis import HOP_S, Recording
+from retake.voice.units import speech_stats, unit_cepstra
+
+log = logging.getLogger(__name__)
+
+# A few phonetically broad sentences (Harvard lists) for the query voice's long-term
+# cepstral statistics; said once per process (or read from the cache).
+_CALIBRATION = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
+                "background. It's easy to tell the depth of a well. These days a chicken leg "
+                "is a rare dish. Rice is often served in round bowls. The juice of lemons "
+                "makes fine punch. The box was thrown beside the parked truck. The hogs were "
+                "fed chopped corn and garbage. Four hours of steady work faced us. A large "
+                "size in stockings is hard to sell.")
+
+
+QUERY_TIMING = 0.7  # share of a new phone's duration set by the query (the rest: the rules)
+
+
+@dataclass
+class Around:
+    """The words said with new words so the query voice gets the sentence's intonation."""
+
+    before: list[str]
+    after: list[str]
+    end: str  # "." or ","
+
+
+@dataclass
+class QueryPhone:
+    """One phone of the new words as the query voice said it."""
+
+    label: str
+    duration: float  # seconds
+    semitones: float | None  # pitch relative to the query's own line; None when unvoiced
+    cepstra: np.ndarray  # normalised c1..c12 means of its parts (units.unit_cepstra)
+
+
+@dataclass
+class Query:
+    """The query voice's rendering of new words in their sentence."""
+
+    phones: list[QueryPhone]
+    recording: Recording  # the whole query phrase, analysed, at the recording's rate
+    first: int  # index in recording.units of the new words' first phone
+
+
+class QueryVoice:
+    """hibari-tts, built once per editor; `say` returns None where it cannot help (another
+    language, words it cannot align)."""
+
+    def __init__(self, aligner, language: str = "en") -> None:
+        from hibari import Hibari
+
+        from retake.core.engines import find
+        from retake.voice.engines import QUERY_ENGINES
+
+        self.aligner = aligner
+        self.language = language
+        spec = find(QUERY_ENGINES, "hibari", "query voice")
+        model = spec.files[0].locate()
+        # the model path is given, so hibari never looks for (or downloads) a voice file
+        self.tts = Hibari(voice="heart", model=str(model), threads=1)
+        self._stats: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def speak(self, text: str, sample_rate: int, seed: int = 0) -> np.ndarray:
+        """`text` in the query voice at `sample_rate` (deterministic for a seed)."""
+        from retake.align.audio import resample
+
+        x = self.tts(text, seed=seed).astype(np.float32)
+        return resample(x, self.tts.sample_rate, sample_rate)
+
+    def stats(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """The query voice's long-term cepstral mean and deviation at this sample rate."""
+        mean, std, _ = self._calibration(sample_rate)
+        return mean, std
+
+    def pitch_sd(self, sample_rate: int) -> float:
+        """The query voice's pitch spread (semitone SD over voiced frames)."""
+        return float(self._calibration(sample_rate)[2][0])
+
+    def _calibration(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if sample_rate not in self._stats:
+            from retake.core import cache
+
+            key = cache.content_key(np.zeros(1, np.float32), sample_rate,
+                                    "query-stats-v1:" + _CALIBRATION)
+            hit = cache.load_arrays(None, "features", key)
+            if hit is not None and {"mean", "std", "f0sd"} <= set(hit):
+                self._stats[sample_rate] = (hit["mean"], hit["std"], hit["f0sd"])
+            else:
+                rec = _analysed(self.speak(_CALIBRATION, sample_rate), sample_rate, None)
+                mean, std = speech_stats(rec)
+                f0sd = np.array([semitone_sd(rec.f0)])
+                cache.store_arrays(None, "features", key, mean=mean, std=std, f0sd=f0sd)
+                self._stats[sample_rate] = (mean, std, f0sd)
+        return self._stats[sample_rate]
+
+    def say(self, before: list[str], words: list[str], after: list[str], end: str,
+            sample_rate: int, expected: list[str], seed: int = 0) -> Query | None:
+        """Say `before + words + after` (ending with `end`, e.g. "." or ","), align it, and
+        describe the phones of `words`; None unless they align to exactly the `expected`
+        phone labels."""
+        from retake.align.audio import Audio
+
+        if self.language != "en" or not words:
+            return None
+        text = " ".join([*before, *words, *after]) + end
+        try:
+            x = self.speak(text, sample_rate, seed)
+            if len(x) < sample_rate // 10:
+                return None
+            al = self.aligner.align(Audio(x, sample_rate), text)
+        except Exception as exc:  # noqa: BLE001 - a guide, never a reason to fail the edit
+            log.info("query voice could not say %r: %s", text, exc)
+            return None
+        spoken = [w for w in al.words for _ in (w.spoken or [w.text])]
+        if len(spoken) != len(before) + len(words) + len(after):
+            return None
+        mine = spoken[len(before):len(before) + len(words)]
+        if not all(w.aligned and w.phones for w in mine):
+            return None
+        if len({id(w) for w in mine}) != len(mine):  # a token spanning several words
+            return None
+        phones = [p for w in mine for p in w.phones]
+        if [p.label for p in phones] != expected:
+            return None
+        rec = _analysed(x, sample_rate, al)
+        first = next((k for k, u in enumerate(rec.units)
+                      if abs(u.start - phones[0].start) < 1e-6), None)
+        if first is None:
+            return None
+        mean, std = self.stats(sample_rate)
+        line = _pitch_line(rec, phones[0].start, phones[-1].end)
+        out = []
+        for p in phones:
+            f = rec.f0[rec.frame(p.start):max(rec.frame(p.end), rec.frame(p.start) + 1)]
+            f = f[f > 0]
+            mid = (p.start + p.end) / 2
+            st = (12 * np.log2(float(np.median(f)) / line(mid))
+                  if len(f) >= 2 and line(mid) > 0 else None)
+            out.append(QueryPhone(p.label, p.end - p.start, st,
+                                  unit_cepstra(rec, p.start, p.end, mean, std)))
+        return Query(out, rec, first)
+
+
+def semitone_sd(f0: np.ndarray) -> float:
+    """Standard deviation of voiced pitch in semitones (0 when almost nothing is voiced)."""
+    v = f0[f0 > 0]
+    return float(np.std(12 * np.log2(v))) if len(v) >= 10 else 0.0
+
+
+def query_moves(query: Query, ratio: float) -> np.ndarray | None:
+    """The query's pitch movement per phone (semitones around its line) scaled by `ratio`,
+    unvoiced phones filled from their voiced neighbours; None if it voiced nothing."""
+    st = [p.semitones for p in query.phones]
+    known = [k for k, v in enumerate(st) if v is not None]
+    if not known:
+        return None
+    idx = np.arange(len(st))
+    filled = np.interp(idx, known, [st[k] for k in known])
+    return ratio * filled
+
+
+def converted(query: Recording, rec: Recording) -> Recording:
+    """The query phrase made to sit in the speaker's recording: its long-term spectrum
+    matched to the speaker's, at the speaker's speech level (pitch and timing are set per
+    phone later, by PSOLA, like any unit)."""
+    from dataclasses import replace
+
+    from retake.voice.render import _match_envelope
+
+    from retake.voice.analysis import build_units
+
+    x = _match_envelope(query.samples, rec)
+    gain_db = rec.speech_level() - query.speech_level()
+    out = replace(query, samples=(x * 10 ** (gain_db / 20)).astype(np.float32),
+                  energy=query.energy + gain_db)
+    out.units = build_units(out)
+    return out
+
+
+def _analysed(x: np.ndarray, sample_rate: int, alignment) -> Recording:
+    """Features (and units, when aligned) of query speech; never cached (it is new each time)."""
+    from retake.align.types import Alignment
+    from retake.voice.analysis import _features, build_units
+
+    al = alignment if alignment is not None else Alignment([], len(x) / sample_rate)
+    rec = _features(x, sample_rate, al)
+    rec.units = build_units(rec) if alignment is not None else []
+    return rec
+
+
+def _pitch_line(rec: Recording, t0: float, t1: float):
+    """The query's pitch line across the new words: the straight line (in log F0) through
+    its pitch just before and just after them (its phrase median where one side has none).
+    The new words' movement around this line is what gets transposed to the speaker."""
+    f = rec.f0
+    voiced = f[f > 0]
+    median = float(np.median(voiced)) if len(voiced) else 0.0
+
+    def edge(a: float, b: float) -> float:
+        seg = f[max(0, rec.frame(a)):max(rec.frame(b), 0)]
+        seg = seg[seg > 0]
+        return float(np.median(seg)) if len(seg) >= 2 else median
+
+    left = edge(t0 - 0.08, t0 + 0.04)
+    right = edge(t1 - 0.04, t1 + 0.08)
+    if left <= 0 or right <= 0:
+        return lambda t: median
+    span = max(t1 - t0, HOP_S)
+
+    def line(t: float) -> float:
+        frac = min(max((t - t0) / span, 0.0), 1.0)
+        return left * (right / left) ** frac
+
+    return line
