@@ -180,4 +180,5 @@ def test_demo_runs_offline(tmp_path):
     assert r.returncode == 0, r.stderr
     names = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"sample.wav", "sample.json", "sample.TextGrid", "sample.labels.txt"} <= names
-    assert "espeak" in r.stdout
+    # the edit table: the new word made from the sample speaker's own units, and heard
+    assert "units" in r.stdout and "edited" in r.stdout

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAUSE_S = 0.06
+CUT_FADE_S = 0.02  # crossfade where a deletion joins two kept stretches
+CUT_SEARCH_S = 0.04  # how far from a fused word boundary a deletion looks for a quiet frame
 
 
 @dataclass
@@ -95,14 +97,62 @@ class Assembly:
 
         return _cut(self.rec, t, radius) / self.sr
 
-    def span(self, t0: float, t1: float) -> np.ndarray:
+    def span(self, t0: float, t1: float, fade_left: float = XFADE_S,
+             fade_right: float = XFADE_S) -> np.ndarray:
         """Original audio [t0, t1) with half a crossfade of extra audio at both ends."""
-        half = int(XFADE_S * self.sr / 2)
-        a, b = int(round(t0 * self.sr)) - half, int(round(t1 * self.sr)) + half
+        a = int(round(t0 * self.sr)) - int(fade_left * self.sr / 2)
+        b = int(round(t1 * self.sr)) + int(fade_right * self.sr / 2)
         x = self.rec.samples
         piece = x[max(0, a):min(len(x), b)]
-        # at the ends of the recording, pad so every piece carries exactly `half` margin
+        # at the ends of the recording, pad so every piece carries exactly its margin
         return np.pad(piece, (max(0, -a), max(0, b - len(x))))
+
+    def fused(self, i: int) -> bool:
+        """Whether old words i and i+1 run into each other (no pause to cut in)."""
+        if i < 0 or i >= len(self.old) - 1:
+            return False
+        return self.old[i + 1].start - self.old[i].end < PAUSE_S
+
+    def quiet_frame(self, i: int) -> float:
+        """Between fused words i and i+1: the centre of the quietest 10 ms frame within
+        `CUT_SEARCH_S` of their boundary (a stop's closure, a weak fricative), never past
+        the middle of either word, refined to the quietest sample nearby."""
+        rec = self.rec
+        a, b = self.old[i], self.old[i + 1]
+        t = (a.end + b.start) / 2
+        lo = max(t - CUT_SEARCH_S, (a.start + a.end) / 2)
+        hi = min(t + CUT_SEARCH_S, (b.start + b.end) / 2)
+        f0, f1 = rec.frame(lo), rec.frame(hi)
+        if f1 <= f0:
+            return self.boundary(i)
+        k = f0 + int(np.argmin(rec.energy[f0:f1 + 1]))
+        return self._quiet((k + 0.5) * 0.01, 0.005)
+
+    def deletion_cuts(self, i0: int, i1: int) -> tuple[float, float]:
+        """Where to cut out old words [i0, i1) between two kept stretches: mid-pause where
+        there is one, else the quietest frame near the fused boundary; the resume point is
+        then moved by up to a pitch period so the two sides overlap in phase (WSOLA), and
+        the `CUT_FADE_S` crossfade never pits a voiced period against its opposite."""
+        t_at = self.quiet_frame(i0 - 1) if self.fused(i0 - 1) else self.boundary(i0 - 1)
+        t_res = self.quiet_frame(i1 - 1) if self.fused(i1 - 1) else self.boundary(i1 - 1)
+        if not (self.fused(i0 - 1) or self.fused(i1 - 1)):
+            return t_at, t_res
+        return t_at, t_res + self._phase_shift(t_at, t_res)
+
+    def _phase_shift(self, t_at: float, t_res: float, max_s: float = 0.008) -> float:
+        """The shift of the resume point (within ±max_s) whose surroundings best match the
+        audio around the cut (normalised cross-correlation over one crossfade)."""
+        x, sr = self.rec.samples, self.sr
+        h, m = int(CUT_FADE_S * sr / 2), int(max_s * sr)
+        a, b = int(t_at * sr), int(t_res * sr)
+        if a - h < 0 or b - h - m < 0 or a + h > len(x) or b + h + m > len(x):
+            return 0.0
+        ref = x[a - h:a + h].astype(np.float64)
+        seg = x[b - h - m:b + h + m].astype(np.float64)
+        corr = np.correlate(seg, ref, mode="valid")
+        energy = np.convolve(seg ** 2, np.ones(2 * h), mode="valid")
+        score = corr / np.sqrt(energy * float(ref @ ref) + 1e-12)
+        return (int(np.argmax(score)) - m) / sr
 
     # -- new speech ---------------------------------------------------------------------
 
@@ -422,24 +472,35 @@ class Assembly:
         spans: list[EditSpan] = []
         all_takes: list[list[Take]] = []
         joins: list[float] = []
+        fades: list[float] = []
         t_out = 0.0
         n = len(self.old)
+        # a deletion between two kept stretches: its cuts, fixed before either is placed
+        cuts = {k: self.deletion_cuts(op.i0, op.i1) for k, op in enumerate(ops)
+                if op.kind == "delete" and 0 < k < len(ops) - 1
+                and ops[k - 1].kind == "keep" and ops[k + 1].kind == "keep"}
 
-        def place(audio: np.ndarray, core: float) -> float:
+        def place(audio: np.ndarray, core: float, fade: float = XFADE_S) -> float:
             """Append a piece whose core (without crossfade margins) lasts `core` s."""
             nonlocal t_out
             if pieces:
                 joins.append(t_out)
+                fades.append(fade)
             pieces.append(audio)
             start = t_out
             t_out += core
             return start
 
-        for op in ops:
+        for k_op, op in enumerate(ops):
             if op.kind == "keep":
                 t0 = 0.0 if op.i0 == 0 else self.boundary(op.i0 - 1)
                 t1 = self.rec.duration if op.i1 >= n else self.boundary(op.i1 - 1)
-                start = place(self.span(t0, t1), t1 - t0)
+                fade_in = fade_out = XFADE_S
+                if k_op - 1 in cuts:
+                    t0, fade_in = cuts[k_op - 1][1], CUT_FADE_S
+                if k_op + 1 in cuts:
+                    t1, fade_out = cuts[k_op + 1][0], CUT_FADE_S
+                start = place(self.span(t0, t1, fade_in, fade_out), t1 - t0, fade_in)
                 knots += [(t0, start), (t1, t_out)]
                 for o in self.old[op.i0:op.i1]:
                     if o.usable:
@@ -448,10 +509,11 @@ class Assembly:
                                           self._phones(o, shift)))
                 continue
             if op.kind == "delete":
-                t_at = self.boundary(op.i0 - 1)
+                t_at, t_res = cuts.get(k_op, (self.boundary(op.i0 - 1),
+                                              self.boundary(op.i1 - 1)))
                 spans.append(EditSpan("delete", " ".join(o.text for o in self.old[op.i0:op.i1]),
                                       t_out, t_out, "cut"))
-                knots += [(t_at, t_out), (self.boundary(op.i1 - 1), t_out)]
+                knots += [(t_at, t_out), (t_res, t_out)]
                 continue
             # insert / replace
             t_at = self.boundary(op.i0 - 1) if op.i0 > 0 else 0.0
@@ -516,7 +578,7 @@ class Assembly:
             if op.i1 > op.i0:
                 knots.append((t_resume, t_out))
             del span_start
-        audio = concatenate(pieces, sr) if pieces else np.zeros(0, np.float32)
+        audio = concatenate(pieces, sr, fades=fades) if pieces else np.zeros(0, np.float32)
         half = int(XFADE_S * sr / 2)
         audio = audio[half:half + int(round(t_out * sr))] if len(audio) > half else audio
         tm = TimeMap(monotone(knots), inserted, self.rec.duration, len(audio) / sr)

@@ -39,15 +39,14 @@ def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sin(t), np.cos(t)
 
 
-def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFADE_S
-                ) -> np.ndarray:
-    """Join pieces that each carry `xfade_s / 2` of extra audio at both joined ends, with
-    equal-power crossfades."""
-    n = max(1, int(xfade_s * sample_rate))
+def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFADE_S,
+                fades: list[float] | None = None) -> np.ndarray:
+    """Join pieces that each carry half a crossfade of extra audio at both joined ends, with
+    equal-power crossfades: `xfade_s` long, or `fades[k]` seconds at join k."""
     out = pieces[0].astype(np.float32).copy()
-    fin, fout = _fade(n)
-    for p in pieces[1:]:
+    for k, p in enumerate(pieces[1:]):
         p = p.astype(np.float32)
+        n = max(1, int((fades[k] if fades else xfade_s) * sample_rate))
         m = min(n, len(out), len(p))
         if m > 0:
             f_in, f_out = _fade(m)

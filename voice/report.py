@@ -117,7 +117,9 @@ class EditReport:
                 return
 
         def words(text: str) -> list[str]:
-            return [w.lower() for t in tokenize(text, language) for w in t.spoken]
+            # "speaker's" and "speakers" sound the same: the ear cannot be asked to spell
+            return [w.lower().replace("'", "") for t in tokenize(text, language)
+                    for w in t.spoken]
 
         sr = result.sample_rate
         for e in new:
