@@ -104,9 +104,12 @@ def pitch_track(samples: np.ndarray, sample_rate: int, n_frames: int) -> np.ndar
     times = pitch.xs()
     grid = np.arange(n_frames) * HOP_S + HOP_S / 2
     out = np.interp(grid, times, f, left=0.0, right=0.0)
-    # interpolation across a voiced/unvoiced edge produces spurious low values
-    nearest = f[np.clip(np.searchsorted(times, grid), 0, len(f) - 1)]
-    out[nearest == 0] = 0.0
+    # interpolation across a voiced/unvoiced edge produces spurious low values (down to
+    # 1e-11 Hz): a grid point is voiced only when the frames on both sides of it are
+    idx = np.searchsorted(times, grid)
+    after = f[np.clip(idx, 0, len(f) - 1)]
+    before = f[np.clip(idx - 1, 0, len(f) - 1)]
+    out[(after == 0) | (before == 0)] = 0.0
     return out
 
 
@@ -128,7 +131,7 @@ def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment,
     the audio alone and are cached by its content (a second edit skips pitch and MFCCs)."""
     from retake.core import cache
 
-    key = cache.content_key(samples, sample_rate, "features-v1")
+    key = cache.content_key(samples, sample_rate, "features-v2")
     hit = cache.load_arrays(cache_dir, "features", key)
     if hit is not None and {"f0", "mfcc", "energy", "room_tone"} <= set(hit):
         rec = Recording(samples.astype(np.float32), sample_rate, alignment, hit["f0"],
@@ -142,21 +145,44 @@ def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment,
     return rec
 
 
-def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
+def on_grid(values: np.ndarray, hop: int, sample_rate: int, n: int) -> np.ndarray:
+    """Frame features computed every `hop` samples, resampled onto the exact 10 ms grid
+    (frame t at t * 10 ms). At 22.05 kHz a 220-sample hop is 9.977 ms: without this, frame
+    indices drift from times by 0.23 s over 100 s, and features land on the wrong phones."""
+    if hop == sample_rate * HOP_S:
+        out = values[:n]
+    else:
+        src = np.arange(len(values)) * hop / sample_rate
+        grid = np.arange(n) * HOP_S
+        out = np.stack([np.interp(grid, src, v) for v in np.atleast_2d(values.T)], axis=1)
+        out = out if values.ndim == 2 else out[:, 0]
+    if len(out) < n:
+        pad = ((0, n - len(out)),) + ((0, 0),) * (out.ndim - 1)
+        out = np.pad(out, pad, mode="edge")
+    return out
+
+
+def mfcc_frames(samples: np.ndarray, sample_rate: int, n: int | None = None) -> np.ndarray:
+    """MFCCs (13, 25 ms windows, 40 mel bands up to 7.6 kHz) on the 10 ms grid."""
     import librosa
 
     hop = int(sample_rate * HOP_S)
-    n = max(1, len(samples) // hop)
+    n = n if n is not None else max(1, int(len(samples) / sample_rate / HOP_S))
     mfcc = librosa.feature.mfcc(y=samples.astype(np.float32), sr=sample_rate, n_mfcc=13,
                                 n_fft=int(2 ** np.ceil(np.log2(0.025 * sample_rate))),
                                 hop_length=hop, win_length=int(0.025 * sample_rate),
                                 n_mels=40, fmin=60, fmax=min(7600, sample_rate // 2))
-    mfcc = mfcc.T[:n]
-    if len(mfcc) < n:
-        mfcc = np.pad(mfcc, ((0, n - len(mfcc)), (0, 0)), mode="edge")
+    return on_grid(mfcc.T, hop, sample_rate, n)
+
+
+def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
+    hop = int(sample_rate * HOP_S)
+    n = max(1, int(len(samples) / sample_rate / HOP_S))
+    mfcc = mfcc_frames(samples, sample_rate, n)
     frames = np.lib.stride_tricks.sliding_window_view(
-        np.pad(samples, (0, hop * 3)), hop * 2)[::hop][:n]
+        np.pad(samples, (0, hop * 3)), hop * 2)[::hop]
     energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    energy = on_grid(energy, hop, sample_rate, n)
     f0 = pitch_track(samples, sample_rate, n)
     rec = Recording(samples.astype(np.float32), sample_rate, alignment, f0, mfcc, energy)
     rec.room_tone = _room_tone(samples, sample_rate, energy)

@@ -113,30 +113,39 @@ class Assembly:
             return False
         return self.old[i + 1].start - self.old[i].end < PAUSE_S
 
-    def quiet_frame(self, i: int) -> float:
-        """Between fused words i and i+1: the centre of the quietest 10 ms frame within
-        `CUT_SEARCH_S` of their boundary (a stop's closure, a weak fricative), never past
-        the middle of either word, refined to the quietest sample nearby."""
+    def _cut_frames(self, i: int) -> list[int]:
+        """Candidate 10 ms frames to cut at between old words i and i+1: within
+        `CUT_SEARCH_S` of their boundary (never past the middle of either word) where they
+        are fused, else the one frame of the usual boundary (mid-pause)."""
         rec = self.rec
+        if not self.fused(i):
+            return [rec.frame(self.boundary(i))]
         a, b = self.old[i], self.old[i + 1]
         t = (a.end + b.start) / 2
         lo = max(t - CUT_SEARCH_S, (a.start + a.end) / 2)
         hi = min(t + CUT_SEARCH_S, (b.start + b.end) / 2)
         f0, f1 = rec.frame(lo), rec.frame(hi)
-        if f1 <= f0:
-            return self.boundary(i)
-        k = f0 + int(np.argmin(rec.energy[f0:f1 + 1]))
-        return self._quiet((k + 0.5) * 0.01, 0.005)
+        return list(range(f0, f1 + 1)) if f1 > f0 else [rec.frame(self.boundary(i))]
 
     def deletion_cuts(self, i0: int, i1: int) -> tuple[float, float]:
         """Where to cut out old words [i0, i1) between two kept stretches: mid-pause where
-        there is one, else the quietest frame near the fused boundary; the resume point is
-        then moved by up to a pitch period so the two sides overlap in phase (WSOLA), and
-        the `CUT_FADE_S` crossfade never pits a voiced period against its opposite."""
-        t_at = self.quiet_frame(i0 - 1) if self.fused(i0 - 1) else self.boundary(i0 - 1)
-        t_res = self.quiet_frame(i1 - 1) if self.fused(i1 - 1) else self.boundary(i1 - 1)
+        there is one; where words are fused, the pair of frames near the two boundaries
+        that are quiet and as loud as each other (a stop's closure, a weak fricative, the
+        same level on both sides), so the join steps no more than speech does. The resume
+        point is then moved by up to a pitch period so the two sides overlap in phase
+        (WSOLA): the `CUT_FADE_S` crossfade never pits a voiced period against its
+        opposite."""
         if not (self.fused(i0 - 1) or self.fused(i1 - 1)):
-            return t_at, t_res
+            return self.boundary(i0 - 1), self.boundary(i1 - 1)
+        e = self.rec.energy
+        last = len(e) - 1
+        lefts, rights = self._cut_frames(i0 - 1), self._cut_frames(i1 - 1)
+        floor = min(float(e[lefts].min()), float(e[rights].min()))
+        best = min((abs(e[max(fa - 1, 0)] - e[min(fr + 1, last)])
+                     + 0.25 * ((e[fa] + e[fr]) / 2 - floor), fa, fr)
+                    for fa in lefts for fr in rights)
+        t_at = self._quiet((best[1] + 0.5) * 0.01, 0.005)
+        t_res = self._quiet((best[2] + 0.5) * 0.01, 0.005)
         return t_at, t_res + self._phase_shift(t_at, t_res)
 
     def _phase_shift(self, t_at: float, t_res: float, max_s: float = 0.008) -> float:

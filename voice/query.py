@@ -67,7 +67,6 @@ class Query:
 
     phones: list[QueryPhone]
     recording: Recording  # the whole query phrase, analysed, at the recording's rate
-    first: int  # index in recording.units of the new words' first phone
 
 
 class QueryVoice:
@@ -109,7 +108,7 @@ class QueryVoice:
             from retake.core import cache
 
             key = cache.content_key(np.zeros(1, np.float32), sample_rate,
-                                    "query-stats-v1:" + _CALIBRATION)
+                                    "query-stats-v2:" + _CALIBRATION)
             hit = cache.load_arrays(None, "features", key)
             if hit is not None and {"mean", "std", "f0sd"} <= set(hit):
                 self._stats[sample_rate] = (hit["mean"], hit["std"], hit["f0sd"])
@@ -153,10 +152,6 @@ class QueryVoice:
         if len(phones) != len(expected):
             return None
         rec = _analysed(x, sample_rate, al)
-        first = next((k for k, u in enumerate(rec.units)
-                      if abs(u.start - phones[0].start) < 1e-6), None)
-        if first is None:
-            return None
         mean, std = self.stats(sample_rate)
         line = _pitch_line(rec, phones[0].start, phones[-1].end)
         out = []
@@ -168,7 +163,7 @@ class QueryVoice:
                   if len(f) >= 2 and line(mid) > 0 else None)
             out.append(QueryPhone(p.label, p.end - p.start, st,
                                   unit_cepstra(rec, p.start, p.end, mean, std)))
-        return Query(out, rec, first)
+        return Query(out, rec)
 
 
 def semitone_sd(f0: np.ndarray) -> float:

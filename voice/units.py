@@ -38,7 +38,7 @@ class Weights:
     position: float = 0.3
     duration: float = 1.0
     pitch: float = 1.0
-    acoustic: float = 1.0  # distance to the query voice's phone (speaker-normalised cepstra)
+    acoustic: float = 2.5  # distance to the query voice's phone (speaker-normalised cepstra)
     join_spectral: float = 1.0
     join_pitch: float = 0.5
     join_energy: float = 0.3
