@@ -200,6 +200,9 @@ def edit(
     voice: Annotated[list[str] | None, typer.Option(
         "--voice", help="More of the speaker: a profile name or folder, or an audio file "
         "(repeatable).")] = None,
+    similarity: Annotated[bool, typer.Option(help="Also measure how like the speaker each "
+                                             "new span sounds (loads a speaker model: a "
+                                             "few seconds more).")] = False,
     language: LanguageOpt = "en",
     consent: ConsentOpt = False,
     consent_recording: ConsentTakeOpt = None,
@@ -240,20 +243,21 @@ def edit(
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor)]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
-        similarity=True, seed=seed), voices)
+        similarity=similarity, seed=seed), voices)
     paths = write_result(result, output, provenance)
     if as_json:
         _print_json({"report": result.report.to_dict(),
                      "outputs": {k: str(v) for k, v in paths.items()}})
         return
     table = Table(title=f"{len(result.report.edits)} edit(s)")
-    for col in ("edit", "text", "at (s)", "made by", "heard (open recognition)",
-                "voice similarity"):
+    cols = ["edit", "text", "at (s)", "made by", "heard (open recognition)"]
+    for col in cols + (["voice similarity"] if similarity else []) + ["weak because"]:
         table.add_column(col)
     for e in result.report.edits:
         heard = e.heard_label() if e.heard is not False else "[red]no"
-        sim = "" if e.similarity is None else f"{e.similarity:.2f}"
-        table.add_row(e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine, heard, sim)
+        sim = ["" if e.similarity is None else f"{e.similarity:.2f}"] if similarity else []
+        table.add_row(e.kind, escape(e.text), f"{e.start:.2f}-{e.end:.2f}", e.engine,
+                      heard, *sim, escape("; ".join(e.weaknesses())))
     out.print(table)
     err.print("wrote " + ", ".join(str(p) for p in paths.values()))
 

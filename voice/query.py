@@ -74,18 +74,25 @@ class QueryVoice:
     language, words it cannot align)."""
 
     def __init__(self, aligner, language: str = "en") -> None:
-        from hibari import Hibari
-
-        from retake.core.engines import find
-        from retake.voice.engines import QUERY_ENGINES
-
         self.aligner = aligner
         self.language = language
-        spec = find(QUERY_ENGINES, "hibari", "query voice")
-        model = spec.files[0].locate()
-        # the model path is given, so hibari never looks for (or downloads) a voice file
-        self.tts = Hibari(voice="heart", model=str(model), threads=1)
+        self.cache_dir = getattr(aligner, "cache_dir", None)
+        self._tts = None
         self._stats: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def tts(self):
+        """The hibari voice, loaded on first use (a cached query never needs it)."""
+        if self._tts is None:
+            from hibari import Hibari
+
+            from retake.core.engines import find
+            from retake.voice.engines import QUERY_ENGINES
+
+            model = find(QUERY_ENGINES, "hibari", "query voice").files[0].locate()
+            # the model path is given, so hibari never looks for (or downloads) a voice file
+            self._tts = Hibari(voice="heart", model=str(model), threads=1)
+        return self._tts
 
     def speak(self, text: str, sample_rate: int, seed: int = 0) -> np.ndarray:
         """`text` in the query voice at `sample_rate` (deterministic for a seed)."""
@@ -93,6 +100,34 @@ class QueryVoice:
 
         x = self.tts(text, seed=seed).astype(np.float32)
         return resample(x, self.tts.sample_rate, sample_rate)
+
+    def recording(self, text: str, sample_rate: int, seed: int = 0) -> Recording:
+        """`text` said by the query voice, aligned and analysed; cached by text, seed and
+        rate (a script re-running an edit never loads the voice again)."""
+        from retake.align.audio import Audio
+        from retake.align.types import Alignment
+        from retake.core import cache
+
+        key = cache.content_key(np.zeros(1, np.float32), sample_rate,
+                                f"query-v1:{seed}:{text}")
+        hit = cache.load_arrays(self.cache_dir, "query", key)
+        al = cache.load(self.cache_dir, "query", key, parse=Alignment.from_json)
+        if hit is not None and al is not None and {"samples", "f0", "mfcc", "energy"} <= set(hit):
+            rec = Recording(hit["samples"], sample_rate, al, hit["f0"], hit["mfcc"],
+                            hit["energy"])
+            from retake.voice.analysis import build_units
+
+            rec.units = build_units(rec)
+            return rec
+        x = self.speak(text, sample_rate, seed)
+        if len(x) < sample_rate // 10:
+            raise ValueError("the query voice said nothing")
+        al = self.aligner.align(Audio(x, sample_rate), text)
+        rec = _analysed(x, sample_rate, al)
+        cache.store_arrays(self.cache_dir, "query", key, samples=rec.samples, f0=rec.f0,
+                           mfcc=rec.mfcc, energy=rec.energy)
+        cache.store(self.cache_dir, "query", key, al.to_json())
+        return rec
 
     def stats(self, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """The query voice's long-term cepstral mean and deviation at this sample rate."""
@@ -109,14 +144,15 @@ class QueryVoice:
 
             key = cache.content_key(np.zeros(1, np.float32), sample_rate,
                                     "query-stats-v2:" + _CALIBRATION)
-            hit = cache.load_arrays(None, "features", key)
+            hit = cache.load_arrays(self.cache_dir, "features", key)
             if hit is not None and {"mean", "std", "f0sd"} <= set(hit):
                 self._stats[sample_rate] = (hit["mean"], hit["std"], hit["f0sd"])
             else:
                 rec = _analysed(self.speak(_CALIBRATION, sample_rate), sample_rate, None)
                 mean, std = speech_stats(rec)
                 f0sd = np.array([semitone_sd(rec.f0)])
-                cache.store_arrays(None, "features", key, mean=mean, std=std, f0sd=f0sd)
+                cache.store_arrays(self.cache_dir, "features", key, mean=mean, std=std,
+                                   f0sd=f0sd)
                 self._stats[sample_rate] = (mean, std, f0sd)
         return self._stats[sample_rate]
 
@@ -125,19 +161,16 @@ class QueryVoice:
         """Say `before + words + after` (ending with `end`, e.g. "." or ","), align it, and
         describe the phones of `words`; None unless they align to as many phones as the
         `expected` labels."""
-        from retake.align.audio import Audio
 
         if self.language != "en" or not words:
             return None
         text = " ".join([*before, *words, *after]) + end
         try:
-            x = self.speak(text, sample_rate, seed)
-            if len(x) < sample_rate // 10:
-                return None
-            al = self.aligner.align(Audio(x, sample_rate), text)
+            rec = self.recording(text, sample_rate, seed)
         except Exception as exc:  # noqa: BLE001 - a guide, never a reason to fail the edit
             log.info("query voice could not say %r: %s", text, exc)
             return None
+        al = rec.alignment
         spoken = [w for w in al.words for _ in (w.spoken or [w.text])]
         if len(spoken) != len(before) + len(words) + len(after):
             return None
@@ -151,7 +184,6 @@ class QueryVoice:
         # phone it still describes the same sounds, so only the count must agree
         if len(phones) != len(expected):
             return None
-        rec = _analysed(x, sample_rate, al)
         mean, std = self.stats(sample_rate)
         line = _pitch_line(rec, phones[0].start, phones[-1].end)
         out = []

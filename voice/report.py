@@ -22,6 +22,9 @@ class Join:
     loudness_jump_db: float
 
 
+WEAK_SIMILARITY = 0.7  # resemblyzer cosine of a span with context against its recording
+
+
 @dataclass
 class EditSpan:
     """One edit in the edited recording's time line."""
@@ -38,6 +41,22 @@ class EditSpan:
     borrowed: list[str] | None = None  # phones made from the query voice (no stand-in fits)
     heard: bool | None = None  # an independent recogniser heard the new words (None: not checked)
     heard_text: str | None = None  # what it heard around the span
+
+    def weaknesses(self) -> list[str]:
+        """Why a listener may notice this span, in plain words ([] when nothing is known)."""
+        out = []
+        if self.heard is False:
+            out.append("the recogniser did not hear these words")
+        if self.engine == "fallback":
+            out.append("spoken by espeak-ng (the recording lacks its sounds)")
+        if self.borrowed:
+            out.append("sounds the speaker never said, from the query voice: "
+                       + " ".join(self.borrowed))
+        if self.substituted:
+            out.append("nearest stand-ins: " + " ".join(self.substituted))
+        if self.similarity is not None and self.similarity < WEAK_SIMILARITY:
+            out.append(f"unlike the speaker (similarity {self.similarity:.2f})")
+        return out
 
     def heard_label(self) -> str:
         """"yes", "no" or "not checked", for tables."""
