@@ -105,3 +105,21 @@ def test_the_query_voice_is_registered_with_its_weights():
     [spec] = QUERY_ENGINES
     assert spec.license.startswith("Apache-2.0") and spec.files
     assert verify_weights(spec) == []
+
+
+def test_a_borrowed_phone_is_converted_toward_the_speaker(plain):
+    """The query voice (a woman, ~195 Hz) is moved to the speaker's pitch and resonances
+    before any of its phones is used."""
+    from retake.voice.query import converted, formant_ratio, semitone_sd
+
+    editor, rec, _ = plain
+    voice = editor.query_voice()
+    q = voice.recording("The lazy cat sat on the mat now.", rec.sample_rate)
+    out = converted(q, rec)
+    assert len(out.samples) == len(q.samples) and len(out.units) == len(q.units)
+    gap_before = abs(12 * np.log2(q.median_f0() / rec.median_f0()))
+    gap_after = abs(12 * np.log2(out.median_f0() / rec.median_f0()))
+    assert gap_after < 2.0 < gap_before
+    assert semitone_sd(out.f0) > 0.5  # the melody survives the move
+    ratio = formant_ratio(q, rec)
+    assert 0.75 <= ratio <= 1.33 and abs(np.log(formant_ratio(out, rec))) < abs(np.log(ratio)) + 0.02

@@ -216,21 +216,46 @@ def query_moves(query: Query, ratio: float) -> np.ndarray | None:
     return ratio * filled
 
 
-def converted(query: Recording, rec: Recording) -> Recording:
-    """The query phrase made to sit in the speaker's recording: its long-term spectrum
-    matched to the speaker's, at the speaker's speech level (pitch and timing are set per
-    phone later, by PSOLA, like any unit)."""
-    from dataclasses import replace
+def formant_ratio(query: Recording, rec: Recording, seconds: float = 30.0) -> float:
+    """How much higher the query voice's formants sit than the speaker's (median F2 and F3
+    over voiced frames, geometric mean of the two ratios; 0.75-1.33): a vocal-tract length
+    to undo, so a borrowed phone does not keep another person's resonances."""
+    import parselmouth
 
-    from retake.voice.analysis import build_units
+    def formants(r: Recording) -> np.ndarray:
+        n = min(len(r.samples), int(seconds * r.sample_rate))
+        snd = parselmouth.Sound(r.samples[:n].astype(np.float64), r.sample_rate)
+        fm = snd.to_formant_burg(time_step=0.01, max_number_of_formants=5,
+                                 maximum_formant=5500.0)
+        voiced = [t for t in fm.xs() if r.f0[r.frame(t)] > 0]
+        out = [[fm.get_value_at_time(k, t) for k in (2, 3)] for t in voiced]
+        return np.nanmedian(np.array(out, dtype=np.float64), axis=0) if out else np.zeros(2)
+
+    q, s = formants(query), formants(rec)
+    if not (np.all(q > 0) and np.all(s > 0)):
+        return 1.0
+    return float(np.clip(np.sqrt(np.prod(q / s)), 0.75, 1.33))
+
+
+def converted(query: Recording, rec: Recording) -> Recording:
+    """The query phrase made to sit in the speaker's recording: its formants shifted and
+    its pitch moved to the speaker's (Praat's "Change gender": resampling plus PSOLA, timing
+    kept), its long-term spectrum matched to the speaker's, at the speaker's speech level.
+    Each borrowed phone's own pitch and duration are then set by PSOLA, like any unit."""
+    import parselmouth
+    from parselmouth.praat import call
+
     from retake.voice.render import _match_envelope
 
-    x = _match_envelope(query.samples, rec)
+    shift = 1.0 / formant_ratio(query, rec)
+    snd = parselmouth.Sound(query.samples.astype(np.float64), query.sample_rate)
+    moved = call(snd, "Change gender", 75, 600, shift, rec.median_f0(), 1.0, 1.0)
+    x = moved.values[0].astype(np.float32)[: len(query.samples)]
+    x = np.pad(x, (0, len(query.samples) - len(x)))
+    x = _match_envelope(x, rec)
     gain_db = rec.speech_level() - query.speech_level()
-    out = replace(query, samples=(x * 10 ** (gain_db / 20)).astype(np.float32),
-                  energy=query.energy + gain_db)
-    out.units = build_units(out)
-    return out
+    return _analysed((x * 10 ** (gain_db / 20)).astype(np.float32), query.sample_rate,
+                     query.alignment)
 
 
 def _analysed(x: np.ndarray, sample_rate: int, alignment) -> Recording:
