@@ -79,6 +79,10 @@ def test_a_missing_phone_is_borrowed_alone(plain):
                          EditOptions(watermark=False, exclude=no_d))
     [span] = [e for e in result.report.edits if e.kind != "delete"]
     assert span.engine == "units" and span.borrowed == ["N"]
+    # the report says plainly why this span may be noticed
+    [weak] = [e["weak_because"] for e in result.report.to_dict()["edits"]
+              if e["kind"] != "delete"]
+    assert any("query voice: N" in w for w in weak)
 
 
 def test_pitch_inside_a_new_span_moves(plain):

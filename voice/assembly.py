@@ -15,6 +15,7 @@ import numpy as np
 from retake.align.types import Alignment, Phone, Word
 from retake.core.engines import find
 from retake.voice.analysis import VOWELS, Recording
+from retake.voice.cuts import CUT_FADE_S, Cuts
 from retake.voice.engines import COQUI, VOICE_ENGINES
 from retake.voice.phones import stand_in, substitutions
 from retake.voice.plan import Op, sources
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAUSE_S = 0.06
-CUT_FADE_S = 0.02  # crossfade where a deletion joins two kept stretches
-CUT_SEARCH_S = 0.04  # how far from a fused word boundary a deletion looks for a quiet frame
 
 
 @dataclass
@@ -77,25 +75,16 @@ class Assembly:
         self.rate = local_rate(rec, inv)
         self.final = final_lengthening(rec, inv)
         self._contours: dict[tuple[str, bool], np.ndarray] | None = None
+        self.cuts = Cuts(rec, old)
 
     # -- cuts -------------------------------------------------------------------------
 
     def boundary(self, i: int) -> float:
-        """Where to cut between old word i and i+1 (seconds): mid-pause, or the quietest
-        point near the junction."""
-        if i < 0:
-            return 0.0
-        if i >= len(self.old) - 1:
-            return self.rec.duration
-        e0, s1 = self.old[i].end, self.old[i + 1].start
-        if s1 - e0 >= PAUSE_S:
-            return (e0 + s1) / 2
-        return self._quiet(min(e0, s1), 0.015)
+        """Where to cut between old word i and i+1 (seconds); see `Cuts.boundary`."""
+        return self.cuts.boundary(i)
 
     def _quiet(self, t: float, radius: float) -> float:
-        from retake.voice.render import _cut
-
-        return _cut(self.rec, t, radius) / self.sr
+        return self.cuts.quiet(t, radius)
 
     def span(self, t0: float, t1: float, fade_left: float = XFADE_S,
              fade_right: float = XFADE_S) -> np.ndarray:
@@ -106,62 +95,6 @@ class Assembly:
         piece = x[max(0, a):min(len(x), b)]
         # at the ends of the recording, pad so every piece carries exactly its margin
         return np.pad(piece, (max(0, -a), max(0, b - len(x))))
-
-    def fused(self, i: int) -> bool:
-        """Whether old words i and i+1 run into each other (no pause to cut in)."""
-        if i < 0 or i >= len(self.old) - 1:
-            return False
-        return self.old[i + 1].start - self.old[i].end < PAUSE_S
-
-    def _cut_frames(self, i: int) -> list[int]:
-        """Candidate 10 ms frames to cut at between old words i and i+1: within
-        `CUT_SEARCH_S` of their boundary (never past the middle of either word) where they
-        are fused, else the one frame of the usual boundary (mid-pause)."""
-        rec = self.rec
-        if not self.fused(i):
-            return [rec.frame(self.boundary(i))]
-        a, b = self.old[i], self.old[i + 1]
-        t = (a.end + b.start) / 2
-        lo = max(t - CUT_SEARCH_S, (a.start + a.end) / 2)
-        hi = min(t + CUT_SEARCH_S, (b.start + b.end) / 2)
-        f0, f1 = rec.frame(lo), rec.frame(hi)
-        return list(range(f0, f1 + 1)) if f1 > f0 else [rec.frame(self.boundary(i))]
-
-    def deletion_cuts(self, i0: int, i1: int) -> tuple[float, float]:
-        """Where to cut out old words [i0, i1) between two kept stretches: mid-pause where
-        there is one; where words are fused, the pair of frames near the two boundaries
-        that are quiet and as loud as each other (a stop's closure, a weak fricative, the
-        same level on both sides), so the join steps no more than speech does. The resume
-        point is then moved by up to a pitch period so the two sides overlap in phase
-        (WSOLA): the `CUT_FADE_S` crossfade never pits a voiced period against its
-        opposite."""
-        if not (self.fused(i0 - 1) or self.fused(i1 - 1)):
-            return self.boundary(i0 - 1), self.boundary(i1 - 1)
-        e = self.rec.energy
-        last = len(e) - 1
-        lefts, rights = self._cut_frames(i0 - 1), self._cut_frames(i1 - 1)
-        floor = min(float(e[lefts].min()), float(e[rights].min()))
-        best = min((abs(e[max(fa - 1, 0)] - e[min(fr + 1, last)])
-                     + 0.25 * ((e[fa] + e[fr]) / 2 - floor), fa, fr)
-                    for fa in lefts for fr in rights)
-        t_at = self._quiet((best[1] + 0.5) * 0.01, 0.005)
-        t_res = self._quiet((best[2] + 0.5) * 0.01, 0.005)
-        return t_at, t_res + self._phase_shift(t_at, t_res)
-
-    def _phase_shift(self, t_at: float, t_res: float, max_s: float = 0.008) -> float:
-        """The shift of the resume point (within ±max_s) whose surroundings best match the
-        audio around the cut (normalised cross-correlation over one crossfade)."""
-        x, sr = self.rec.samples, self.sr
-        h, m = int(CUT_FADE_S * sr / 2), int(max_s * sr)
-        a, b = int(t_at * sr), int(t_res * sr)
-        if a - h < 0 or b - h - m < 0 or a + h > len(x) or b + h + m > len(x):
-            return 0.0
-        ref = x[a - h:a + h].astype(np.float64)
-        seg = x[b - h - m:b + h + m].astype(np.float64)
-        corr = np.correlate(seg, ref, mode="valid")
-        energy = np.convolve(seg ** 2, np.ones(2 * h), mode="valid")
-        score = corr / np.sqrt(energy * float(ref @ ref) + 1e-12)
-        return (int(np.argmax(score)) - m) / sr
 
     # -- new speech ---------------------------------------------------------------------
 
@@ -485,7 +418,7 @@ class Assembly:
         t_out = 0.0
         n = len(self.old)
         # a deletion between two kept stretches: its cuts, fixed before either is placed
-        cuts = {k: self.deletion_cuts(op.i0, op.i1) for k, op in enumerate(ops)
+        cuts = {k: self.cuts.deletion(op.i0, op.i1) for k, op in enumerate(ops)
                 if op.kind == "delete" and 0 < k < len(ops) - 1
                 and ops[k - 1].kind == "keep" and ops[k + 1].kind == "keep"}
 

@@ -169,6 +169,8 @@ class EditReport:
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         d = asdict(self)
+        for e, out in zip(self.edits, d["edits"], strict=True):
+            out["weak_because"] = e.weaknesses()
         d["format"] = "retake.edit-report"
         d["disclosure"] = ("Edited with Retake. Synthesized spans: " + (", ".join(
             f"{e.start:.2f}-{e.end:.2f} s ({e.text!r})" for e in self.synthesized) or "none"))
