@@ -14,7 +14,7 @@ from rich.table import Table
 
 SAMPLE_TEXT = (
     "Welcome to Retake. This short voiceover was generated on your machine, and every "
-    "word of it has been aligned, even numbers like 42 and names like Zyxel. Change a "
+    "word of it has been aligned, even numbers like 42 and names like Zurich. Change a "
     "word in the transcript, and Retake says the new word in the same voice, then tells "
     "you plainly where the audio was changed."
 )
@@ -77,7 +77,7 @@ def run_demo(folder: Path, out: Console, err: Console) -> None:
 
 
 EDITED_TEXT = SAMPLE_TEXT.replace("has been aligned", "has been edited").replace(
-    "numbers like 42 and names like Zyxel", "names like Zyxel and numbers like 42").replace(
+    "numbers like 42 and names like Zurich", "names like Zurich and numbers like 42").replace(
     "the same voice", "the speaker's own voice")
 
 
