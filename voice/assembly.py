@@ -37,7 +37,7 @@ from retake.voice.render import (
 )
 from retake.voice.report import EditReport, EditSpan, measure_joins
 from retake.voice.timemap import Inserted, TimeMap
-from retake.voice.units import Inventory, Target, Weights, select
+from retake.voice.units import Edge, Inventory, Target, Weights, select
 
 if TYPE_CHECKING:
     from retake.voice.edit import Editor
@@ -85,6 +85,12 @@ class Assembly:
 
     def _quiet(self, t: float, radius: float) -> float:
         return self.cuts.quiet(t, radius)
+
+    def edge(self, t: float, before: bool) -> Edge:
+        """The recording's frame just before (`before`) or just after a cut at `t`."""
+        r = self.rec
+        f = max(r.frame(t) - 1, 0) if before else min(r.frame(t) + 1, len(r.energy) - 1)
+        return Edge(r.mfcc[f], float(r.f0[f]), float(r.energy[f]))
 
     def span(self, t0: float, t1: float, fade_left: float = XFADE_S,
              fade_right: float = XFADE_S) -> np.ndarray:
@@ -241,8 +247,11 @@ class Assembly:
 
     def synthesize(self, words: list[str], left: str, right: str, f0_left: float,
                    f0_right: float, kind: str = "none", melody: np.ndarray | None = None,
-                   around: Around | None = None) -> tuple[list[Rendered], list[int]]:
-        """Render new words `takes` times, best first."""
+                   around: Around | None = None,
+                   edges: tuple[Edge | None, Edge | None] = (None, None)
+                   ) -> tuple[list[Rendered], list[int]]:
+        """Render new words `takes` times, best first. `edges`: the recording's frames the
+        span joins on its left and right (None after or before a pause)."""
         spec = find(VOICE_ENGINES, self.opt.engine, "voice")
         query = None
         if spec.name != COQUI:
@@ -287,7 +296,7 @@ class Assembly:
         for k in range(max(1, self.opt.takes)):
             weights = Weights() if k == 0 else Weights(join_base=0.6 + 0.2 * k)
             inv = base if not banned else without(base, banned)
-            units = select(inv, targets, weights)
+            units = select(inv, targets, weights, left=edges[0], right=edges[1])
             if any(u is None for u in units):
                 break
             cost = sum(inv.target_cost(u, t, weights) for u, t in zip(units, targets,
@@ -486,10 +495,13 @@ class Assembly:
                     last_src = src is srcs[-1]
                     melody = (self.melody(op.i0, op.i1) if op.i1 > op.i0 and len(srcs) == 1
                               and self.opt.transfer_prosody else None)
+                    edges = (self.edge(t_at, before=True) if left != "SIL" else None,
+                             self.edge(t_resume, before=False)
+                             if last_src and right != "SIL" else None)
                     renders, per_word = self.synthesize(
                         src.words, left, right if last_src else "SIL", f0l, f0r,
                         kind if last_src else "none", melody,
-                        self.around(op.i0, op.i1, kind) if len(srcs) == 1 else None)
+                        self.around(op.i0, op.i1, kind) if len(srcs) == 1 else None, edges)
                     best = renders[0]
                     half = int(XFADE_S * sr / 2)
                     audio = match_level(best.samples, self.rec, level, sr)

@@ -31,6 +31,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """The recording's frame that new speech joins at one end of its span (10 ms MFCC,
+    F0, log energy): selection weighs the join with it as with any unit join."""
+
+    mfcc: np.ndarray
+    f0: float
+    energy: float
+
+
+@dataclass(frozen=True)
 class Weights:
     """Relative weights of the costs (tuned on the reconstruction benchmark)."""
 
@@ -192,6 +202,16 @@ class Inventory:
             cost += w.acoustic * d / math.sqrt(len(t.cepstra))
         return cost
 
+    def edge_cost(self, edge: Edge, u: Unit, w: Weights, before: bool) -> float:
+        """How audible the join between the recording's `edge` frame and unit `u` would
+        be: `edge` comes before `u` (`before`) or after it."""
+        r = self.recs[u.source]
+        f = r.frame(u.start) if before else max(r.frame(u.end) - 1, 0)
+        spec = float(np.linalg.norm(edge.mfcc - r.mfcc[f])) / self._mfcc_scale
+        pitch = _semitones(edge.f0, r.f0[f]) / 4.0
+        energy = abs(edge.energy - r.energy[f]) / 6.0
+        return w.join_spectral * spec + w.join_pitch * pitch + w.join_energy * energy
+
     def join_cost(self, a: Unit, b: Unit, w: Weights) -> float:
         """How audible the join from unit `a` to unit `b` would be (0 if natural)."""
         if self.follows(a, b):
@@ -205,8 +225,10 @@ class Inventory:
 
 
 def select(inv: Inventory, targets: list[Target], weights: Weights = Weights(),
-           candidates: int = 40) -> list[Unit | None]:
-    """Viterbi unit selection; None for a target whose phone the inventory lacks."""
+           candidates: int = 40, left: Edge | None = None, right: Edge | None = None
+           ) -> list[Unit | None]:
+    """Viterbi unit selection; None for a target whose phone the inventory lacks. `left`
+    and `right`: the recording's frames the span joins (their join costs count too)."""
     cands: list[list[Unit]] = []
     tcost: list[np.ndarray] = []
     for t in targets:
@@ -228,6 +250,10 @@ def select(inv: Inventory, targets: list[Target], weights: Weights = Weights(),
                     ids.add(nxt)
         cands.append(chosen)
         tcost.append(np.array([inv.target_cost(u, t, weights) for u in chosen]))
+    if left is not None and cands and cands[0]:
+        tcost[0] = tcost[0] + [inv.edge_cost(left, u, weights, True) for u in cands[0]]
+    if right is not None and cands and cands[-1]:
+        tcost[-1] = tcost[-1] + [inv.edge_cost(right, u, weights, False) for u in cands[-1]]
 
     out: list[Unit | None] = [None] * len(targets)
     # Viterbi over each stretch of targets that all have candidates.
