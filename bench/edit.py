@@ -35,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT.parent / "shared" / "media" / "speech"
 RESULTS = ROOT / "bench" / "results"
+CARRIER_S = 12.0  # longer utterances are judged on ±3 s around the word
 sys.path.insert(0, str(ROOT))
 
 
@@ -207,9 +208,14 @@ def run_condition(cond: dict, rng: random.Random, tools: dict, listen_dir: Path,
         others = np.mean([e for i, e in enumerate(utt_emb) if i != u] or utt_emb, axis=0)
         others /= np.linalg.norm(others)
         around_natural = rec.samples[int(max(0, ws - 1) * sr):int((we + 1) * sr)]
+        natural_carrier = items[u][0].samples
+        if items[u][0].duration > CARRIER_S:
+            c0 = max(0.0, ws - starts[u] - CARRIER_S / 4)
+            natural_carrier = natural_carrier[int(c0 * sr):int((we - starts[u] + CARRIER_S / 4)
+                                                               * sr)]
         natural_row = {
             "whisper_heard": whisper_has(tools["whisper"], around_natural, sr, wtext),
-            "recognised": recognise_has(tools["sphinx"], items[u][0].samples, sr, wtext),
+            "recognised": recognise_has(tools["sphinx"], natural_carrier, sr, wtext),
             "similarity": float(np.dot(utt_emb[u], others)),
             "span_similarity": float(np.dot(embed(original, sr), others)),
             "pitch_sd": pitch_sd(original, sr),
@@ -225,6 +231,10 @@ def run_condition(cond: dict, rng: random.Random, tools: dict, listen_dir: Path,
             u0 = tm.to_edited(starts[u])
             u1 = tm.to_edited(starts[u] + items[u][0].duration)
             carrier = result.samples[int(u0 * sr):int(u1 * sr)]
+            if u1 - u0 > CARRIER_S:  # a long recording: ±3 s around the word is its carrier
+                c0 = max(u0, span.start - CARRIER_S / 4)
+                carrier = result.samples[int(c0 * sr):int(min(u1, span.end + CARRIER_S / 4)
+                                                         * sr)]
             rebuilt = result.samples[int(span.start * sr):int(span.end * sr)]
             mcd, f0_rmse = mcd_and_f0(original, rebuilt, sr)
             around = result.samples[int(max(0, span.start - 1) * sr):int((span.end + 1) * sr)]
@@ -396,7 +406,8 @@ def main() -> int:
         "sphinx": SphinxEngine(),
         "whisper": build(TRANSCRIBE_ENGINES, "whisper", "transcription"),
     }
-    listen_dir = RESULTS / "listen"
+    # a trial run (--out NAME) keeps its audio apart and leaves the listening page alone
+    listen_dir = RESULTS / ("listen" if args.out == "edit" else f"listen-{args.out}")
     listen_dir.mkdir(parents=True, exist_ok=True)
     for old in listen_dir.glob("*.wav"):
         old.unlink()
@@ -421,8 +432,9 @@ def main() -> int:
     print("speed (CPU s):", json.dumps(result["speed"]))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (RESULTS / "listen.html").write_text(listen_page(conds, all_rows))
-    print(f"wrote {RESULTS / (args.out + '.json')} and {RESULTS / 'listen.html'}")
+    if args.out == "edit":
+        (RESULTS / "listen.html").write_text(listen_page(conds, all_rows))
+    print(f"wrote {RESULTS / (args.out + '.json')} and {listen_dir}")
     return 0
 
 
