@@ -44,12 +44,14 @@ def test_the_query_voice_says_the_words_in_their_sentence(plain):
     # the query's melody moves (a neural voice is not a flat line)
     moving = [p.semitones for p in q.phones if p.semitones is not None]
     assert len(moving) >= 2 and np.ptp(moving) > 0.5
-    # guided targets carry its cepstra and keep the rule's total length within reason
+    # guided targets carry its cepstra; their length follows the speaker's pace, measured
+    # on the context words both said, so it stays near the rules' estimate
+    assert q.rate is not None and 0.5 <= q.rate <= 2.0
     rules, _ = asm.targets(["happy", "cat"], "AO", "B", 120.0, 120.0)
     guided, _ = asm.targets(["happy", "cat"], "AO", "B", 120.0, 120.0, query=q)
     assert all(t.cepstra is not None for t in guided)
     assert sum(t.duration for t in guided) == pytest.approx(sum(t.duration for t in rules),
-                                                            rel=0.05)
+                                                            rel=0.35)
     # an edit switched off from the query voice uses none
     off = Assembly(editor, rec, old_words(rec), Inventory([rec]), EditOptions(query=False))
     assert off.query(["happy"], expected[:4], around, seed=0) is None

@@ -141,8 +141,14 @@ class Assembly:
         moves = None
         if query is not None:
             q = np.array([p.duration for p in query.phones])
-            scale = sum(durs) / max(float(q.sum()), 1e-3)
-            durs = [(1 - QUERY_TIMING) * d + QUERY_TIMING * qd * scale
+            # the speaker's pace against the query voice's over the words both said (and
+            # the user's --speed and --emphasis), or else the rules' total for the new words
+            if query.rate:
+                q = q * query.rate / max(self.opt.speed, 0.2) * np.array(
+                    [1.0 + 0.4 * self.opt.emphasis if st else 1.0 for _, _, st in seq])
+            else:
+                q = q * sum(durs) / max(float(q.sum()), 1e-3)
+            durs = [(1 - QUERY_TIMING) * d + QUERY_TIMING * qd
                     for d, qd in zip(durs, q, strict=True)]
             moves = query_moves(query, self.pitch_ratio())
         # pitch: the line between the context's pitch, plus the speaker's own typical word
@@ -193,7 +199,7 @@ class Assembly:
         if voice is None:
             return None
         return voice.say(around.before, words, around.after, around.end, self.sr, expected,
-                         seed)
+                         seed, (*around.before_s, *around.after_s))
 
     def around(self, i0: int, i1: int, kind: str) -> Around:
         """The words the query voice says around new words replacing old [i0, i1): back to
@@ -213,7 +219,14 @@ class Assembly:
                     break
                 j += 1
         end = {"stop": ".", "comma": ","}.get(kind, "")
-        return Around(before, after, end or ".")
+
+        def took(k: int) -> float | None:
+            o = self.old[k]
+            return o.end - o.start if o.usable and o.end > o.start else None
+
+        return Around(before, after, end or ".",
+                      tuple(took(k) for k in range(i + 1, i0)),
+                      tuple(took(k) for k in range(i1, i1 + len(after))))
 
     def melody(self, i0: int, i1: int) -> np.ndarray | None:
         """The pitch contour of the old words [i0, i1) that new words replace (gaps

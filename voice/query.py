@@ -49,6 +49,8 @@ class Around:
     before: list[str]
     after: list[str]
     end: str  # "." or ","
+    before_s: tuple[float | None, ...] = ()  # how long the speaker took over each word
+    after_s: tuple[float | None, ...] = ()  # (None: not aligned in the recording)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Query:
 
     phones: list[QueryPhone]
     recording: Recording  # the whole query phrase, analysed, at the recording's rate
+    rate: float | None = None  # the speaker's time over the query's on the shared context
 
 
 class QueryVoice:
@@ -157,10 +160,12 @@ class QueryVoice:
         return self._stats[sample_rate]
 
     def say(self, before: list[str], words: list[str], after: list[str], end: str,
-            sample_rate: int, expected: list[str], seed: int = 0) -> Query | None:
+            sample_rate: int, expected: list[str], seed: int = 0,
+            spoken_s: tuple[float | None, ...] = ()) -> Query | None:
         """Say `before + words + after` (ending with `end`, e.g. "." or ","), align it, and
         describe the phones of `words`; None unless they align to as many phones as the
-        `expected` labels."""
+        `expected` labels. `spoken_s`: the speaker's own durations of the `before` and
+        `after` words, which set the query's `rate`."""
 
         if self.language != "en" or not words:
             return None
@@ -195,7 +200,14 @@ class QueryVoice:
                   if len(f) >= 2 and line(mid) > 0 else None)
             out.append(QueryPhone(p.label, p.end - p.start, st,
                                   unit_cepstra(rec, p.start, p.end, mean, std)))
-        return Query(out, rec)
+        context = [*spoken[:len(before)], *spoken[len(before) + len(words):]]
+        pairs = [(mine_s, w.end - w.start) for mine_s, w in zip(spoken_s, context,
+                                                                  strict=False)
+                 if mine_s and w.aligned and w.end > w.start]
+        theirs = sum(q for _, q in pairs)
+        rate = (sum(m for m, _ in pairs) / theirs if theirs >= 0.3 and len(pairs) >= 2
+                else None)
+        return Query(out, rec, None if rate is None else float(np.clip(rate, 0.5, 2.0)))
 
 
 def semitone_sd(f0: np.ndarray) -> float:
