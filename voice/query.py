@@ -257,14 +257,14 @@ def converted(query: Recording, rec: Recording) -> Recording:
     import parselmouth
     from parselmouth.praat import call
 
-    from retake.voice.render import _match_envelope
+    from retake.voice.render import match_envelope
 
     shift = 1.0 / formant_ratio(query, rec)
     snd = parselmouth.Sound(query.samples.astype(np.float64), query.sample_rate)
     moved = call(snd, "Change gender", 75, 600, shift, rec.median_f0(), 1.0, 1.0)
     x = moved.values[0].astype(np.float32)[: len(query.samples)]
     x = np.pad(x, (0, len(query.samples) - len(x)))
-    x = _match_envelope(x, rec)
+    x = match_envelope(x, rec)
     gain_db = rec.speech_level() - query.speech_level()
     return _analysed((x * 10 ** (gain_db / 20)).astype(np.float32), query.sample_rate,
                      query.alignment)

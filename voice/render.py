@@ -198,7 +198,7 @@ def render_external(rec: Recording, audio: np.ndarray, rate: int, words: list[st
     idx = np.flatnonzero(env) if env is not None else np.zeros(0, int)
     if len(idx):
         x = x[max(0, idx[0] - 40):idx[-1] + 40]
-    x = _match_envelope(x, rec)
+    x = match_envelope(x, rec)
     phones = None
     if aligner is not None and len(x) > rec.sample_rate // 5:
         try:
@@ -223,7 +223,7 @@ def _ltas(x: np.ndarray, n_fft: int = 1024) -> np.ndarray:
     return np.sqrt(np.mean(loud, axis=1) + 1e-12)
 
 
-def _match_envelope(x: np.ndarray, rec: Recording) -> np.ndarray:
+def match_envelope(x: np.ndarray, rec: Recording) -> np.ndarray:
     """Filter `x` so its long-term spectrum follows the speaker's (smoothed ratio, ±12 dB)."""
     import librosa
     from scipy.ndimage import uniform_filter1d

@@ -125,17 +125,20 @@ class Inventory:
                          if u.next_index is not None and u.next_index in self._by_id}
         d = np.diff(self.rec.mfcc, axis=0)
         self._mfcc_scale = float(np.median(np.linalg.norm(d, axis=1))) + 1e-6
-        self._cepstra: dict[int, np.ndarray] | None = None
+        self._cepstra: dict[int, np.ndarray] = {}
+        self._stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.foreign_source: int | None = None  # the recording of another voice, if any
 
     def cepstra(self, u: Unit) -> np.ndarray:
-        """The unit's cepstra normalised by its own recording's speech statistics (built for
-        every unit on first use), comparable with a query voice's phone."""
-        if self._cepstra is None:
-            stats = [speech_stats(r) for r in self.recs]
-            self._cepstra = {v.index: unit_cepstra(self.recs[v.source], v.start, v.end,
-                                                   *stats[v.source]) for v in self.units}
-        return self._cepstra[u.index]
+        """The unit's cepstra normalised by its own recording's speech statistics (built on
+        first use, per unit), comparable with a query voice's phone."""
+        hit = self._cepstra.get(u.index)
+        if hit is None:
+            if u.source not in self._stats:
+                self._stats[u.source] = speech_stats(self.recs[u.source])
+            hit = unit_cepstra(self.recs[u.source], u.start, u.end, *self._stats[u.source])
+            self._cepstra[u.index] = hit
+        return hit
 
     def with_foreign(self, rec: Recording, labels: set[str]) -> Inventory:
         """This inventory plus the phones `labels` of another voice's `rec` (the query
@@ -155,7 +158,7 @@ class Inventory:
         ids = {u.index for u in foreign}
         inv._follows = {**self._follows, **{u.index: u.next_index for u in foreign
                                             if u.next_index in ids}}
-        inv._cepstra = None
+        inv._cepstra, inv._stats = dict(self._cepstra), dict(self._stats)
         inv.foreign_source = len(self.recs)
         return inv
 
