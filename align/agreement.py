@@ -3,7 +3,9 @@
 A forced aligner places every word somewhere: a completely wrong transcript, or German speech
 against an English one, still aligns with confident-looking words, and an edit then cuts the
 wrong audio. So before editing, Whisper tiny.en (the transcriber, which the aligner does not
-use) listens to up to three stretches of the recording (start, middle, end; 20 s each), and
+use) listens to three stretches of the recording (start, middle, end; 9 s each, cut in the
+pauses between words) joined into one clip of under 30 s, which it hears in one pass (it pads
+every call to 30 s, so three separate calls cost three times as much), and
 the share of the transcript's sounds there that it also hears, in order, is measured: both
 word sequences become phones (ARPAbet, stress dropped) and are matched. Phones, not words,
 because a recogniser that mishears an odd word ("jolly yaks" as "join the axe") still hears
@@ -33,7 +35,8 @@ from retake.core.engines import build
 
 REFUSE = 0.47
 WARN = 0.7
-WINDOW_S = 20.0
+SAMPLE_S = 28.0  # at most this much of the recording is heard (one Whisper pass)
+GAP_S = 0.4  # silence between the sampled stretches
 MIN_WORDS = 4  # fewer words than this in the sampled stretches: nothing to judge
 
 
@@ -68,12 +71,30 @@ def _words(text: str, language: str) -> list[str]:
     return [w.lower() for t in tokenize(text, language) for w in t.spoken]
 
 
-def _windows(duration: float) -> list[tuple[float, float]]:
-    if duration <= 3 * WINDOW_S:
+def _stretches(alignment: Alignment, duration: float) -> list[tuple[float, float]]:
+    """The start, middle and end of the recording, SAMPLE_S in all, each edge moved to the
+    nearest pause between aligned words (within 2 s) so no word is cut in two."""
+    if duration <= SAMPLE_S:
         return [(0.0, duration)]
+    words = alignment.words
+    gaps = [(a.end + b.start) / 2 for a, b in zip(words, words[1:], strict=False)
+            if a.aligned and b.aligned and b.start >= a.end]
+
+    def snap(t: float) -> float:
+        near = [g for g in gaps if abs(g - t) <= 2.0]
+        return min(near, key=lambda g: abs(g - t)) if near else t
+
+    n = SAMPLE_S / 3
     mid = duration / 2
-    return [(0.0, WINDOW_S), (mid - WINDOW_S / 2, mid + WINDOW_S / 2),
-            (duration - WINDOW_S, duration)]
+    out = []
+    for a, b in ((0.0, n), (mid - n / 2, mid + n / 2), (duration - n, duration)):
+        a = 0.0 if a <= 0 else snap(a)
+        b = duration if b >= duration else snap(b)
+        if out and a < out[-1][1]:
+            a = out[-1][1]
+        if b > a:
+            out.append((a, b))
+    return out
 
 
 def _phones(words: list[str], pronounce: Callable[[str], list[str]]) -> list[str]:
@@ -121,22 +142,25 @@ def transcript_agreement(audio: Audio, alignment: Alignment, transcriber: str = 
 
     pronounce = pronounce or (lambda w: g2p(w, alignment.language))
     x = resample(audio.samples, audio.sample_rate, ALIGN_RATE)
-    key = cache.content_key(x, alignment.transcript, transcriber, "agreement-v2")
+    key = cache.content_key(x, alignment.transcript, transcriber, "agreement-v3")
     hit = cache.load(cache_dir, "agreement", key, parse=lambda t: Agreement(**json.loads(t)))
     if hit is not None:
         return hit
     eng = ear() if ear is not None else None  # a recogniser the caller already loaded
     eng = eng or build(TRANSCRIBE_ENGINES, transcriber, "transcription",
                        language=alignment.language)
-    expected, heard = [], []
+    expected, pieces = [], []
     placed = _placed_words(alignment, len(x) / ALIGN_RATE)
-    for a, b in _windows(len(x) / ALIGN_RATE):
+    gap = np.zeros(int(GAP_S * ALIGN_RATE), np.float32)
+    for a, b in _stretches(alignment, len(x) / ALIGN_RATE):
         words = [text for text, t in placed if a <= t < b]
         if not words:
             continue
         expected += _words(" ".join(words), alignment.language)
-        piece = x[int(a * ALIGN_RATE):int(b * ALIGN_RATE)]
-        heard += _words(" ".join(w.text for w in eng.recognize(piece)), alignment.language)
+        pieces += [gap, x[int(a * ALIGN_RATE):int(b * ALIGN_RATE)]] if pieces else [
+            x[int(a * ALIGN_RATE):int(b * ALIGN_RATE)]]
+    heard = (_words(" ".join(w.text for w in eng.recognize(np.concatenate(pieces))),
+                    alignment.language) if pieces else [])
     if len(expected) < MIN_WORDS:
         result = Agreement(None, " ".join(heard), " ".join(expected))
     else:

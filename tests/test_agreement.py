@@ -54,3 +54,20 @@ def test_cli_refuses_a_wrong_transcript(tmp_path):
                        env={**os.environ}, timeout=300)
     assert r.returncode == 1 and r.stderr.startswith("error: the transcript does not match")
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_long_recording_is_heard_in_three_stretches_cut_between_words():
+    """Start, middle and end, under 30 s in all (one Whisper pass), each edge in a pause."""
+    from retake.align.agreement import SAMPLE_S, _stretches
+    from retake.align.types import Alignment, Word
+
+    # a word every 0.5 s lasting 0.4 s: the pauses sit at x.45
+    words = [Word(f"w{k}", 0.5 * k, 0.5 * k + 0.4, 1.0) for k in range(240)]
+    al = Alignment(words, 120.0)
+    got = _stretches(al, 120.0)
+    assert len(got) == 3 and got[0][0] == 0.0 and got[-1][1] == 120.0
+    assert got[0][1] < 60 < got[1][1] and got[1][1] < got[2][0]
+    assert sum(b - a for a, b in got) <= SAMPLE_S + 1.0
+    inner = [got[0][1], got[1][0], got[1][1], got[2][0]]
+    assert all(abs((t % 0.5) - 0.45) < 1e-6 for t in inner)
+    assert _stretches(al, 20.0) == [(0.0, 20.0)]
