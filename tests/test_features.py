@@ -57,3 +57,19 @@ def test_pitch_has_no_spurious_low_values(speech):
                                                          synth.sample_rate / 0.01))
     voiced = f0[f0 > 0]
     assert len(voiced) > 50 and voiced.min() >= 55.0
+
+
+def test_band_pass_matches_scipy_filtfilt():
+    """The speech-band filter (numpy, to spare scipy.signal's import) gives scipy's
+    zero-phase Butterworth frame energies to a fraction of a dB."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from retake.align.fit import band_pass, frame_energy_db
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(48000) * np.linspace(0.01, 1, 48000)).astype(np.float32)
+    x += np.sin(2 * np.pi * 100 * np.arange(48000) / 16000).astype(np.float32)
+    x[16000:20000] = 0
+    ref = sosfiltfilt(butter(4, [300, 3400], btype="band", fs=16000, output="sos"), x)
+    ours = band_pass(x, 300, 3400, 16000)
+    assert np.max(np.abs(frame_energy_db(ref.astype(np.float32)) - frame_energy_db(ours))) < 0.5
