@@ -133,3 +133,12 @@ def test_a_borrowed_phone_is_converted_toward_the_speaker(plain):
     ratio = formant_ratio(q, rec)
     after = formant_ratio(out, rec)
     assert 0.75 <= ratio <= 1.33 and abs(np.log(after)) < abs(np.log(ratio)) + 0.02
+    # and its long-term spectrum moves toward the speaker's
+    from retake.voice.render import _ltas
+
+    def shape(x):
+        db = 20 * np.log10(_ltas(x)[:400])
+        return db - np.median(db)
+
+    mine = shape(rec.samples)
+    assert np.mean(np.abs(shape(out.samples) - mine)) < np.mean(np.abs(shape(q.samples) - mine))
