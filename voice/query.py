@@ -216,26 +216,46 @@ def semitone_sd(f0: np.ndarray) -> float:
     return float(np.std(12 * np.log2(v))) if len(v) >= 10 else 0.0
 
 
+TRUSTED_MOVE = 9.0  # semitones from the query's pitch line beyond which its tracker erred
+MAX_MOVE = 7.0  # the most a new phone's pitch moves from the speaker's line, in semitones
+
+
 def query_moves(query: Query, ratio: float) -> np.ndarray | None:
     """The query's pitch movement per phone (semitones around its line) scaled by `ratio`,
-    unvoiced phones filled from their voiced neighbours; None if it voiced nothing."""
+    unvoiced phones filled from their voiced neighbours; None if it voiced nothing.
+
+    A phone more than TRUSTED_MOVE from the line is a halved or doubled pitch (the query
+    voice creaks at phrase ends: "slightly," fell 14 st, which made a 28 Hz target), so it
+    counts as unvoiced; the scaled moves stay within MAX_MOVE."""
     st = [p.semitones for p in query.phones]
-    known = [k for k, v in enumerate(st) if v is not None]
+    known = [k for k, v in enumerate(st) if v is not None and abs(v) <= TRUSTED_MOVE]
     if not known:
         return None
     idx = np.arange(len(st))
     filled = np.interp(idx, known, [st[k] for k in known])
-    return ratio * filled
+    return np.clip(ratio * filled, -MAX_MOVE, MAX_MOVE)
 
 
-def formant_ratio(query: Recording, rec: Recording, seconds: float = 30.0) -> float:
+_FORMANTS: dict[bytes, np.ndarray] = {}  # median F2, F3 by a digest of the audio measured
+
+
+def formant_ratio(query: Recording, rec: Recording, seconds: float = 12.0) -> float:
     """How much higher the query voice's formants sit than the speaker's (median F2 and F3
-    over voiced frames, geometric mean of the two ratios; 0.75-1.33): a vocal-tract length
-    to undo, so a borrowed phone does not keep another person's resonances."""
+    over voiced frames of the first `seconds`, geometric mean of the two ratios; 0.75-1.33):
+    a vocal-tract length to undo, so a borrowed phone does not keep another person's
+    resonances. The speaker's are measured once per process."""
+    import hashlib
+
     import parselmouth
 
     def formants(r: Recording) -> np.ndarray:
         n = min(len(r.samples), int(seconds * r.sample_rate))
+        key = hashlib.blake2b(r.samples[:n].tobytes(), digest_size=16).digest()
+        if key not in _FORMANTS:
+            _FORMANTS[key] = measure(r, n)
+        return _FORMANTS[key]
+
+    def measure(r: Recording, n: int) -> np.ndarray:
         snd = parselmouth.Sound(r.samples[:n].astype(np.float64), r.sample_rate)
         fm = snd.to_formant_burg(time_step=0.01, max_number_of_formants=5,
                                  maximum_formant=5500.0)
