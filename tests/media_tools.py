@@ -1,4 +1,5 @@
-"""Helpers for tests: encode generated audio (and video) into real container formats."""
+"""Helpers for tests: encode generated audio (and video) into real container formats, and
+place a face at a known size and place in a generated frame."""
 
 from __future__ import annotations
 
@@ -60,3 +61,22 @@ def encode_audio(path: Path, samples: np.ndarray, rate: int, codec: str, channel
             for packet in vstream.encode(None):
                 container.mux(packet)
     return path
+
+
+def place_face(canvas: np.ndarray, rgb: np.ndarray, box: np.ndarray, width: int,
+               centre: tuple[int, int]) -> np.ndarray:
+    """Paste the face of `rgb` (detector `box`) into `canvas`, scaled to `width` px wide
+    and centred on `centre`, with 1.2 face widths of its surroundings; the box it now has.
+    """
+    import cv2
+
+    k = width / (box[2] - box[0])
+    small = cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    b = np.asarray(box, float) * k
+    cx, cy = round((b[0] + b[2]) / 2), round((b[1] + b[3]) / 2)
+    pad = round(1.2 * width)
+    y0, y1 = max(0, cy - pad), min(small.shape[0], cy + pad)
+    x0, x1 = max(0, cx - pad), min(small.shape[1], cx + pad)
+    dx, dy = centre[0] - cx, centre[1] - cy
+    canvas[dy + y0:dy + y1, dx + x0:dx + x1] = small[y0:y1, x0:x1]
+    return b + [dx, dy, dx, dy]

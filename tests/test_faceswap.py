@@ -242,6 +242,65 @@ def test_cli_swap_and_faces_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
 
 
+def _two_people_clip(path: Path, photos: list[Path], models: FaceModels,
+                     n: int = 4) -> list[np.ndarray]:
+    """A still clip of two photos' faces side by side (120 px wide); their boxes in it."""
+    from media_tools import place_face
+
+    canvas = np.full((320, 640, 3), 128, np.uint8)
+    boxes = []
+    for photo, x in zip(photos, (160, 480), strict=True):
+        rgb = read_image(photo)
+        boxes.append(place_face(canvas, rgb, models.detect(rgb, full=True)[0], 120, (x, 160)))
+    with VideoWriter(path, Fraction(25), 640, 320) as w:
+        for _ in range(n):
+            w.write(canvas)
+    return boxes
+
+
+@pytest.mark.parametrize("person", ["obama", "biden2"])
+def test_cli_swap_faces_reference_swaps_the_person_in_the_photo(person: str,
+                                                                models: FaceModels,
+                                                                tmp_path: Path) -> None:
+    from PIL import Image
+
+    photos = [media("faces", "obama.jpg"), media("faces", "biden2.jpg")]
+    clip = tmp_path / "two.mp4"
+    boxes = _two_people_clip(clip, photos, models)
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(read_image_astronaut()).save(src)
+    out = tmp_path / "o.mp4"
+    r = _cli("swap", "--consent", "--source", str(src), "--target", str(clip), "-o", str(out),
+             "--faces", "reference", "--reference", str(media("faces", f"{person}.jpg")))
+    assert r.exit_code == 0, (r.output, r.exception)
+    before, after = next(iter(read_frames(clip))).rgb, next(iter(read_frames(out))).rgb
+
+    def change(box: np.ndarray) -> float:
+        x0, y0, x1, y1 = (int(v) for v in box)
+        return float(np.abs(after[y0:y1, x0:x1].astype(int) - before[y0:y1, x0:x1]).mean())
+
+    chosen = ["obama", "biden2"].index(person)
+    assert change(boxes[chosen]) > 8, [change(b) for b in boxes]
+    assert change(boxes[1 - chosen]) < 3, [change(b) for b in boxes]
+
+
+def test_cli_swap_faces_reference_on_a_generated_clip(tmp_path: Path) -> None:
+    from PIL import Image
+
+    clip = _astronaut_clip(tmp_path / "a.mp4", n=4)
+    ref, src = tmp_path / "ref.png", tmp_path / "src.png"
+    Image.fromarray(read_image_astronaut()).save(ref)
+    Image.fromarray(np.ascontiguousarray(read_image_astronaut()[:, ::-1])).save(src)
+    out = tmp_path / "o.mp4"
+    args = ["swap", "--consent", "--source", str(src), "--target", str(clip), "-o", str(out),
+            "--faces", "reference"]
+    r = _cli(*args)
+    assert r.exit_code != 0 and "--faces reference needs --reference PHOTO" in str(r.exception)
+    r = _cli(*args, "--reference", str(ref))
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert "4/4 frames swapped" in " ".join(r.output.split())  # rich wraps lines
+
+
 @pytest.mark.parametrize("case", ["no_face", "corrupt", "several_faces", "bad_suffix",
                                   "no_source_face"])
 def test_cli_swap_errors_leave_nothing_behind(case: str, tmp_path: Path) -> None:

@@ -170,12 +170,14 @@ def swap(
         raise RetakeError(f"{output}: the output of a video swap is an .mp4 file")
     refuse_inputs([output], [target, source, reference, consent_recording,
                              consent_statement])
-    reference = None
+    if faces == "reference" and reference is None:
+        raise FaceError("--faces reference needs --reference PHOTO")
+    voice = None  # the target's speech, which a consent recording is compared with
     if consent_recording is not None and not image_target:
         from retake.video.media import probe as probe_video
 
-        reference = target if probe_video(target).has_audio else None
-    provenance = require_consent(consent, consent_recording, consent_statement, reference,
+        voice = target if probe_video(target).has_audio else None
+    provenance = require_consent(consent, consent_recording, consent_statement, voice,
                                  [source])
     models = _models(detector)
     swapper = build_swapper("landmark" if source is not None else "autoencoder", models,

@@ -3,7 +3,8 @@
 The models ship in the `face-recognition-models` wheel. `FaceModels` loads each one on
 first use and is passed around explicitly (no module-level state). Detection runs on a
 downscaled copy of the frame (`detect_side` pixels on the longer side), which is where most
-of a naive pipeline's time goes; landmarks and embeddings use the full-resolution frame.
+of a naive pipeline's time goes, and at larger scales only when that finds nothing (small
+faces); landmarks and embeddings use the full-resolution frame.
 """
 
 from __future__ import annotations
@@ -65,21 +66,27 @@ class FaceModels:
                     _model_path("face_recognition_model_location"))
         return self._cache[key]
 
-    def detect(self, rgb: np.ndarray, upsample: int = 0, full: bool = False
-               ) -> list[np.ndarray]:
+    def detect(self, rgb: np.ndarray, upsample: int = 0, full: bool = False,
+               deep: bool = True) -> list[np.ndarray]:
         """Face boxes [x0, y0, x1, y1] in full-frame pixels, largest first.
 
-        The frame is shrunk so its longer side is `detect_side` (never enlarged); a face
-        smaller than ~80 px at that scale (HOG's window) is missed, so `upsample` helps
-        for small faces in large frames. `full` searches the frame at full size (for single
-        photos, where thoroughness matters more than speed).
+        The frame is first shrunk so its longer side is `detect_side` (never enlarged),
+        where only faces of ~60-70 px *at that scale* are found (the detectors' window).
+        When nothing is found there, the search is repeated at twice the scale, and so on
+        up to full resolution, so any face a person can see (~60 px and up) is found while
+        frames with big faces stay on the fast path. `upsample` finds even smaller faces;
+        `full` starts at full size (single photos, where thoroughness beats speed).
+        `deep=False` stops after one doubling (a tracker scanning empty frames between its
+        regular deep searches).
         """
         h, w = rgb.shape[:2]
         scale = 1.0 if full else min(1.0, self.detect_side / max(h, w))
         boxes = self._detect_at(rgb, scale, upsample)
-        if not boxes and scale < 1:
-            # Small faces vanish at the fast scale: look again at twice the size.
-            boxes = self._detect_at(rgb, min(1.0, 2 * scale), upsample)
+        while not boxes and scale < 1 and (deep or scale <= self.detect_side / max(h, w)):
+            # Double the scale; go straight to full size once it is within 1.5x (a pass in
+            # between would cost nearly half the full-size one and add little).
+            scale = 1.0 if 3 * scale >= 1 else 2 * scale
+            boxes = self._detect_at(rgb, scale, upsample)
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         return boxes
 

@@ -166,7 +166,10 @@ def track_faces(frames: Iterable[Frame], models: FaceModels,
                 results.append(None)
                 lost = True
         if n % opts.detect_every == 0 or lost or not active:
-            dets = models.detect(rgb)[: opts.max_faces]
+            # between regular searches an empty frame gets only the fast passes: the full-size
+            # search for small faces costs 0.1-0.2 s a frame
+            deep = n % opts.detect_every == 0 or lost or bool(active)
+            dets = models.detect(rgb, deep=deep)[: opts.max_faces]
             for det in dets:
                 ious = [_iou(det, b) for b in predicted]
                 j = int(np.argmax(ious)) if ious else -1
@@ -304,7 +307,7 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
     from retake.video.media import probe, read_frames
 
     opts = options or TrackOptions()
-    key = video_key(path, "tracks-v1", models.detector, models.detect_side, opts.__dict__)
+    key = video_key(path, "tracks-v2", models.detector, models.detect_side, opts.__dict__)
     hit = cache.load(cache_dir, "tracks", key,
                      parse=lambda t: [FaceTrack.from_dict(d) for d in json.loads(t)])
     if hit is not None:
