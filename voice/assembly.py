@@ -7,6 +7,7 @@ words made and shaped to their context, joined, and described (alignment, time m
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -290,13 +291,20 @@ class Assembly:
         subs = substitutions(labels, self.inv.has)
         base = self.inv
         borrowed: set[str] = set()
+        conv = None
+        if query is not None and math.isfinite(Weights().foreign):
+            # the converted query phrase offers every phone, at a price: chosen where the
+            # speaker's own units fit far worse (little material)
+            conv = self.converted(query)
+            base = self.inv.with_foreign(conv, {u.label for u in conv.units})
         if subs is None and query is not None:
             # a phone with no stand-in at all: that phone alone comes from the query voice,
             # converted toward the speaker; every other phone stays the speaker's own
             borrowed = {lab for lab in labels
                         if not self.inv.has(lab) and stand_in(lab, self.inv.has) is None}
             subs = substitutions(labels, lambda lab: self.inv.has(lab) or lab in borrowed)
-            base = self.inv.with_foreign(converted(query.recording, self.rec), borrowed)
+            if conv is None:
+                base = self.inv.with_foreign(self.converted(query), borrowed)
         if subs is None:  # no query voice either: the fallback voice says the span
             return [render_fallback(self.rec, words, targets, self.editor.language,
                                     self.editor.aligner, self.opt.seed)], per_word
@@ -316,7 +324,9 @@ class Assembly:
                                                                         strict=True))
             cost += sum(inv.join_cost(a, b, weights) for a, b in zip(units, units[1:],
                                                                       strict=False))
-            takes.append((cost, render_units(inv.recs, units, targets, self.opt.seed + k)))
+            r = render_units(inv.recs, units, targets, self.opt.seed + k)
+            r.borrowed = [w.label for u, w in zip(units, wanted, strict=True) if inv.foreign(u)]
+            takes.append((cost, r))
             banned |= {u.index for u in units}
         takes.sort(key=lambda t: t[0])
         renders = self.rank([r for _, r in takes], words)
@@ -325,8 +335,15 @@ class Assembly:
             r.substituted = [f"{w.label}→{t.label}" for w, t in zip(wanted, targets,
                                                                      strict=True)
                              if w.label != t.label]
-            r.borrowed = [lab for lab in labels if lab in borrowed]
         return renders, per_word
+
+    def converted(self, query: Query) -> Recording:
+        """The query phrase converted toward the speaker, phone by phone, with the envelopes
+        of the speaker's units this edit may use (voice.query.converted)."""
+        voice = self.editor.query_voice()
+        env = voice.envelopes(self.sr) if voice is not None else None
+        own = [u for u in self.inv.units if u.source == 0]
+        return converted(query.recording, self.rec, env, own)
 
     def rank(self, renders: list[Rendered], words: list[str]) -> list[Rendered]:
         """Order several takes by an honest ear: how much of the new words an independent

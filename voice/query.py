@@ -82,6 +82,7 @@ class QueryVoice:
         self.cache_dir = getattr(aligner, "cache_dir", None)
         self._tts = None
         self._stats: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._env: dict[tuple[str, int], dict[str, np.ndarray]] = {}
 
     @property
     def tts(self):
@@ -158,6 +159,29 @@ class QueryVoice:
                                    f0sd=f0sd)
                 self._stats[sample_rate] = (mean, std, f0sd)
         return self._stats[sample_rate]
+
+    def envelopes(self, sample_rate: int) -> dict[str, np.ndarray]:
+        """The query voice's mean spectral envelope per phone, class and over all speech
+        (voice.convert.envelopes of its calibration sentences, aligned); cached."""
+        if ("env", sample_rate) not in self._env:
+            from retake.align.audio import Audio
+            from retake.core import cache
+            from retake.voice.convert import envelopes
+
+            key = cache.content_key(np.zeros(1, np.float32), sample_rate,
+                                    "query-env-v1:" + _CALIBRATION)
+            hit = cache.load_arrays(self.cache_dir, "features", key)
+            if hit:
+                env = {k[4:].replace("_", ":"): v for k, v in hit.items() if k.startswith("env_")}
+            else:
+                x = self.speak(_CALIBRATION, sample_rate)
+                rec = _analysed(x, sample_rate, self.aligner.align(Audio(x, sample_rate),
+                                                                   _CALIBRATION))
+                env = envelopes(rec, rec.units)
+                cache.store_arrays(self.cache_dir, "features", key,
+                                   **{"env_" + k.replace(":", "_"): v for k, v in env.items()})
+            self._env[("env", sample_rate)] = env
+        return self._env[("env", sample_rate)]
 
     def say(self, before: list[str], words: list[str], after: list[str], end: str,
             sample_rate: int, expected: list[str], seed: int = 0,
@@ -269,14 +293,18 @@ def formant_ratio(query: Recording, rec: Recording, seconds: float = 12.0) -> fl
     return float(np.clip(np.sqrt(np.prod(q / s)), 0.75, 1.33))
 
 
-def converted(query: Recording, rec: Recording) -> Recording:
+def converted(query: Recording, rec: Recording, query_env: dict[str, np.ndarray] | None = None,
+              units: list | None = None) -> Recording:
     """The query phrase made to sit in the speaker's recording: its formants shifted and
     its pitch moved to the speaker's (Praat's "Change gender": resampling plus PSOLA, timing
-    kept), its long-term spectrum matched to the speaker's, at the speaker's speech level.
-    Each borrowed phone's own pitch and duration are then set by PSOLA, like any unit."""
+    kept), then its spectrum made the speaker's phone by phone (voice.convert: the query
+    voice's envelopes `query_env` against those of the speaker's `units`) or, without them,
+    its long-term spectrum matched; at the speaker's speech level. Each borrowed phone's own
+    pitch and duration are then set by PSOLA, like any unit."""
     import parselmouth
     from parselmouth.praat import call
 
+    from retake.voice import convert
     from retake.voice.render import match_envelope
 
     shift = 1.0 / formant_ratio(query, rec)
@@ -284,7 +312,13 @@ def converted(query: Recording, rec: Recording) -> Recording:
     moved = call(snd, "Change gender", 75, 600, shift, rec.median_f0(), 1.0, 1.0)
     x = moved.values[0].astype(np.float32)[: len(query.samples)]
     x = np.pad(x, (0, len(query.samples) - len(x)))
-    x = match_envelope(x, rec)
+    gain = (convert.gains(convert.envelopes(rec, units), convert.warped(query_env, shift))
+            if query_env and units else {})
+    if gain:
+        phones = [(p.label, p.start, p.end) for p in query.alignment.phones()]
+        x = convert.apply(x, query.sample_rate, phones, gain)
+    else:
+        x = match_envelope(x, rec)
     gain_db = rec.speech_level() - query.speech_level()
     return _analysed((x * 10 ** (gain_db / 20)).astype(np.float32), query.sample_rate,
                      query.alignment)

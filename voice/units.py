@@ -53,6 +53,7 @@ class Weights:
     join_pitch: float = 0.5
     join_energy: float = 0.3
     join_base: float = 0.6
+    foreign: float = math.inf  # extra target cost of a query-voice phone the speaker has too
 
 
 PARTS = 3  # a phone's cepstra are compared in this many parts (start, middle, end)
@@ -128,6 +129,7 @@ class Inventory:
         self._cepstra: dict[int, np.ndarray] = {}
         self._stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.foreign_source: int | None = None  # the recording of another voice, if any
+        self.own_labels = set(self.by_label)  # the phones the speaker said
 
     def cepstra(self, u: Unit) -> np.ndarray:
         """The unit's cepstra normalised by its own recording's speech statistics (built on
@@ -196,6 +198,8 @@ class Inventory:
     def target_cost(self, u: Unit, t: Target, w: Weights) -> float:
         """How far unit `u` is from what target `t` asks for."""
         cost = w.context * (_ctx_cost(u.left, t.left) + _ctx_cost(u.right, t.right))
+        if u.source == self.foreign_source and w.foreign and t.label in self.own_labels:
+            cost += w.foreign
         cost += w.position * (u.position != t.position)
         cost += w.duration * abs(math.log(max(u.duration, 0.01) / max(t.duration, 0.01)))
         if t.f0 > 0 and u.f0 > 0:
