@@ -197,6 +197,10 @@ def edit(
                                       "same audio; another gives a variant of new words.")] = 0,
     reuse: Annotated[bool, typer.Option(help="Take words the recording already says from the "
                                         "recording itself.")] = True,
+    own_phones: Annotated[bool, typer.Option(
+        "--own-phones", help="Build new words from the speaker's own phones only (the query "
+        "voice lends just the ones the recording never has), even where they fit badly.")
+    ] = False,
     voice: Annotated[list[str] | None, typer.Option(
         "--voice", help="More of the speaker: a profile name or folder, or an audio file "
         "(repeatable).")] = None,
@@ -243,7 +247,7 @@ def edit(
     voices = [r for v in (voice or []) for r in resolve_voice(v, editor)]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
-        similarity=similarity, seed=seed), voices)
+        similarity=similarity, seed=seed, own_phones=own_phones), voices)
     paths = write_result(result, output, provenance)
     if as_json:
         _print_json({"report": result.report.to_dict(),

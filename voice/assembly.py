@@ -26,7 +26,7 @@ from retake.voice.prosody import (
     local_rate,
     stressed_vowel,
 )
-from retake.voice.query import QUERY_TIMING, Around, Query, converted, query_moves
+from retake.voice.query import QUERY_TIMING, Around, Query, converted, query_glides, query_moves
 from retake.voice.records import EditOptions, EditResult, Take
 from retake.voice.render import (
     XFADE_S,
@@ -140,6 +140,7 @@ class Assembly:
                 dur *= 1.0 + 0.4 * self.opt.emphasis
             durs.append(dur)
         moves = None
+        glides = [0.0] * len(seq)
         if query is not None:
             q = np.array([p.duration for p in query.phones])
             # the speaker's pace against the query voice's over the words both said (and
@@ -152,6 +153,7 @@ class Assembly:
             durs = [(1 - QUERY_TIMING) * d + QUERY_TIMING * qd
                     for d, qd in zip(durs, q, strict=True)]
             moves = query_moves(query, self.pitch_ratio())
+            glides = query_glides(query, self.pitch_ratio())
         # pitch: the line between the context's pitch, plus the speaker's own typical word
         # contour (learned from the recording) for words in that phrase position
         shape = self.contour(kind, sum(p in VOWELS for p, _, _ in seq) > 1)
@@ -175,7 +177,8 @@ class Assembly:
             targets.append(Target(p, seq[k - 1][0] if k else left,
                                   seq[k + 1][0] if k + 1 < n else right, pos, dur,
                                   f0 if voiced else 0.0,
-                                  query.phones[k].cepstra if query is not None else None))
+                                  query.phones[k].cepstra if query is not None else None,
+                                  glides[k] if voiced and melody is None else 0.0))
         return targets, phones_per_word
 
     def pitch_ratio(self) -> float:
@@ -292,9 +295,10 @@ class Assembly:
         base = self.inv
         borrowed: set[str] = set()
         conv = None
-        if query is not None and math.isfinite(Weights().foreign):
-            # the converted query phrase offers every phone, at a price: chosen where the
-            # speaker's own units fit far worse (little material)
+        if query is not None and not self.opt.own_phones and math.isfinite(Weights().foreign):
+            # the converted query phrase offers every phone, at a price (Weights.foreign):
+            # taken where the speaker's own units fit far worse, as with little material
+            # (27 s of a man: Whisper heard 35% of rebuilt words from his units alone)
             conv = self.converted(query)
             base = self.inv.with_foreign(conv, {u.label for u in conv.units})
         if subs is None and query is not None:

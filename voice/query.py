@@ -61,6 +61,7 @@ class QueryPhone:
     duration: float  # seconds
     semitones: float | None  # pitch relative to the query's own line; None when unvoiced
     cepstra: np.ndarray  # normalised c1..c12 means of its parts (units.unit_cepstra)
+    glide: float | None = None  # semitones from its first third to its last (None: unvoiced)
 
 
 @dataclass
@@ -223,7 +224,8 @@ class QueryVoice:
             st = (12 * np.log2(float(np.median(f)) / line(mid))
                   if len(f) >= 2 and line(mid) > 0 else None)
             out.append(QueryPhone(p.label, p.end - p.start, st,
-                                  unit_cepstra(rec, p.start, p.end, mean, std)))
+                                  unit_cepstra(rec, p.start, p.end, mean, std),
+                                  _glide(rec, p.start, p.end)))
         context = [*spoken[:len(before)], *spoken[len(before) + len(words):]]
         pairs = [(mine_s, w.end - w.start) for mine_s, w in zip(spoken_s, context,
                                                                   strict=False)
@@ -232,6 +234,30 @@ class QueryVoice:
         rate = (sum(m for m, _ in pairs) / theirs if theirs >= 0.3 and len(pairs) >= 2
                 else None)
         return Query(out, rec, None if rate is None else float(np.clip(rate, 0.5, 2.0)))
+
+
+def _glide(rec: Recording, start: float, end: float) -> float | None:
+    """How far pitch moves inside a phone: semitones from the median of its first third to
+    that of its last (None unless both are voiced, or beyond TRUSTED_MOVE: a tracker error)."""
+    third = (end - start) / 3
+
+    def median(a: float, b: float) -> float | None:
+        f = rec.f0[rec.frame(a):max(rec.frame(b), rec.frame(a) + 1)]
+        f = f[f > 0]
+        return float(np.median(f)) if len(f) >= 2 else None
+
+    a, b = median(start, start + third), median(end - third, end)
+    if a is None or b is None:
+        return None
+    g = 12 * float(np.log2(b / a))
+    return g if abs(g) <= TRUSTED_MOVE else None
+
+
+def query_glides(query: Query, ratio: float) -> list[float]:
+    """Each new phone's pitch glide from the query (semitones, scaled by `ratio`, within
+    ±MAX_MOVE); 0 where it was unvoiced."""
+    return [float(np.clip(ratio * p.glide, -MAX_MOVE, MAX_MOVE)) if p.glide is not None
+            else 0.0 for p in query.phones]
 
 
 def semitone_sd(f0: np.ndarray) -> float:

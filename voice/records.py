@@ -25,6 +25,7 @@ OPTION_RANGES: dict[str, tuple[type, float | None, float | None]] = {
     "emphasis": (float, 0.0, 1.0),
     "speed": (float, 0.5, 2.0),
     "reuse": (bool, None, None),
+    "own_phones": (bool, None, None),
     "seed": (int, 0, 2**31 - 1),
 }
 
@@ -44,6 +45,7 @@ class EditOptions:
     similarity: bool = False  # speaker similarity of each new span (loads resemblyzer)
     transfer_prosody: bool = True  # new words replacing old ones take the old words' melody
     query: bool = True  # a neural voice says the phrase first to guide selection (voice.query)
+    own_phones: bool = False  # the query voice lends only phones the speaker never said
     watermark: bool = True  # mark every synthesized span (awareness/watermark.py)
     seed: int = 0  # the same seed, input and options give the same audio; another, a variant
 

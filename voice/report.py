@@ -38,7 +38,7 @@ class EditSpan:
     realign_confidence: float | None = None
     similarity: float | None = None
     substituted: list[str] | None = None  # stand-ins for phones the speaker never said
-    borrowed: list[str] | None = None  # phones made from the query voice (no stand-in fits)
+    borrowed: list[str] | None = None  # phones from the (converted) query voice
     heard: bool | None = None  # an independent recogniser heard the new words (None: not checked)
     heard_text: str | None = None  # what it heard around the span
 
@@ -50,7 +50,7 @@ class EditSpan:
         if self.engine == "fallback":
             out.append("spoken by espeak-ng (the recording lacks its sounds)")
         if self.borrowed:
-            out.append("sounds the speaker never said, from the query voice: "
+            out.append("phones from the query voice, converted toward the speaker: "
                        + " ".join(self.borrowed))
         if self.substituted:
             out.append("nearest stand-ins: " + " ".join(self.substituted))

@@ -28,6 +28,7 @@ class Target:
     duration: float  # seconds
     f0: float  # Hz, 0 for unvoiced
     cepstra: np.ndarray | None = None  # how the query voice said it (unit_cepstra), if known
+    glide: float = 0.0  # semitones the pitch moves across the phone (from the query voice)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Weights:
     join_pitch: float = 0.5
     join_energy: float = 0.3
     join_base: float = 0.6
-    foreign: float = math.inf  # extra target cost of a query-voice phone the speaker has too
+    foreign: float = 4.5  # extra target cost of a query-voice phone the speaker has too
 
 
 PARTS = 3  # a phone's cepstra are compared in this many parts (start, middle, end)
