@@ -138,3 +138,42 @@ def test_lipsync_video_keeps_timing_and_closes_lips(models: FaceModels, speech,
             lms = models.landmarks(img, models.detect(img)[0])
             closed += lip_gap(lms) < 0.12
     assert closed >= 0.75 * len(bilabials), (closed, len(bilabials))
+
+
+def test_words_the_aligner_lost_still_move_the_mouth() -> None:
+    """A word with no aligned phones gets its dictionary phones spread over the speech
+    between its neighbours (a still mouth would say nothing); silence gets none."""
+    from retake.align.types import Alignment, Phone, Word
+    from retake.video.lipsync import guessed_phones
+
+    rate = 16000
+    t = np.arange(int(2.0 * rate)) / rate
+    x = (0.2 * np.sin(2 * np.pi * 150 * t) * (t < 1.6)).astype(np.float32)
+    x += np.random.default_rng(0).normal(0, 1e-4, len(x)).astype(np.float32)
+    words = [Word("hello", 0.0, 0.5, 1.0, [Phone("HH", 0.0, 0.1), Phone("AH", 0.1, 0.5)]),
+             Word("brave", 0.5, 0.5, 0.0, aligned=False),
+             Word("world", 1.2, 1.6, 1.0, [Phone("W", 1.2, 1.6)]),
+             Word("maybe", 1.6, 1.6, 0.0, aligned=False)]
+    phones, lost = guessed_phones(Alignment(words, 2.0), x, rate)
+    assert lost == 2
+    assert [p[2].rstrip("012") for p in phones] == ["B", "R", "EY", "V"]
+    assert phones[0][0] >= 0.5 - 1e-6 and phones[-1][1] <= 1.2 + 1e-6
+    assert phones[-1][1] - phones[0][0] > 0.6  # spread over the gap, not piled up
+
+
+def test_lipsync_refuses_speech_with_no_words(models: FaceModels, tmp_path: Path) -> None:
+    import skimage.data
+    from PIL import Image
+
+    from retake.align.audio import write_wav
+    from retake.core.errors import AudioError
+    from retake.video.lipsync import lipsync
+
+    photo = tmp_path / "astro.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, np.zeros(32000, np.float32), 16000)
+    out = tmp_path / "talk.mp4"
+    with pytest.raises(AudioError, match="silent"):
+        lipsync(photo, wav, out, transcript="hello there", models=models)
+    assert not out.exists()

@@ -269,6 +269,10 @@ def lipsync(
     err.print(f"wrote {output}: {res['frames']} frames for {res['speech_s']:.1f} s of speech "
               f"({res['words']} words; {res['bank']} mouths to choose from). It is labelled "
               "as synthetic media.")
+    if res.get("words_guessed"):
+        err.print(f"[yellow]warning[/]: {res['words_guessed']} of {res['words']} words could "
+                  "not be found in the speech; their mouth shapes are spread over it by "
+                  "dictionary (check the transcript)")
 
 
 def dub(

@@ -47,6 +47,60 @@ def phones_of(alignment) -> list[tuple[float, float, str]]:
     return sorted((p.start, p.end, p.label) for p in alignment.phones())
 
 
+def guessed_phones(alignment, speech: np.ndarray, rate: int
+                   ) -> tuple[list[tuple[float, float, str]], int]:
+    """Dictionary phones for the words the aligner could not place, spread evenly over the
+    speech between their aligned neighbours (so the mouth still moves through a word the
+    aligner lost, where a still mouth would say nothing), and how many words that was."""
+    from retake.align.g2p import g2p
+
+    words = alignment.words
+    lost = [i for i, w in enumerate(words) if not w.aligned]
+    if not lost:
+        return [], 0
+    active = _speaking(speech, rate)
+    out: list[tuple[float, float, str]] = []
+    i = 0
+    while i < len(words):
+        if words[i].aligned:
+            i += 1
+            continue
+        j = i
+        while j < len(words) and not words[j].aligned:
+            j += 1
+        a = words[i - 1].end if i > 0 else 0.0
+        b = words[j].start if j < len(words) else alignment.duration
+        a, b = _speech_within(active, a, b)
+        labels = []
+        for w in words[i:j]:
+            try:
+                labels += g2p(w.text, alignment.language)
+            except Exception:  # noqa: BLE001 - a word with no pronunciation adds nothing
+                continue
+        if labels and b - a > 0.05:
+            step = (b - a) / len(labels)
+            out += [(a + k * step, a + (k + 1) * step, lab) for k, lab in enumerate(labels)]
+        i = j
+    return out, len(lost)
+
+
+def _speaking(x: np.ndarray, rate: int) -> np.ndarray:
+    """Per 10 ms frame: whether it is louder than the quiet floor by 15 dB (speech)."""
+    n = max(1, int(0.01 * rate))
+    frames = x[: len(x) // n * n].reshape(-1, n) if len(x) >= n else x.reshape(1, -1)
+    db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    return db > np.percentile(db, 10) + 15
+
+
+def _speech_within(active: np.ndarray, a: float, b: float) -> tuple[float, float]:
+    """The first and last speaking moments inside [a, b] (an empty interval if none)."""
+    lo, hi = int(a / 0.01), int(np.ceil(b / 0.01))
+    idx = np.flatnonzero(active[lo:hi])
+    if not len(idx):
+        return a, a
+    return (lo + idx[0]) * 0.01, (lo + idx[-1] + 1) * 0.01
+
+
 def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
            progress: Progress | None = None, total: int = 0) -> Iterator[np.ndarray]:
     """Yield each frame's pixels, with the mouth re-rendered on flagged frames.
@@ -139,7 +193,14 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     speech = load_audio(audio)
     text = transcript if transcript is not None else transcribe(speech).text
     al = align(speech, text)
-    phones = phones_of(al)
+    guessed, lost = guessed_phones(al, speech.samples, speech.sample_rate)
+    phones = sorted(phones_of(al) + guessed)
+    if not phones:
+        raise FaceError(f"{audio}: no words to lip-sync were found in the speech (is it "
+                        "silent, or is the transcript empty?)")
+    if lost:
+        log.warning("%d of %d words could not be aligned; their mouth shapes are spread "
+                    "over the speech by dictionary", lost, len(al.words))
     n_out = max(1, int(round(speech.duration * float(fps))))
     if is_image(face):
         rgb = read_image(face)
@@ -199,4 +260,4 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
                                                [(0.0, round(n_out / float(rate), 3))])],
                              [face, audio], title=Path(out).name)
     return {"frames": n_out, "speech_s": round(speech.duration, 3),
-            "words": len(al.words), "bank": len(bank.samples)}
+            "words": len(al.words), "words_guessed": lost, "bank": len(bank.samples)}
