@@ -177,3 +177,29 @@ def test_lipsync_refuses_speech_with_no_words(models: FaceModels, tmp_path: Path
     with pytest.raises(AudioError, match="silent"):
         lipsync(photo, wav, out, transcript="hello there", models=models)
     assert not out.exists()
+
+
+def test_a_dub_never_holds_one_mouth_while_speaking() -> None:
+    """One bank mouth fits "open" best by far: a run of open frames still never repeats a
+    mouth more than twice (a frozen mouth while the speech goes on), while a silent run may
+    rest on one."""
+    from retake.video.mouth import MouthBank, MouthSample, select_mouths
+    from retake.video.visemes import VISEMES
+
+    want = VISEMES["open"].openness
+    gaps = [want] + [want + 0.02 * k for k in range(1, 6)] + [0.0, 0.01]
+    samples = [MouthSample(10 * i, np.zeros((1, 1, 3), np.uint8), (0, 0), np.zeros((68, 2)),
+                           g, 1.0, None, np.full((20, 2), 0.02 * i), np.zeros(2))
+               for i, g in enumerate(gaps)]
+    bank = MouthBank(samples, 1.0)
+
+    def longest_hold(chosen: list[int]) -> int:
+        best = run = 1
+        for a, b in zip(chosen, chosen[1:], strict=False):
+            run = run + 1 if a == b else 1
+            best = max(best, run)
+        return best
+
+    speaking = select_mouths(bank, ["open"] * 10)
+    assert longest_hold(speaking) <= 2 and speaking.count(0) >= 3, speaking
+    assert longest_hold(select_mouths(bank, ["rest"] * 10)) == 10

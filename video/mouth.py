@@ -105,6 +105,9 @@ class MouthBank:
         return self
 
 
+HOLD_COST = 4.0  # joining a bank mouth to itself while speaking (a repeated frame shows)
+
+
 def _target_cost(s: MouthSample, viseme: str, rest_spread: float) -> float:
     v = VISEMES[viseme]
     cost = abs(s.gap - v.openness) / 0.1 + abs(s.spread / rest_spread - v.spread) / 0.1
@@ -140,17 +143,20 @@ def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None
         cands.append(idx)
         costs.append(tc[idx])
 
-    def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def join(a: np.ndarray, b: np.ndarray, hold: float = 0.0) -> np.ndarray:
         d = np.linalg.norm(shapes[a][:, None] - shapes[b][None, :], axis=3).mean(2) / 0.02
         natural = frames[b][None, :] == frames[a][:, None] + 1
-        return np.where(natural, 0.0, 0.5 + d)
+        held = a[:, None] == b[None, :]
+        return np.where(natural, 0.0, 0.5 + d + hold * held)
 
     total = costs[0].copy()
     if before is not None:
         total += join(np.array([before]), cands[0])[0]
     back = []
     for i in range(1, n):
-        j = join(cands[i - 1], cands[i]) + total[:, None]
+        # the same bank mouth twice in a row is a frozen frame while speech goes on
+        hold = HOLD_COST if visemes[i] != "rest" else 0.0
+        j = join(cands[i - 1], cands[i], hold) + total[:, None]
         arg = np.argmin(j, axis=0)
         back.append(arg)
         total = j[arg, np.arange(len(cands[i]))] + costs[i]
