@@ -203,3 +203,38 @@ def test_a_dub_never_holds_one_mouth_while_speaking() -> None:
     speaking = select_mouths(bank, ["open"] * 10)
     assert longest_hold(speaking) <= 2 and speaking.count(0) >= 3, speaking
     assert longest_hold(select_mouths(bank, ["rest"] * 10)) == 10
+
+
+def test_redrawn_lips_keep_their_colour_whatever_mouth_they_come_from(models: FaceModels
+                                                                       ) -> None:
+    """Closed lips drawn from an open bank mouth and from a closed one are the same red
+    (colour statistics from skin alone: with the whole lower face, the lipsticked lips of
+    the KatieHill clip alternated between pale and red, a* 24 against 36)."""
+    import cv2
+
+    from retake.video.lipsync import _bank_from_video
+    from retake.video.media import read_frames
+    from retake.video.mouth import MouthRenderer, paste
+    from retake.video.track import choose, load_tracks
+
+    clip = media("video", "WDA_KatieHill_000.mp4")
+    track = choose(load_tracks(clip, models))[0]
+    frames = list(read_frames(clip))
+    bank = _bank_from_video(clip, track, frames=frames)
+    gaps = np.array([s.gap for s in bank.samples])
+    renderer = MouthRenderer(bank)
+
+    def redness(k: int, frame) -> float:
+        r = renderer.render(frame.rgb, track.at(frame.index), k, "closed")
+        img = paste(frame.rgb, r)
+        mask = np.zeros(img.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(r.landmarks[48:60]).astype(np.int32)], 255)
+        cv2.fillPoly(mask, [np.round(r.landmarks[60:68]).astype(np.int32)], 0)
+        lab = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        return float(lab[mask > 0, 1].mean())
+
+    gaps_order = np.argsort(gaps)
+    for frame in (frames[10], frames[120]):
+        opened = np.mean([redness(int(k), frame) for k in gaps_order[-5:]])
+        shut = np.mean([redness(int(k), frame) for k in gaps_order[:5]])
+        assert abs(opened - shut) < 7.5, (opened, shut)
