@@ -238,3 +238,37 @@ def test_redrawn_lips_keep_their_colour_whatever_mouth_they_come_from(models: Fa
         opened = np.mean([redness(int(k), frame) for k in gaps_order[-5:]])
         shut = np.mean([redness(int(k), frame) for k in gaps_order[:5]])
         assert abs(opened - shut) < 7.5, (opened, shut)
+
+
+def test_a_talking_photo_opens_onto_teeth_and_a_mouth_not_a_block(models: FaceModels
+                                                                   ) -> None:
+    """Opened wider than the photo, the mouth keeps the photo's teeth at their size under
+    the upper lip (warping them with the lips drew vertical streaks) and shows a shaded
+    cavity below them, not a flat block."""
+    import cv2
+    import skimage.data
+
+    from retake.video.mouth import MouthBank, MouthRenderer
+
+    rgb = skimage.data.astronaut()
+    lms = models.landmarks(rgb, models.detect(rgb, full=True)[0])
+    bank = MouthBank([], 1.0)
+    bank.add(0, rgb, lms)
+    bank.finish()
+    r = MouthRenderer(bank).render(rgb, lms, 0, "open")
+    local = r.landmarks - [r.x0, r.y0]
+
+    def teeth_rows(img: np.ndarray, pts: np.ndarray) -> tuple[int, int, float]:
+        inner = np.zeros(img.shape[:2], np.uint8)
+        cv2.fillPoly(inner, [np.round(pts[60:68]).astype(np.int32)], 255)
+        lum = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        rows = [y for y in range(img.shape[0]) if (inner[y] > 0).sum() > 3]
+        bright = [y for y in rows if (lum[y][inner[y] > 0] > 150).mean() > 0.3]
+        return len(rows), len(bright), float(lum[inner > 0].std())
+
+    src_rows, src_teeth, _ = teeth_rows(rgb, lms)
+    out_rows, out_teeth, spread = teeth_rows(r.rgb, local)
+    width = np.linalg.norm(local[64] - local[60]) / np.linalg.norm(lms[64] - lms[60])
+    assert out_rows > 1.5 * src_rows * width  # opened well beyond the photo
+    assert src_teeth > 2 and out_teeth <= 1.3 * src_teeth * width + 1  # teeth not stretched
+    assert spread > 20  # teeth over a dark cavity, not one flat colour

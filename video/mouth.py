@@ -245,7 +245,6 @@ class MouthRenderer:
     def render(self, frame: np.ndarray, current: np.ndarray, sample_index: int,
                viseme: str) -> MouthRender | None:
         """Warp bank sample `sample_index` onto `frame`, whose face has `current` landmarks."""
-        import cv2
 
         from retake.video.blend import lab_transfer
 
@@ -262,24 +261,57 @@ class MouthRenderer:
         local = target - [warped.x0, warped.y0]
         rgb = warped.rgb
         h, w = rgb.shape[:2]
-        # The mouth's interior: where the source had closed lips there is no texture.
-        inner = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(inner, [np.round(local[60:68]).astype(np.int32)], 255)
-        if inner.any():
-            dark = np.array([60, 25, 25], np.float32)
-            lips_col = rgb[inner > 0].mean(0) if (inner > 0).sum() > 4 else dark
-            fill = 0.75 * dark + 0.25 * lips_col * 0.4
-            soft = cv2.GaussianBlur(inner.astype(np.float32) / 255, (0, 0), 1.0)[..., None]
-            # Only paint where the warp had no interior of its own (closed source lips).
-            if s.gap < 0.05:
-                rgb = rgb * (1 - soft) + fill * soft
+        # The mouth's interior is never stretched with the lips: it is drawn apart.
+        interior, cover = _interior(s, local, (h, w))
+        rgb = rgb * (1 - cover[..., None]) + interior * cover[..., None]
+        valid = np.maximum(warped.valid, cover)
         region = frame[warped.y0:warped.y0 + h, warped.x0:warped.x0 + w].astype(np.float32)
         lower = _lower_mask((h, w), dst_pts - [warped.x0, warped.y0], local)
         rgb = lab_transfer(rgb, region, _skin(lower * warped.valid, local,
                                               np.asarray(current, float) - [warped.x0,
                                                                             warped.y0]))
-        alpha = np.minimum(lower, warped.valid)
+        alpha = np.minimum(lower, valid)
         return MouthRender(warped.x0, warped.y0, rgb, alpha, target)
+
+
+CAVITY_TOP = np.array([38, 16, 18], np.float32)  # the dark back of an open mouth
+CAVITY_TONGUE = np.array([120, 52, 56], np.float32)  # the tongue's shading at its floor
+
+
+def _interior(s: MouthSample, drawn: np.ndarray, shape: tuple[int, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels and soft coverage of the mouth's inside for inner lips at `drawn[60:68]`.
+
+    The sample's own interior (teeth, tongue, darkness) keeps its proportions: it moves with
+    a similarity transform that takes its mouth corners and upper inner lip to the drawn
+    ones, so the upper teeth stay under the upper lip at their size where the mouth opens
+    wider than the sample's (warping them with the lips drew vertical streaks). What it
+    does not cover is the cavity: dark at the top, the tongue's shading toward the floor."""
+    import cv2
+
+    h, w = shape
+    inner = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(inner, [np.round(drawn[60:68]).astype(np.int32)], 255)
+    cover = cv2.GaussianBlur(inner.astype(np.float32) / 255, (0, 0), 0.8)
+    if not inner.any():
+        return np.zeros((h, w, 3), np.float32), cover
+    ys = np.nonzero(inner)[0]
+    frac = np.clip((np.arange(h, dtype=np.float32) - ys.min()) / max(np.ptp(ys), 1), 0, 1)
+    cavity = CAVITY_TOP + (CAVITY_TONGUE - CAVITY_TOP) * (frac ** 1.5)[:, None, None]
+    cavity = np.broadcast_to(cavity, (h, w, 3)).astype(np.float32)
+    src = s.landmarks - s.origin
+    anchors = [60, 64, 62]
+    m, _ = cv2.estimateAffinePartial2D(src[anchors].astype(np.float32),
+                                       drawn[anchors].astype(np.float32))
+    if m is None or s.gap < 0.03:
+        return cavity, cover
+    own = np.zeros(s.crop.shape[:2], np.uint8)
+    cv2.fillPoly(own, [np.round(src[60:68]).astype(np.int32)], 255)
+    moved = cv2.warpAffine(s.crop.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    reach = cv2.warpAffine(own.astype(np.float32) / 255, m, (w, h), flags=cv2.INTER_LINEAR)
+    reach = cv2.GaussianBlur(reach, (0, 0), 1.5)[..., None]
+    return moved * reach + cavity * (1 - reach), cover
 
 
 def _skin(weight: np.ndarray, drawn: np.ndarray, current: np.ndarray) -> np.ndarray:
