@@ -272,3 +272,31 @@ def test_a_talking_photo_opens_onto_teeth_and_a_mouth_not_a_block(models: FaceMo
     assert out_rows > 1.5 * src_rows * width  # opened well beyond the photo
     assert src_teeth > 2 and out_teeth <= 1.3 * src_teeth * width + 1  # teeth not stretched
     assert spread > 20  # teeth over a dark cavity, not one flat colour
+
+
+def test_a_talking_photo_blinks(models: FaceModels) -> None:
+    """Scheduled blinks close both eyes as dlib sees them, then open them again."""
+    import skimage.data
+
+    from retake.video.blink import blink_schedule, close_eyes
+
+    rgb = skimage.data.astronaut()
+    lms = models.landmarks(rgb, models.detect(rgb, full=True)[0])
+    plan = blink_schedule(250, 25.0)
+    starts = np.flatnonzero(np.diff((plan > 0).astype(int)) == 1)
+    assert 1 <= len(starts) <= 5 and (plan == 1).sum() >= 2 * len(starts)  # 10 s: 2-4 blinks
+    assert np.array_equal(plan, blink_schedule(250, 25.0))  # seeded
+
+    def ear(img: np.ndarray) -> float:
+        p = models.landmarks(img, models.detect(img, full=True)[0])
+        return float(np.mean([(np.linalg.norm(p[i + 1] - p[i + 5])
+                               + np.linalg.norm(p[i + 2] - p[i + 4]))
+                              / (2 * np.linalg.norm(p[i] - p[i + 3])) for i in (36, 42)]))
+
+    shut = close_eyes(rgb, lms, 1.0)
+    assert ear(shut) < 0.6 * ear(rgb)
+    assert np.array_equal(close_eyes(rgb, lms, 0.0), rgb)
+    # only the eyes moved
+    diff = np.abs(shut.astype(int) - rgb).sum(2) > 30
+    ys, xs = np.nonzero(diff)
+    assert ys.max() < lms[30, 1] and ys.min() > lms[19, 1] - 0.3 * (lms[8, 1] - lms[19, 1])

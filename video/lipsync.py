@@ -211,11 +211,13 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         bank = MouthBank([], 1.0)
         bank.add(0, rgb, lms)
         bank.finish()
-        src_frames = [(rgb, lms)]
         width, height, rate = rgb.shape[1], rgb.shape[0], fps
+        from retake.video.blink import blink_schedule, close_eyes
+
+        blinks = blink_schedule(n_out, float(fps))  # a photo that never blinks gives it away
 
         def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
-            return src_frames[0]
+            return close_eyes(rgb, lms, float(blinks[k])), lms
     else:
         info = probe(face)
         rate = info.fps
