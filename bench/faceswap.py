@@ -8,8 +8,16 @@ On ../shared/media: every source photo in faces/ onto every talking clip in vide
   its floor: the same error for the smoothed, tracked landmarks the face is rendered to
   (dlib's own frame-to-frame noise, which no renderer can go below);
 - stability: landmark jitter (second difference / inter-ocular) of output vs input;
+- expression: over time, the Pearson correlation between the target's and the output's eye
+  openness (EAR, the mean of both eyes' eye aspect ratio) and mouth opening (inner-lip
+  height / inter-ocular); and blinks kept: a target blink is a run of consecutive frames
+  whose EAR is below 75% of the clip's median EAR (one frame is enough); it is kept when
+  the output's EAR is below 75% of the output's own median on some frame from one before
+  the run to one after it. Output dips with no target blink within a frame are counted too;
 and throughput of extraction and swapping at 512x512 and 720p on this machine.
-Writes bench/results/faceswap.json and contact sheets under bench/results/faceswap/.
+Writes bench/results/faceswap.json and contact sheets under bench/results/faceswap/ (full
+runs only: runs limited by --quick, --source, --target or --photo-expression print only);
+--expression-sheet writes expression_SOURCE_on_TARGET.png (blinks and mouths, before/now).
 """
 
 from __future__ import annotations
@@ -48,11 +56,43 @@ def _jitter(lms: list[np.ndarray]) -> float:
     return float(np.mean(np.linalg.norm(d2, axis=2).mean(1) / iod))
 
 
+def dips(values: list[float], frames: list[int], share: float = 0.75) -> list[tuple[int, int]]:
+    """Runs (first, last frame) where `values` fall below `share` × their median: blinks."""
+    v = np.asarray(values, float)
+    low = [f for f, x in zip(frames, v, strict=True) if x < share * np.median(v)]
+    runs: list[tuple[int, int]] = []
+    for f in low:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], f)
+        else:
+            runs.append((f, f))
+    return runs
+
+
+def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int]) -> dict:
+    """Target blinks the output also shows (within ±1 frame), and output dips with none."""
+    want, got = dips(ear_in, frames), dips(ear_out, frames)
+    near = [any(b0 - 1 <= g1 and g0 <= b1 + 1 for g0, g1 in got) for b0, b1 in want]
+    extra = [not any(b0 - 1 <= g1 and g0 <= b1 + 1 for b0, b1 in want) for g0, g1 in got]
+    return {"blinks_in": len(want), "blinks_kept": int(sum(near)),
+            "blinks_extra": int(sum(extra))}
+
+
+def _corr(a: list[float], b: list[float]) -> float:
+    return round(float(np.corrcoef(a, b)[0, 1]), 3) if len(a) > 2 and np.std(a) > 0 \
+        and np.std(b) > 0 else float("nan")
+
+
 def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: Path | None,
-                  merge_options=None) -> dict:
-    """Swap one photo onto one clip and measure the output."""
+                  merge_options=None, photo_expression: bool = False) -> dict:
+    """Swap one photo onto one clip and measure the output.
+
+    `photo_expression` with `MergeOptions(keep_inner_mouth=False)` is the engine as it was
+    before the target's closed eyes and mouth interior were carried through (for A/B).
+    """
     from PIL import Image
 
+    from retake.video.expression import eye_openness, mouth_opening
     from retake.video.faces import FaceModels
     from retake.video.geometry import inter_ocular
     from retake.video.media import read_frames, read_image
@@ -63,7 +103,8 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     src = read_image(source)
     src_lms = source_face(src, models)
     src_emb = models.embed(src, src_lms)
-    swapper = LandmarkSwapper(src, src_lms, shape=shape)
+    swapper = LandmarkSwapper(src, src_lms, shape=shape, target_eyes=not photo_expression,
+                              photo_teeth=photo_expression)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mp4"
         t0 = time.perf_counter()
@@ -75,12 +116,14 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
 
     track = track_faces(ins, models)[0]
     d_src, d_tgt, lm_err, lin, lout, thumbs, floor = [], [], [], [], [], [], []
+    seen: list[int] = []
     for fi, fo in zip(ins, outs, strict=False):
         li, lo = _face(models, fi.rgb), _face(models, fo.rgb)
         if li is None or lo is None:
             continue
         lin.append(li)
         lout.append(lo)
+        seen.append(fi.index)
         lm_err.append(float(np.linalg.norm(lo - li, axis=1).mean() / inter_ocular(li)))
         rendered_to = track.at(fi.index)
         if rendered_to is not None:
@@ -100,6 +143,8 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         sheet.parent.mkdir(parents=True, exist_ok=True)
         im.save(sheet)
     d_src_a, d_tgt_a = np.array(d_src), np.array(d_tgt)
+    ear_in, ear_out = [eye_openness(x) for x in lin], [eye_openness(x) for x in lout]
+    blinks = blinks_kept(ear_in, ear_out, seen)
     return {
         "source": source.name, "target": target.name, "frames": res.frames,
         "swap_fps": round(res.frames / swap_s, 2),
@@ -110,7 +155,67 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         "landmark_error_iod": round(float(np.mean(lm_err)), 4),
         "landmark_floor_iod": round(float(np.mean(floor)), 4),
         "jitter_in": round(_jitter(lin), 4), "jitter_out": round(_jitter(lout), 4),
+        "eye_openness_corr": _corr(ear_in, ear_out),
+        **blinks,
+        "mouth_opening_corr": _corr([mouth_opening(x) for x in lin],
+                                    [mouth_opening(x) for x in lout]),
     }
+
+
+def expression_sheet(source: Path, target: Path, out: Path) -> dict:
+    """A contact sheet of the frames that test expression, at full resolution.
+
+    Rows: the target's most closed eyes (lowest EAR), most open eyes, most closed and most
+    open mouth (by the tracked landmarks the face is rendered to). Columns: the target's
+    face, the swap with the photo's eyes and mouth interior (as before), the swap now.
+    Returns the chosen frame indices.
+    """
+    from PIL import Image, ImageDraw
+
+    from retake.video.blend import MergeOptions, merge
+    from retake.video.expression import eye_openness, mouth_opening
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.track import track_faces
+
+    models = FaceModels()
+    src = read_image(source)
+    src_lms = source_face(src, models)
+    track = track_faces(read_frames(target), models)[0]
+    ear = [eye_openness(x) for x in track.landmarks]
+    mouth = [mouth_opening(x) for x in track.landmarks]
+    rows = {"eyes closed": track.frames[int(np.argmin(ear))],
+            "eyes open": track.frames[int(np.argmax(ear))],
+            "mouth closed": track.frames[int(np.argmin(mouth))],
+            "mouth open": track.frames[int(np.argmax(mouth))]}
+    old = (LandmarkSwapper(src, src_lms, target_eyes=False, photo_teeth=True),
+           MergeOptions(keep_inner_mouth=False))
+    new = (LandmarkSwapper(src, src_lms), MergeOptions())
+    frames = {f.index: f.rgb for f in read_frames(target) if f.index in rows.values()}
+    tiles = []
+    for label, k in rows.items():
+        lms = track.at(k)
+        x0, y0 = np.floor(lms.min(0)).astype(int) - 12
+        x1, y1 = np.ceil(lms.max(0)).astype(int) + 12
+        x0, y0 = max(x0, 0), max(y0, 0)
+        crops = [frames[k][y0:y1, x0:x1]]
+        for sw, opts in (old, new):
+            crops.append(merge(frames[k], sw.render(frames[k], lms), lms, opts)[y0:y1, x0:x1])
+        tiles.append((f"frame {k}: {label}", crops))
+    th = max(c[0].shape[0] for _, c in tiles) + 18
+    tw = max(c[0].shape[1] for _, c in tiles)
+    sheet = Image.new("RGB", (3 * tw + 8, len(tiles) * th + 18), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(("target", "photo's eyes and mouth (before)", "now")):
+        draw.text((j * (tw + 4) + 2, 2), name, fill="black")
+    for i, (label, crops) in enumerate(tiles):
+        draw.text((2, 18 + i * th), label, fill="black")
+        for j, c in enumerate(crops):
+            sheet.paste(Image.fromarray(np.ascontiguousarray(c)), (j * (tw + 4), 18 + i * th + 16))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return rows
 
 
 def throughput(target: Path, size: tuple[int, int], source: Path) -> dict:
@@ -155,6 +260,16 @@ def main() -> None:
                         help="landmark engine shape weight (default: the engine's)")
     parser.add_argument("--every", type=int, default=3, help="embed every Nth frame")
     parser.add_argument("--quick", action="store_true", help="one pair, no throughput")
+    parser.add_argument("--source", action="append", default=None,
+                        help="only this source photo (file name; repeatable)")
+    parser.add_argument("--target", action="append", default=None,
+                        help="only this target clip (file name; repeatable)")
+    parser.add_argument("--photo-expression", action="store_true",
+                        help="A/B: the photo's eyes and mouth interior everywhere (the "
+                             "engine before the target's were carried through)")
+    parser.add_argument("--expression-sheet", action="store_true",
+                        help="only write expression_SOURCE_on_TARGET.png (blink and mouth "
+                             "frames, before and now) for the first chosen pair")
     args = parser.parse_args()
     if not (MEDIA / "faces").is_dir() or not (MEDIA / "video").is_dir():
         print(f"skipped: {MEDIA} is absent")
@@ -165,16 +280,31 @@ def main() -> None:
         LandmarkSwapper.__init__.__defaults__[0]
     sources = sorted((MEDIA / "faces").glob("*.jpg")) + sorted((MEDIA / "faces").glob("*.png"))
     targets = sorted((MEDIA / "video").glob("*.mp4"))
+    if args.source:
+        sources = [p for p in sources if p.name in args.source]
+    if args.target:
+        targets = [p for p in targets if p.name in args.target]
     if args.quick:
         sources, targets = sources[:1], targets[:1]
+    partial = args.quick or bool(args.source or args.target)
+    if args.expression_sheet:
+        path = RESULTS / "faceswap" / f"expression_{sources[0].stem}_on_{targets[0].stem}.png"
+        print(json.dumps(expression_sheet(sources[0], targets[0], path)), f"wrote {path}")
+        return
+    from retake.video.blend import MergeOptions
+
+    old = {"merge_options": MergeOptions(keep_inner_mouth=False), "photo_expression": True} \
+        if args.photo_expression else {}
+    partial = partial or args.photo_expression
     rows = []
     for s in sources:
         for t in targets:
-            row = evaluate_pair(s, t, shape, args.every,
-                                RESULTS / "faceswap" / f"{s.stem}_on_{t.stem}.jpg")
+            # Partial runs leave the committed sheets (and faceswap.json) alone.
+            row = evaluate_pair(s, t, shape, args.every, None if partial else
+                                RESULTS / "faceswap" / f"{s.stem}_on_{t.stem}.jpg", **old)
             print(json.dumps(row))
             rows.append(row)
-    speed = [] if args.quick else [
+    speed = [] if partial else [
         throughput(targets[0], (512, 512), sources[0]),
         throughput(targets[0], (1280, 720), sources[0]),
     ]
@@ -195,6 +325,12 @@ def main() -> None:
         "landmark_floor_iod_mean": mean("landmark_floor_iod"),
         "jitter_ratio_mean": round(float(np.mean([r["jitter_out"] / r["jitter_in"]
                                                   for r in rows])), 3),
+        "eye_openness_corr_mean": mean("eye_openness_corr"),
+        "blinks_in": sum(r["blinks_in"] for r in rows),
+        "blinks_kept_share": round(sum(r["blinks_kept"] for r in rows)
+                                   / max(sum(r["blinks_in"] for r in rows), 1), 3),
+        "blinks_extra": sum(r["blinks_extra"] for r in rows),
+        "mouth_opening_corr_mean": mean("mouth_opening_corr"),
         "speed": speed,
     }
     s512 = next((s for s in speed if s["size"] == "512x512"), None)
@@ -204,6 +340,7 @@ def main() -> None:
             summary["nearer_source_than_target_share_min"] >= 1.0,
         "landmark error <= 0.05": summary["landmark_error_iod_max"] <= 0.05,
         "jitter below the input's": summary["jitter_ratio_mean"] < 1.0,
+        "target blinks kept >= 90%": summary["blinks_kept_share"] >= 0.9,
     }
     if s512:
         goals["extraction >= 20 fps at 512"] = s512["extract_fps"] >= 20
@@ -211,7 +348,7 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     for k, v in goals.items():
         print(f"  {'PASS' if v else 'MISS'}  {k}")
-    if not args.quick:
+    if not partial:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "faceswap.json").write_text(json.dumps(
             {"summary": summary, "goals": goals, "pairs": rows}, indent=1) + "\n")

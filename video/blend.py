@@ -2,7 +2,9 @@
 
 Shared by every swap engine (and by lip-sync later): an engine supplies a `Patch`; this
 module makes its colours agree with the target skin and lays it in with a soft edge, and
-can leave the target's own mouth in place so real speech stays real.
+can leave the target's own mouth in place so real speech stays real. The inside of the
+mouth (teeth, tongue, darkness: within the inner lips) is always the target's own by
+default, never the engine's: a source photo's teeth must not show through closed lips.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retake.video.expression import carry_inner_mouth
 from retake.video.geometry import region_mask
 from retake.video.swappers import Patch
 
@@ -20,12 +23,17 @@ BLEND_MODES = ("feather", "poisson")
 
 @dataclass(frozen=True)
 class MergeOptions:
-    """How to merge: colour transfer, blending, mask softness, keep the target's mouth."""
+    """How to merge: colour transfer, blending, mask softness, keep the target's mouth.
+
+    `keep_mouth` keeps the target's whole mouth, lips included; `keep_inner_mouth` (on by
+    default) only what lies inside its inner lips, so the lips are the new face's.
+    """
 
     colour: str = "lab"
     blend: str = "feather"
     feather: float = 0.10
     keep_mouth: bool = False
+    keep_inner_mouth: bool = True
     forehead: float = 0.3
 
 
@@ -94,6 +102,10 @@ def merge(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
         mouth = region_mask(region.shape, np.asarray(target_landmarks) - [cx0, cy0], "mouth",
                             feather=0.05)
         alpha = alpha * (1 - mouth)
+    elif opts.keep_inner_mouth:
+        if np.shares_memory(rgb, patch.rgb):
+            rgb = rgb.astype(np.float32)  # (no colour transfer: leave the engine's patch be)
+        carry_inner_mouth(rgb, alpha, region, np.asarray(target_landmarks) - [cx0, cy0], local)
     out = frame.copy()
     if opts.blend == "poisson":
         hard = (alpha > 0.5).astype(np.uint8) * 255

@@ -9,7 +9,14 @@ the stable points; the source's mouth and eyes move with the target's (only thei
 and size follow the source), so speech and blinks are the target's own.
 
 The warp is piecewise affine over one fixed Delaunay triangulation of the template (68
-points plus 10 on the forehead), so triangles never flip between frames.
+points plus 10 on the forehead), so triangles never flip between frames. Where the target's
+eye closes or narrows far past the photo's, warping the photo's open eye onto it would only
+squash it: there the target's own eye region is faded in (`video/expression.py`), each eye
+on its own. The photo's teeth are painted out once (`photo_teeth=False`), its inner-lip
+points refit to the lips' real edge, and its lips open in the mesh only as far as the
+target's do, so the target's closed lips stay closed; an open mouth shows the target's
+own interior, which `merge` lays in (`MergeOptions.keep_inner_mouth`, on by default:
+turn both off together to get the photo's teeth back).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from retake.core.errors import FaceError
+from retake.video.expression import carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
 from retake.video.geometry import (
     INNER_LIPS,
@@ -27,6 +35,7 @@ from retake.video.geometry import (
     TEMPLATE,
     apply,
     forehead,
+    inter_ocular,
     umeyama,
 )
 from retake.video.swappers import Patch
@@ -83,25 +92,88 @@ def target_shape(source: np.ndarray, target: np.ndarray, shape: float) -> np.nda
     return out
 
 
+LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper inner-lip point, its lower partner
+
+
+def open_lips(points: np.ndarray, gap: float = 2.0) -> np.ndarray:
+    """Landmarks whose inner lips are at least `gap` pixels apart (for the warp's mesh only).
+
+    Closed lips make the triangles between them collapse to slivers; the affine map of a
+    sliver extrapolates wildly for the pixels drawn on it (stray bright dots along the
+    seam). Parting the lips by a pixel or two keeps those samples inside the photo's lips.
+    """
+    out = np.array(points, float, copy=True)
+    down = out[8] - out[27]
+    down /= np.linalg.norm(down) + 1e-9
+    for up, low in LIP_PAIRS:
+        short = gap - float(np.dot(out[low] - out[up], down))
+        if short > 0:
+            out[up] -= down * short / 2
+            out[low] += down * short / 2
+    return out
+
+
+def _gaps(points: np.ndarray) -> np.ndarray:
+    """Each inner-lip pair's opening over the inter-ocular distance (3,)."""
+    p = np.asarray(points, float)
+    gaps = [np.linalg.norm(p[low] - p[up]) for up, low in LIP_PAIRS]
+    return np.array(gaps) / max(inter_ocular(p), 1e-9)
+
+
+def part_lips(points: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Landmarks with each inner-lip pair opened to `share` (0..1 each) of its gap.
+
+    0 brings the pair to its middle, 1 leaves it. For the photo in the warp's mesh: opened
+    only as far as the target's mouth is, the photo's lips meet where the target's do, so
+    none of the photo's mouth interior is stretched between closed lips, while an open
+    mouth still gets the photo's whole lips.
+    """
+    out = np.array(points, float, copy=True)
+    for (up, low), t in zip(LIP_PAIRS, share, strict=True):
+        mid = (out[up] + out[low]) / 2
+        out[up] = mid + (out[up] - mid) * t
+        out[low] = mid + (out[low] - mid) * t
+    return out
+
+
 class LandmarkSwapper:
     """Warp one source photo onto each target face (see the module docstring)."""
 
     name = "landmark"
 
     def __init__(self, source_rgb: np.ndarray, source_landmarks: np.ndarray,
-                 shape: float = 0.4, forehead_height: float = 0.45) -> None:
-        self.src = source_rgb
+                 shape: float = 0.4, forehead_height: float = 0.45,
+                 target_eyes: bool = True, photo_teeth: bool = False) -> None:
         self.src_lms = np.asarray(source_landmarks, float)
         self.shape = shape
         self.forehead = forehead_height
         self.tri = _triangles()
-        self.src_pts = extended(self.src_lms, forehead_height)
+        self.target_eyes = target_eyes
+        self.photo_teeth = photo_teeth
+        self.src, self.mesh_lms = (source_rgb, self.src_lms) if photo_teeth else \
+            without_teeth(source_rgb, self.src_lms)
+        self.src_pts = extended(self.mesh_lms, forehead_height)
+        self.src_gaps = _gaps(self.mesh_lms)
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
-        """Warp the source face onto this frame's target landmarks."""
-        out_lms = target_shape(self.src_lms, np.asarray(landmarks, float), self.shape)
-        dst = extended(out_lms, self.forehead)
-        warped = mesh_warp(self.src, self.src_pts, dst, self.tri, frame.shape)
+        """Warp the source face onto this frame's target landmarks.
+
+        With `target_eyes`, an eye the target closes or narrows far past the photo's is the
+        target's own (faded in by `expression.carry_weight`).
+        """
+        target = np.asarray(landmarks, float)
+        out_lms = target_shape(self.src_lms, target, self.shape)
+        src_pts, dst = self.src_pts, extended(out_lms, self.forehead)
+        if not self.photo_teeth:
+            share = np.clip(_gaps(target) / np.maximum(self.src_gaps, 1e-6), 0, 1)
+            src_pts = src_pts.copy()
+            src_pts[:68] = part_lips(self.mesh_lms, share)
+            dst[:68] = open_lips(out_lms)
+        warped = mesh_warp(self.src, src_pts, dst, self.tri, frame.shape)
         if warped is None:
             raise FaceError("the target face is outside the frame")
+        if self.target_eyes:
+            weights = eye_weights(target, self.src_lms)
+            if max(weights) > 0.01:
+                carry_eyes(warped.rgb, warped.x0, warped.y0, frame, target, out_lms, weights)
         return Patch(warped.x0, warped.y0, warped.rgb, warped.valid, out_lms)
