@@ -177,7 +177,8 @@ def test_heard_comes_from_open_recognition_and_fails_a_garbled_span(loaded):
 def test_no_hole_below_the_room_noise_inside_a_new_span():
     """The noisy recording of a speaker with a cold (MFA's cold_corpus): inside every
     synthesized span no 10 ms frame falls more than 6 dB below the file's own noise floor
-    (they fell 18-74 dB below it: holes of digital silence an ear notices at once)."""
+    (they fell 18-74 dB below it: holes of digital silence an ear notices at once), nor
+    does its 4-8 kHz band fall below the room's hiss there."""
     from conftest import media
 
     wav = media("speech", "mfa", "cold_corpus.wav")
@@ -193,6 +194,14 @@ def test_no_hole_below_the_room_noise_inside_a_new_span():
                                      axis=1) + 1e-12)
 
     floor = float(np.percentile(frames_db(audio.samples), 5))
+
+    def high_db(y):  # 4-8 kHz power per 32 ms frame: the room's hiss, not the speech
+        n = len(y) // 512
+        spec = np.abs(np.fft.rfft(y[:n * 512].reshape(n, 512) * np.hanning(512), axis=1))
+        freqs = np.fft.rfftfreq(512, 1 / audio.sample_rate)
+        return 10 * np.log10(np.sum(spec[:, (freqs >= 4000) & (freqs < 8000)] ** 2, 1) + 1e-12)
+
+    hiss = float(np.percentile(high_db(audio.samples), 5))
     words = text.split()
     for k in (3, 14, 27):
         new = " ".join(words[:k] + ["every", "morning"] + words[k:])
@@ -203,6 +212,9 @@ def test_no_hole_below_the_room_noise_inside_a_new_span():
                 continue
             inside = frames_db(result.samples[int(span.start * sr):int(span.end * sr)])
             assert inside.min() >= floor - 6, (span.text, inside.min(), floor)
+            # and band by band: the query voice's clean phones once stopped the hiss
+            high = high_db(result.samples[int(span.start * sr):int(span.end * sr)])
+            assert high.min() >= hiss - 6, (span.text, high.min(), hiss)
 
 
 def test_takes_are_ranked_by_an_honest_ear(loaded):

@@ -629,7 +629,8 @@ def room_noise(rec: Recording, n: int, seed: int = 0) -> np.ndarray:
 def fill_room_tone(audio: np.ndarray, rec: Recording, seed: int = 0) -> np.ndarray:
     """Lay the recording's background under new audio wherever it is quieter than the room:
     synthesized speech has no room noise in its gaps, and a hole below the file's noise floor
-    gives an edit away. Frames already at or above the floor are left as they are."""
+    gives an edit away. Frames already at or above the floor are left as they are; then the
+    same is done band by band (`_fill_bands`)."""
     sr = rec.sample_rate
     hop = max(1, int(0.005 * sr))  # 5 ms: a dip shorter than a 10 ms frame is found too
     noise = room_noise(rec, len(audio), seed)
@@ -649,7 +650,25 @@ def fill_room_tone(audio: np.ndarray, rec: Recording, seed: int = 0) -> np.ndarr
     # full); the gain then ramps linearly between frame centres: no clicks at frame edges
     need = np.maximum.reduce([need, np.r_[need[1:], 0.0], np.r_[0.0, need[:-1]]])
     gain = np.interp(np.arange(len(audio)), np.arange(n_frames) * hop + hop / 2, need)
-    return (audio + gain * noise).astype(np.float32)
+    filled = (audio + gain * noise).astype(np.float32)
+    more = room_noise(rec, len(audio), seed + 1)
+    more *= np.sqrt(floor / (np.mean(more.astype(np.float64) ** 2) + 1e-20))
+    return _fill_bands(filled, more)
+
+
+def _fill_bands(audio: np.ndarray, noise: np.ndarray, n_fft: int = 512) -> np.ndarray:
+    """Room noise added band by band where the audio is quieter than the room in that band:
+    speech from the query voice is clean, and a span whose hiss stops above 4 kHz while
+    the recording's goes on is an edit a spectrogram (or an ear) finds at once."""
+    from retake.voice.convert import istft, stft
+
+    if len(audio) < n_fft:
+        return audio
+    spec = stft(audio, n_fft)
+    room = stft(noise, n_fft)
+    expected = np.mean(np.abs(room) ** 2, axis=0)  # the room's power per band
+    need = np.sqrt(np.clip(1.0 - np.abs(spec) ** 2 / (expected + 1e-20), 0.0, 1.0))
+    return istft(spec + room * need, len(audio), n_fft)
 
 
 def match_level(audio: np.ndarray, rec: Recording, level_db: float, sr: int) -> np.ndarray:

@@ -26,30 +26,33 @@ SMOOTH_HZ = 300.0  # envelopes are smoothed over this band (harmonics are not ti
 PER_LABEL = 40  # units of one label averaged at most
 
 
-def stft(x: np.ndarray) -> np.ndarray:
-    """Complex spectra (frames, N_FFT//2+1) of `x`, Hann window, hop N_FFT/4, centred."""
+def stft(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
+    """Complex spectra (frames, n_fft//2+1) of `x`, Hann window, hop n_fft/4, centred."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    y = np.pad(x.astype(np.float64), (N_FFT // 2, N_FFT // 2 + N_FFT))
-    frames = sliding_window_view(y, N_FFT)[::HOP][: len(x) // HOP + 1]
-    return np.fft.rfft(frames * _window(), axis=1)
+    hop = n_fft // 4
+    y = np.pad(x.astype(np.float64), (n_fft // 2, n_fft // 2 + n_fft))
+    frames = sliding_window_view(y, n_fft)[::hop][: len(x) // hop + 1]
+    return np.fft.rfft(frames * _window(n_fft), axis=1)
 
 
-def istft(spec: np.ndarray, n: int) -> np.ndarray:
+def istft(spec: np.ndarray, n: int, n_fft: int = N_FFT) -> np.ndarray:
     """Inverse of `stft` by weighted overlap-add, `n` samples long."""
-    frames = np.fft.irfft(spec, N_FFT, axis=1) * _window()
-    out = np.zeros(len(frames) * HOP + N_FFT)
+    hop = n_fft // 4
+    frames = np.fft.irfft(spec, n_fft, axis=1) * _window(n_fft)
+    out = np.zeros(len(frames) * hop + n_fft)
     norm = np.zeros_like(out)
-    w2 = _window() ** 2
+    w2 = _window(n_fft) ** 2
     for k, f in enumerate(frames):
-        out[k * HOP:k * HOP + N_FFT] += f
-        norm[k * HOP:k * HOP + N_FFT] += w2
-    out = out[N_FFT // 2:N_FFT // 2 + n] / np.maximum(norm[N_FFT // 2:N_FFT // 2 + n], 1e-8)
+        out[k * hop:k * hop + n_fft] += f
+        norm[k * hop:k * hop + n_fft] += w2
+    half = n_fft // 2
+    out = out[half:half + n] / np.maximum(norm[half:half + n], 1e-8)
     return out.astype(np.float32)
 
 
-def _window() -> np.ndarray:
-    return np.hanning(N_FFT + 1)[:-1]
+def _window(n_fft: int = N_FFT) -> np.ndarray:
+    return np.hanning(n_fft + 1)[:-1]
 
 
 def _smooth(db: np.ndarray, sample_rate: int) -> np.ndarray:
