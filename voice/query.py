@@ -328,11 +328,14 @@ def converted(query: Recording, rec: Recording, query_env: dict[str, np.ndarray]
     its long-term spectrum matched; at the speaker's speech level. Each borrowed phone's own
     pitch and duration are then set by PSOLA, like any unit."""
     import parselmouth
-    from parselmouth.praat import call
+    from parselmouth.praat import call, run
 
     from retake.voice import convert
     from retake.voice.render import match_envelope
 
+    # Praat's overlap-add draws random numbers for unvoiced stretches: seed it, so the same
+    # edit converts the same way (two cold runs of one edit differed without this)
+    run("random_initializeWithSeedUnsafelyButPredictably (0)")
     shift = 1.0 / formant_ratio(query, rec)
     snd = parselmouth.Sound(query.samples.astype(np.float64), query.sample_rate)
     moved = call(snd, "Change gender", 75, 600, shift, rec.median_f0(), 1.0, 1.0)
