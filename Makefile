@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench lock clean browser
+.PHONY: install demo test test-fast lint bench bench-identity lock clean browser
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,18 @@ bench: install
 	$(BIN)/python bench/watermark.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/autoencoder.py --minutes 10
+
+# Identity judged by an independent model as well as dlib: FaceNet + MTCNN need OpenCV 4.8,
+# so they get their own environment under bench/, never the runtime's.
+IDENTITY_VENV := bench/.identity-venv
+
+$(IDENTITY_VENV)/.installed: bench/requirements-identity.txt
+	$(PYTHON) -m venv $(IDENTITY_VENV)
+	$(IDENTITY_VENV)/bin/python -m pip install -q -r bench/requirements-identity.txt
+	touch $@
+
+bench-identity: install $(IDENTITY_VENV)/.installed
+	$(BIN)/python bench/identity.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock:
