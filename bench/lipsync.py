@@ -9,12 +9,24 @@ For each clip, its speech is transcribed (pocketsphinx draft) and aligned; then
 - a one-word edit is dubbed (`retake dub`) and we measure the seams at the edges of the
   re-rendered spans (landmark and colour jump) against the natural frame-to-frame change,
   and the end-to-end time (cold cache);
-- mouth re-rendering speed in frames/s on the clip's own frames.
-Writes bench/results/lipsync.json.
+- mouth re-rendering speed in frames/s on the clip's own frames;
+- (d) frozen and jumping pictures, on that replacement, on a one-word insertion and on
+  a stress case (the word across which the head moves most, replaced by "seventeenth"): the
+  longest run of output frames showing the same bank mouth, the output frames inside
+  re-rendered stretches that repeat the frame before exactly, and the largest per-frame
+  head motion among the steps the edit made (px/frame: mean displacement of the jaw
+  sides, nose and eyes, from dlib on the decoded output; a step between untouched copies,
+  or one that replays consecutive source frames, is the clip's own motion and left out),
+  also as a multiple of the same measure's p99 over the untouched clip, and over 3 frames
+  running as a multiple of the clip's p90 of that; and the most motion an edit added to a
+  step beyond the source's own motion it carries (`_carried`).
+Writes bench/results/lipsync.json (`--clip NAME` runs only clips whose name contains NAME,
+`--out FILE` writes elsewhere under bench/results).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -32,6 +44,9 @@ RESULTS = ROOT / "bench" / "results"
 warnings.filterwarnings("ignore")
 
 CLOSED = 0.1
+EDITS = ("replace", "insert", "stress")  # the dubs (d) is measured on
+# Landmarks that move with the head, never with speech: jaw sides by the ears, nose, eyes.
+HEAD = [0, 1, 2, 3, 13, 14, 15, 16, *range(27, 48)]
 
 
 def _raw_landmarks(path: Path, models) -> dict[int, np.ndarray]:
@@ -110,10 +125,133 @@ def av_lag(path: Path, models, phones: list[tuple[float, float, str]],
     return round(float(np.median(offsets)), 2) if offsets else float("nan")
 
 
+def head_motion(lms: dict[int, np.ndarray]) -> dict[int, float]:
+    """Per frame k: mean displacement (px) of the HEAD points since frame k - 1."""
+    return {k: float(np.linalg.norm(v[HEAD] - lms[k - 1][HEAD], axis=1).mean())
+            for k, v in sorted(lms.items()) if k - 1 in lms}
+
+
+def longest_same_mouth(mouths: dict[int, int]) -> int:
+    """Longest run of consecutive output frames that show the same bank mouth."""
+    best = run = 0
+    for k in sorted(mouths):
+        run = run + 1 if k - 1 in mouths and mouths[k - 1] == mouths[k] else 1
+        best = max(best, run)
+    return best
+
+
+def _replays_a_step(before, after, times: list[float], period: float) -> bool:
+    """Whether output frames before -> after show the source's own motion as it was: both
+    drawn (nearly) wholly to single source frames, the second later than the first by at
+    most 1.5 output frame periods (a variable-rate source re-gridded to a constant rate
+    steps over a frame now and then). That motion is the clip's own, however fast; every
+    other step (holds, slides, cuts) is one the edit made."""
+    def main(r) -> tuple[int, float]:
+        w = r.shape_weights if hasattr(r, "shape_weights") else r.weights
+        j = int(np.argmax(w))
+        return r.sources[j], w[j]
+
+    (a, wa), (b, wb) = main(before), main(after)
+    return min(wa, wb) >= 0.95 and b > a and times[b] - times[a] <= 1.5 * period
+
+
+def _checked_dub(clip: Path, said: str, models, tmp: Path, source_times: list[float], fps,
+                 natural: dict[str, float], source_steps: dict[int, float], name: str,
+                 text: str) -> dict:
+    """Dub `clip` to say `text` and measure (d) on the result."""
+    from retake.video.dub import dub
+    from retake.video.media import read_frames
+    from retake.video.retime import plan_retime
+    from retake.video.track import track_faces
+    from retake.voice.timemap import TimeMap
+
+    res = dub(clip, tmp / f"{name}.mp4", text, transcript=said, models=models,
+              cache_dir=tmp / "cache")
+    plan = plan_retime(TimeMap.from_json((tmp / f"{name}.timemap.json").read_text()),
+                       source_times, fps)
+    pics = [f.rgb for f in read_frames(tmp / f"{name}.mp4")]
+    found = track_faces(iter_frames(pics, fps), models)[0]
+    return frozen_and_jumps(plan, pics, dict(zip(found.frames, found.raw, strict=True)),
+                            getattr(res, "mouths", None), natural, source_times, fps,
+                            source_steps)
+
+
+def _widest_word(alignment, lms: dict[int, np.ndarray], times: list[float],
+                 count: int) -> int | None:
+    """Index of the inner aligned word across which the head moves most (HEAD points'
+    displacement from its first frame to its last), or None when the alignment's words
+    are not the transcript's."""
+    words = alignment.words
+    if len(words) != count:
+        return None
+    best, pick = -1.0, None
+    for i, w in enumerate(words[1:-1], start=1):
+        a = int(np.argmin(np.abs(np.asarray(times) - w.start)))
+        b = int(np.argmin(np.abs(np.asarray(times) - w.end)))
+        if not w.aligned or a not in lms or b not in lms:
+            continue
+        moved = float(np.linalg.norm(lms[b][HEAD] - lms[a][HEAD], axis=1).mean())
+        if moved > best:
+            best, pick = moved, i
+    return pick
+
+
+def _carried(before, after, steps: dict[int, float]) -> float:
+    """The source's own motion that output step before -> after shows: each source of
+    `after` that continues one of `before` (the same frame, or the next one) brings its
+    own step, weighted by its share of the face's shape; a source that jumps brings none."""
+    def shares(r):
+        return zip(r.sources, r.shape_weights if hasattr(r, "shape_weights") else r.weights,
+                   strict=True)
+
+    prev = set(before.sources)
+    return sum(w * (steps.get(s, 0.0) if s - 1 in prev else 0.0)
+               for s, w in shares(after) if s in prev or s - 1 in prev)
+
+
+def frozen_and_jumps(recipes, frames: list[np.ndarray], lms: dict[int, np.ndarray],
+                     mouths: dict[int, int] | None, natural: dict[str, float],
+                     times: list[float], fps, source_steps: dict[int, float]) -> dict:
+    """(d) of one dub: longest same-mouth run, exact repeats among re-rendered frames, and
+    the largest head motion of a step the edit made (not between two untouched copies, nor
+    one replaying a source step), per frame and as a mean over 3 frames running (a slide,
+    not one noisy step)."""
+    motion = head_motion(lms)
+    edited = [k for k in motion
+              if not (recipes[k - 1].untouched and recipes[k].untouched)
+              and not _replays_a_step(recipes[k - 1], recipes[k], times, 1 / float(fps))]
+    worst = max(edited, key=motion.get, default=None)
+    top = motion[worst] if worst is not None else 0.0
+    runs = [np.mean([motion[j] for j in (k - 1, k, k + 1)]) for k in edited
+            if k - 1 in motion and k + 1 in motion]
+    top3 = float(max(runs, default=0.0))
+    excess = [motion[k] - _carried(recipes[k - 1], recipes[k], source_steps) for k in edited]
+    return {
+        "mouth_hold_longest": longest_same_mouth(mouths) if mouths is not None else None,
+        "repeated_frames": sum(1 for k in range(1, len(frames)) if recipes[k].mouth
+                               and np.array_equal(frames[k], frames[k - 1])),
+        "face_motion_max_px": round(top, 2),
+        "face_motion_max_x_p99": round(top / natural["p99"], 2),
+        "face_motion_max_at": worst,
+        "face_motion_3frames_max_px": round(top3, 2),
+        "face_motion_3frames_max_x_p90": round(top3 / natural["p90_3"], 2),
+        "face_motion_added_max_px": round(float(max(excess, default=0.0)), 2),
+        "face_motion_added_max_x_p99": round(float(max(excess, default=0.0))
+                                             / natural["p99"], 2),
+    }
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clip", action="append", default=[],
+                        help="only clips whose file name contains this (repeatable)")
+    parser.add_argument("--out", default="lipsync.json", help="results file name")
+    args = parser.parse_args()
     clips = sorted((MEDIA / "video").glob("*.mp4")) if (MEDIA / "video").is_dir() else []
+    if args.clip:
+        clips = [c for c in clips if any(n in c.name for n in args.clip)]
     if not clips:
-        print(f"skipped: {MEDIA} is absent")
+        print(f"skipped: no clips under {MEDIA}")
         return
     from retake.align import align, load_audio, transcribe
     from retake.video.dub import dub
@@ -147,7 +285,15 @@ def main() -> None:
                     total += 1
                     closed += min(near) < CLOSED
             lag_rerendered = av_lag(self_sync, models, phones, raw)
-            lag_natural = av_lag(clip, models, phones)
+            source_lm = _raw_landmarks(clip, models)
+            lag_natural = av_lag(clip, models, phones, source_lm)
+            steps = np.array(list(head_motion(source_lm).values()))
+            untouched_motion = {"p99": float(np.percentile(steps, 99)),
+                       "p90_3": float(np.percentile(np.convolve(steps, np.ones(3) / 3,
+                                                                "valid"), 90))}
+            repeats_natural = sum(1 for a, b in zip(read_frames(clip), read_frames(clip, start=1),
+                                                    strict=False)
+                                  if np.array_equal(a.rgb, b.rgb))
             # One-word dub: replace a middle word with "maybe" (two bilabials).
             words = said.split()
             k = len(words) // 2
@@ -160,7 +306,8 @@ def main() -> None:
             from retake.voice.timemap import TimeMap
 
             tm = TimeMap.from_json((t / "dub.timemap.json").read_text())
-            recipes = plan_retime(tm, source_frame_times(clip), info.fps)
+            source_times = source_frame_times(clip)
+            recipes = plan_retime(tm, source_times, info.fps)
             out_frames = [f.rgb for f in read_frames(dubbed)]
             track = track_faces(iter_frames(out_frames, info.fps), models)[0]
             lm = dict(zip(track.frames, track.raw, strict=True))
@@ -175,6 +322,22 @@ def main() -> None:
                     seams.append((jump, colour))
                 elif recipes[i].untouched and recipes[i - 1].untouched:
                     natural.append((jump, colour))
+            source_steps = head_motion(source_lm)
+            checks = {"replace": frozen_and_jumps(recipes, out_frames, lm,
+                                                  getattr(res, "mouths", None), untouched_motion,
+                                                  source_times, info.fps, source_steps)}
+            # (d) again on an insertion: "really" before the middle word.
+            common = (clip, said, models, t, source_times, info.fps, untouched_motion,
+                      source_steps)
+            checks["insert"] = _checked_dub(*common, "ins",
+                                            " ".join(words[:k] + ["really"] + words[k:]))
+            # And on the hardest replacement: the word across which the head moves most,
+            # replaced by a longer one (its hold, then the old word cut: the picture must
+            # travel between the two poses around the old word).
+            w = _widest_word(al, source_lm, source_times, len(words))
+            if w is not None:
+                checks["stress"] = _checked_dub(*common, "stress", " ".join(
+                    words[:w] + ["seventeenth"] + words[w + 1:]))
             # Mouth re-rendering speed on the clip's own frames.
             frames = list(read_frames(clip))
             track0 = track_faces(frames, models)[0]
@@ -197,6 +360,10 @@ def main() -> None:
             "natural_colour_jump_p90": round(float(np.percentile(nat[:, 1], 90)), 2),
             "mouth_frames": res.mouth_frames, "dub_one_word_s": round(dub_s, 1),
             "mouth_render_fps": round(render_fps, 1),
+            "natural_face_motion_p99_px": round(untouched_motion["p99"], 2),
+            "natural_face_motion_3frames_p90_px": round(untouched_motion["p90_3"], 2),
+            "natural_repeated_frames": repeats_natural,
+            **{f"{edit}_{key}": value for edit, d in checks.items() for key, value in d.items()},
         }
         print(json.dumps(row))
         rows.append(row)
@@ -215,20 +382,38 @@ def main() -> None:
                                       if r["size"] == "512x512"), None),
         "dub_one_word_8s_clip_s": next((r["dub_one_word_s"] for r in rows
                                         if r["clip"].startswith("WDA")), None),
+        "dub_mouth_hold_longest": max((r[f"{e}_mouth_hold_longest"] or 0 for r in rows
+                                       for e in EDITS if f"{e}_mouth_hold_longest" in r),
+                                      default=0),
+        "dub_repeated_frames": sum(r[f"{e}_repeated_frames"] for r in rows
+                                   for e in EDITS if f"{e}_repeated_frames" in r),
+        "dub_face_motion_max_x_p99": max(r[f"{e}_face_motion_max_x_p99"] for r in rows
+                                         for e in EDITS if f"{e}_face_motion_max_x_p99" in r),
+        "dub_face_motion_added_max_x_p99": max(
+            r[f"{e}_face_motion_added_max_x_p99"] for r in rows
+            for e in EDITS if f"{e}_face_motion_added_max_x_p99" in r),
+        "dub_face_motion_3frames_max_x_p90": max(
+            r[f"{e}_face_motion_3frames_max_x_p90"] for r in rows
+            for e in EDITS if f"{e}_face_motion_3frames_max_x_p90" in r),
     }
     goals = {
         "bilabial closure >= 90%": summary["bilabial_closed_share"] >= 0.9,
         "A/V sync within 1 frame (re-rendered)": summary["av_lag_rerendered_max_abs"] <= 1,
         "mouth re-rendering >= 10 fps at 512": (summary["mouth_render_fps_512"] or 0) >= 10,
         "one-word dub of the 8 s clip <= 20 s": (summary["dub_one_word_8s_clip_s"] or 99) <= 20,
+        "no mouth shown more than 2 frames running": summary["dub_mouth_hold_longest"] <= 2,
+        "no exact repeated frame where mouths are re-rendered":
+            summary["dub_repeated_frames"] == 0,
+        "edits add no more head motion than the clip's own p99":
+            summary["dub_face_motion_added_max_x_p99"] <= 1,
     }
     print(json.dumps(summary, indent=1))
     for k, v in goals.items():
         print(f"  {'PASS' if v else 'MISS'}  {k}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lipsync.json").write_text(json.dumps(
+    (RESULTS / args.out).write_text(json.dumps(
         {"summary": summary, "goals": goals, "clips": rows}, indent=1) + "\n")
-    print(f"wrote {RESULTS / 'lipsync.json'}")
+    print(f"wrote {RESULTS / args.out}")
 
 
 def iter_frames(frames: list[np.ndarray], fps):

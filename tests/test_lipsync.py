@@ -300,3 +300,31 @@ def test_a_talking_photo_blinks(models: FaceModels) -> None:
     diff = np.abs(shut.astype(int) - rgb).sum(2) > 30
     ys, xs = np.nonzero(diff)
     assert ys.max() < lms[30, 1] and ys.min() > lms[19, 1] - 0.3 * (lms[8, 1] - lms[19, 1])
+
+
+def test_a_held_picture_never_gets_the_same_mouth_twice() -> None:
+    """Where the retimed picture dwells on one source frame (`still`), the mouth before is
+    never drawn again, even in silence where a mouth may otherwise rest: the frame would be
+    an exact copy of the one before."""
+    from retake.video.mouth import MouthBank, MouthSample, select_mouths
+
+    samples = [MouthSample(10 * i, np.zeros((1, 1, 3), np.uint8), (0, 0), np.zeros((68, 2)),
+                           0.02 * i, 1.0, None, np.full((20, 2), 0.02 * i), np.zeros(2))
+               for i in range(4)]
+    bank = MouthBank(samples, 1.0)
+    assert len(set(select_mouths(bank, ["rest"] * 6))) == 1  # silence may rest...
+    chosen = select_mouths(bank, ["rest"] * 6, before=0, still=[True] * 6)
+    assert all(a != b for a, b in zip([0, *chosen], chosen, strict=False)), chosen
+
+
+def test_resync_never_repeats_a_frame_exactly(models: FaceModels) -> None:
+    """A hold's turning point shows one source frame several times in a row; re-rendered,
+    no output frame equals the one before it (silent or speaking)."""
+    from retake.video.lipsync import MouthFrame, resync
+
+    frames, track, bank = _katie_bank(models)
+    seq = [MouthFrame(0, 0.0, frames[49].rgb, track.at(49), None)]
+    seq += [MouthFrame(i, i / 25, frames[50].rgb, track.at(50), v)
+            for i, v in enumerate(["rest"] * 4 + ["open"] * 3, start=1)]
+    out = list(resync(iter(seq), bank))
+    assert not any(np.array_equal(a, b) for a, b in zip(out, out[1:], strict=False))

@@ -39,6 +39,8 @@ class DubResult:
     untouched: int = 0
     edits: list[dict] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    # output frame -> source frame whose mouth was drawn there (for checks and benches)
+    mouths: dict[int, int] = field(default_factory=dict)
 
 
 def _landmarks(track, recipe) -> np.ndarray | None:
@@ -46,7 +48,7 @@ def _landmarks(track, recipe) -> np.ndarray | None:
     pts = [track.at(s) for s in recipe.sources]
     if any(p is None for p in pts) or not pts:
         return None
-    return np.sum([w * p for w, p in zip(recipe.weights, pts, strict=True)], axis=0)
+    return np.sum([w * p for w, p in zip(recipe.shape_weights, pts, strict=True)], axis=0)
 
 
 def _merge(spans: list[tuple[float, float]], gap: float = 0.05) -> list[tuple[float, float]]:
@@ -134,7 +136,7 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         with VideoWriter(tmp, info.fps, info.width, info.height,
                          audio=(result.samples, result.sample_rate),
                          metadata={"comment": DISCLOSURE}) as writer:
-            for k, rgb in enumerate(resync(frames(), bank)):
+            for k, rgb in enumerate(resync(frames(), bank, chosen_log=res.mouths)):
                 if swapper is not None:
                     lms = faces[k]
                     if lms is not None:

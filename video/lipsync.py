@@ -101,31 +101,48 @@ def _speech_within(active: np.ndarray, a: float, b: float) -> tuple[float, float
     return (lo + idx[0]) * 0.01, (lo + idx[-1] + 1) * 0.01
 
 
+def _same_picture(a: MouthFrame | None, b: MouthFrame) -> bool:
+    """Whether frame b shows exactly frame a's picture and face (a held source frame)."""
+    return (a is not None and a.landmarks is not None and b.landmarks is not None
+            and np.array_equal(a.landmarks, b.landmarks) and np.array_equal(a.rgb, b.rgb))
+
+
 def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
-           progress: Progress | None = None, total: int = 0) -> Iterator[np.ndarray]:
+           progress: Progress | None = None, total: int = 0,
+           chosen_log: dict[int, int] | None = None) -> Iterator[np.ndarray]:
     """Yield each frame's pixels, with the mouth re-rendered on flagged frames.
 
     Runs of flagged frames are solved together (at most `longest` at a time, each chunk
-    joined to the last mouth of the previous one), so memory stays bounded.
+    joined to the last mouth of the previous one), so memory stays bounded. A flagged frame
+    that repeats the previous one's picture (a hold dwelling at its turning point) never
+    gets the previous frame's mouth again, even in silence: that would be an exact copy of
+    the frame before, which no camera makes.
+    `chosen_log`, if given, receives {frame index: bank frame number} of every mouth drawn.
     """
     renderer = MouthRenderer(bank)
     run: list[MouthFrame] = []
+    still: list[bool] = []
     last: int | None = None
+    previous: MouthFrame | None = None
 
     def flush() -> Iterator[np.ndarray]:
         nonlocal last
         if not run:
             return
         chosen = select_mouths(bank, [f.viseme or "rest" for f in run], before=last,
-                               poses=[pose_of(f.landmarks) for f in run])
+                               poses=[pose_of(f.landmarks) for f in run], still=still)
         for f, s in zip(run, chosen, strict=True):
             r = renderer.render(f.rgb, f.landmarks, s, f.viseme or "rest")
+            if chosen_log is not None and r is not None:
+                chosen_log[f.index] = bank.samples[s].frame
             yield paste(f.rgb, r) if r is not None else f.rgb
         last = chosen[-1]
         run.clear()
+        still.clear()
 
     for done, f in enumerate(frames, start=1):
         if f.viseme is not None and f.landmarks is not None:
+            still.append(_same_picture(previous, f))
             run.append(f)
             if len(run) >= longest:
                 yield from flush()
@@ -133,6 +150,7 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
             yield from flush()
             last = None
             yield f.rgb
+        previous = f
         if progress:
             progress("lip-sync", done, total)
     yield from flush()

@@ -106,6 +106,8 @@ class MouthBank:
 
 
 HOLD_COST = 4.0  # joining a bank mouth to itself while speaking (a repeated frame shows)
+# The same mouth on the same picture again is an exact duplicate frame, silent or not.
+STILL_COST = 1000.0
 
 
 def _target_cost(s: MouthSample, viseme: str, rest_spread: float) -> float:
@@ -120,12 +122,16 @@ def _target_cost(s: MouthSample, viseme: str, rest_spread: float) -> float:
 
 def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None,
                   after: int | None = None, candidates: int = 10,
-                  poses: list[np.ndarray] | None = None) -> list[int]:
+                  poses: list[np.ndarray] | None = None,
+                  still: list[bool] | None = None) -> list[int]:
     """Bank sample indices, one per frame, for a run of frames showing `visemes`.
 
     `before`/`after` are bank indices of the untouched frames around the run, so the
     chosen mouths join them smoothly. `poses` (from `pose_of`) of the faces being painted
-    favour mouths seen from the same angle. Viterbi over the `candidates` best per frame.
+    favour mouths seen from the same angle. `still[i]`: frame i shows the very picture of
+    frame i - 1 (a retimed hold dwelling on one source frame), so the mouth before it must
+    not be repeated, even in silence: the frame would be an exact duplicate. Viterbi over
+    the `candidates` best per frame.
     """
     if not bank.samples:
         raise ValueError("empty mouth bank")
@@ -149,14 +155,18 @@ def select_mouths(bank: MouthBank, visemes: list[str], before: int | None = None
         held = a[:, None] == b[None, :]
         return np.where(natural, 0.0, 0.5 + d + hold * held)
 
+    def hold_cost(i: int) -> float:
+        if still is not None and still[i]:
+            return STILL_COST
+        # the same bank mouth twice in a row is a frozen frame while speech goes on
+        return HOLD_COST if visemes[i] != "rest" else 0.0
+
     total = costs[0].copy()
     if before is not None:
-        total += join(np.array([before]), cands[0])[0]
+        total += join(np.array([before]), cands[0], hold_cost(0))[0]
     back = []
     for i in range(1, n):
-        # the same bank mouth twice in a row is a frozen frame while speech goes on
-        hold = HOLD_COST if visemes[i] != "rest" else 0.0
-        j = join(cands[i - 1], cands[i], hold) + total[:, None]
+        j = join(cands[i - 1], cands[i], hold_cost(i)) + total[:, None]
         arg = np.argmin(j, axis=0)
         back.append(arg)
         total = j[arg, np.arange(len(cands[i]))] + costs[i]
