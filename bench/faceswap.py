@@ -14,10 +14,19 @@ On ../shared/media: every source photo in faces/ onto every talking clip in vide
   whose EAR is below 75% of the clip's median EAR (one frame is enough); it is kept when
   the output's EAR is below 75% of the output's own median on some frame from one before
   the run to one after it. Output dips with no target blink within a frame are counted too;
+- colour and seams (`video/swap_quality.py`), on every `--every`th frame re-rendered and
+  merged from the tracked landmarks (no codec in between): skin ΔE2000 between output and
+  target (mean colour of cheek and forehead patches), the hue of the output's brow hair
+  and irises against the source photo's (mean a*, b* of their darkest quarter: the shift,
+  and the source's own spread as its natural range), and seam energy along the blend's
+  boundary (squared lightness derivative across it, output over target frame); with the
+  time to render and merge one frame;
 and throughput of extraction and swapping at 512x512 and 720p on this machine.
 Writes bench/results/faceswap.json and contact sheets under bench/results/faceswap/ (full
-runs only: runs limited by --quick, --source, --target or --photo-expression print only);
---expression-sheet writes expression_SOURCE_on_TARGET.png (blinks and mouths, before/now).
+runs only: runs limited by --quick, --source, --target, --photo-expression or
+--previous-merge print only); --expression-sheet writes expression_SOURCE_on_TARGET.png
+(blinks and mouths, before/now); --colour-sheet writes colour_SOURCE_on_TARGET.png
+(frontal and turned heads, brows and eyes: target, the merge before, now).
 """
 
 from __future__ import annotations
@@ -83,6 +92,47 @@ def _corr(a: list[float], b: list[float]) -> float:
         and np.std(b) > 0 else float("nan")
 
 
+def colour_and_seams(swapper, src: np.ndarray, src_lms: np.ndarray, frames: dict,
+                     track, merge_options=None) -> dict:
+    """Colour, feature hue, seam and time measures over `frames` ({index: rgb})."""
+    from retake.video.blend import merge_parts
+    from retake.video.swap_quality import feature_chroma, seam_ratio, skin_delta_e
+
+    brow_src, brow_spread = feature_chroma(src, src_lms, "brows")
+    eye_src, eye_spread = feature_chroma(src, src_lms, "eyes")
+    d_e, brows, eyes, seams, times = [], [], [], [], []
+    for k, rgb in frames.items():
+        lms = track.at(k)
+        if lms is None:
+            continue
+        t0 = time.perf_counter()
+        patch = swapper.render(rgb, lms)
+        merged = merge_parts(rgb, patch, lms, merge_options)
+        times.append(time.perf_counter() - t0)
+        d_e.append(skin_delta_e(merged.frame, rgb, lms))
+        brows.append(feature_chroma(merged.frame, patch.landmarks, "brows")[0])
+        eyes.append(feature_chroma(merged.frame, patch.landmarks, "eyes")[0])
+        seams.append(seam_ratio(merged.frame, rgb, merged.alpha, merged.x0, merged.y0))
+    brow_out, eye_out = np.nanmean(brows, 0), np.nanmean(eyes, 0)
+    shift = [float(np.linalg.norm(b - brow_src)) for b in brows]
+    return {
+        "colour_frames": len(d_e),
+        "skin_delta_e": round(float(np.nanmean(d_e)), 2),
+        "skin_delta_e_max": round(float(np.nanmax(d_e)), 2),
+        "brow_ab_source": [round(float(v), 1) for v in brow_src],
+        "brow_ab_out": [round(float(v), 1) for v in brow_out],
+        "brow_ab_shift": round(float(np.nanmean(shift)), 2),
+        "brow_ab_spread_source": round(brow_spread, 2),
+        "eye_ab_source": [round(float(v), 1) for v in eye_src],
+        "eye_ab_out": [round(float(v), 1) for v in eye_out],
+        "eye_ab_shift": round(float(np.linalg.norm(eye_out - eye_src)), 2),
+        "eye_ab_spread_source": round(eye_spread, 2),
+        "seam_ratio": round(float(np.nanmean(seams)), 3),
+        "seam_ratio_max": round(float(np.nanmax(seams)), 3),
+        "render_merge_ms": round(1000 * float(np.median(times)), 1),
+    }
+
+
 def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: Path | None,
                   merge_options=None, photo_expression: bool = False) -> dict:
     """Swap one photo onto one clip and measure the output.
@@ -115,6 +165,9 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     from retake.video.track import track_faces
 
     track = track_faces(ins, models)[0]
+    colour = colour_and_seams(swapper, src, src_lms,
+                              {f.index: f.rgb for f in ins if f.index % every == 0}, track,
+                              merge_options)
     d_src, d_tgt, lm_err, lin, lout, thumbs, floor = [], [], [], [], [], [], []
     seen: list[int] = []
     for fi, fo in zip(ins, outs, strict=False):
@@ -159,6 +212,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         **blinks,
         "mouth_opening_corr": _corr([mouth_opening(x) for x in lin],
                                     [mouth_opening(x) for x in lout]),
+        **colour,
     }
 
 
@@ -218,6 +272,69 @@ def expression_sheet(source: Path, target: Path, out: Path) -> dict:
     return rows
 
 
+def colour_sheet(source: Path, target: Path, out: Path) -> dict:
+    """A contact sheet for colour and seams, at full resolution.
+
+    Rows: the target's most frontal frame, its most turned frame each way (`blend.turn`),
+    then the frontal frame's image-left brow and eye, enlarged (nearest neighbour).
+    Columns: the target, the merge before (`blend.PREVIOUS`: Reinhard colour, wide
+    feather), the merge now. Returns the chosen frame indices with their turn.
+    """
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from retake.video.blend import PREVIOUS, MergeOptions, merge, turn
+    from retake.video.faces import FaceModels
+    from retake.video.geometry import inter_ocular
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.track import track_faces
+
+    models = FaceModels()
+    src = read_image(source)
+    swapper = LandmarkSwapper(src, source_face(src, models))
+    track = track_faces(read_frames(target), models)[0]
+    turns = [turn(x) for x in track.landmarks]
+    rows = {"frontal": track.frames[int(np.argmin(np.abs(turns)))],
+            "turned, far cheek image-left": track.frames[int(np.argmin(turns))],
+            "turned, far cheek image-right": track.frames[int(np.argmax(turns))]}
+    frames = {f.index: f.rgb for f in read_frames(target) if f.index in rows.values()}
+    tiles = []
+    for label, k in rows.items():
+        lms = track.at(k)
+        iod = inter_ocular(lms)
+        x0, y0 = np.floor(lms.min(0) - [0.4 * iod, 1.0 * iod]).astype(int).clip(0)
+        x1, y1 = np.ceil(lms.max(0) + 0.4 * iod).astype(int)
+        patch = swapper.render(frames[k], lms)
+        crops = [frames[k]] + [merge(frames[k], patch, lms, o) for o in (PREVIOUS, MergeOptions())]
+        tiles.append((f"frame {k}: {label} (turn {turn(lms):+.2f})",
+                      [c[y0:y1, x0:x1] for c in crops]))
+        if label == "frontal":
+            one = lms[np.r_[17:22, 36:42]]  # the image-left brow and eye
+            bx0, by0 = np.floor(one.min(0) - 0.25 * iod).astype(int).clip(0)
+            bx1, by1 = np.ceil(one.max(0) + 0.25 * iod).astype(int)
+            zoom = max(1, (x1 - x0) // (bx1 - bx0))  # as wide as the faces, whole pixels
+            brows = [cv2.resize(c[by0:by1, bx0:bx1], None, fx=zoom, fy=zoom,
+                                interpolation=cv2.INTER_NEAREST) for c in crops]
+    tiles.append((f"frame {rows['frontal']}: brow and eye ({zoom}x)", brows))
+    tw = max(c.shape[1] for _, cs in tiles for c in cs)
+    heights = [max(c.shape[0] for c in cs) + 18 for _, cs in tiles]
+    sheet = Image.new("RGB", (3 * tw + 8, sum(heights) + 18), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, name in enumerate(("target", "before (Reinhard colour, wide feather)", "now")):
+        draw.text((j * (tw + 4) + 2, 2), name, fill="black")
+    y = 18
+    for (label, crops), h in zip(tiles, heights, strict=True):
+        draw.text((2, y), label, fill="black")
+        for j, c in enumerate(crops):
+            sheet.paste(Image.fromarray(np.ascontiguousarray(c)), (j * (tw + 4), y + 16))
+        y += h
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return {label: {"frame": k, "turn": round(turns[track.frames.index(k)], 3)}
+            for label, k in rows.items()}
+
+
 def throughput(target: Path, size: tuple[int, int], source: Path) -> dict:
     """Extraction and landmark-swap frames/s for a clip resized to `size` (w, h)."""
     import cv2
@@ -270,6 +387,13 @@ def main() -> None:
     parser.add_argument("--expression-sheet", action="store_true",
                         help="only write expression_SOURCE_on_TARGET.png (blink and mouth "
                              "frames, before and now) for the first chosen pair")
+    parser.add_argument("--previous-merge", action="store_true",
+                        help="A/B: the merge before skin-only colour and the contour-"
+                             "following multi-band boundary (blend.PREVIOUS)")
+    parser.add_argument("--colour-sheet", action="store_true",
+                        help="only write colour_SOURCE_on_TARGET.png (frontal and turned "
+                             "heads, brows and eyes: target, before, now) for each chosen "
+                             "pair")
     args = parser.parse_args()
     if not (MEDIA / "faces").is_dir() or not (MEDIA / "video").is_dir():
         print(f"skipped: {MEDIA} is absent")
@@ -291,11 +415,23 @@ def main() -> None:
         path = RESULTS / "faceswap" / f"expression_{sources[0].stem}_on_{targets[0].stem}.png"
         print(json.dumps(expression_sheet(sources[0], targets[0], path)), f"wrote {path}")
         return
-    from retake.video.blend import MergeOptions
+    if args.colour_sheet:
+        for s in sources:
+            for t in targets:
+                path = RESULTS / "faceswap" / f"colour_{s.stem}_on_{t.stem}.png"
+                print(json.dumps(colour_sheet(s, t, path)), f"wrote {path}")
+        return
+    from dataclasses import replace
+
+    from retake.video.blend import PREVIOUS, MergeOptions
 
     old = {"merge_options": MergeOptions(keep_inner_mouth=False), "photo_expression": True} \
         if args.photo_expression else {}
-    partial = partial or args.photo_expression
+    if args.previous_merge:
+        base = old.get("merge_options", MergeOptions())
+        old["merge_options"] = replace(base, colour=PREVIOUS.colour, blend=PREVIOUS.blend,
+                                       contour=PREVIOUS.contour)
+    partial = partial or args.photo_expression or args.previous_merge
     rows = []
     for s in sources:
         for t in targets:
@@ -331,6 +467,15 @@ def main() -> None:
                                    / max(sum(r["blinks_in"] for r in rows), 1), 3),
         "blinks_extra": sum(r["blinks_extra"] for r in rows),
         "mouth_opening_corr_mean": mean("mouth_opening_corr"),
+        "skin_delta_e_mean": mean("skin_delta_e"),
+        "skin_delta_e_pair_max": max(r["skin_delta_e"] for r in rows),
+        "brow_ab_shift_mean": mean("brow_ab_shift"),
+        "brow_shift_over_spread_max": round(max(r["brow_ab_shift"] / r["brow_ab_spread_source"]
+                                                for r in rows), 3),
+        "eye_ab_shift_mean": mean("eye_ab_shift"),
+        "seam_ratio_mean": mean("seam_ratio"),
+        "seam_ratio_pair_max": max(r["seam_ratio"] for r in rows),
+        "render_merge_ms_mean": mean("render_merge_ms"),
         "speed": speed,
     }
     s512 = next((s for s in speed if s["size"] == "512x512"), None)
@@ -341,6 +486,10 @@ def main() -> None:
         "landmark error <= 0.05": summary["landmark_error_iod_max"] <= 0.05,
         "jitter below the input's": summary["jitter_ratio_mean"] < 1.0,
         "target blinks kept >= 90%": summary["blinks_kept_share"] >= 0.9,
+        "skin ΔE2000 <= 6 (each pair's mean)": summary["skin_delta_e_pair_max"] <= 6,
+        "brow hue within the source's range": summary["brow_shift_over_spread_max"] <= 1.0,
+        "seam energy <= 1.3x the target's (each pair's mean)":
+            summary["seam_ratio_pair_max"] <= 1.3,
     }
     if s512:
         goals["extraction >= 20 fps at 512"] = s512["extract_fps"] >= 20

@@ -131,10 +131,13 @@ def swap(
     shape: Annotated[float, typer.Option(min=0.0, max=1.0, help="How much of the source's "
                                          "face shape to carry (0 = target's, 1 = source's).")
                      ] = 0.4,
-    colour: Annotated[Literal["lab", "histogram", "none"],
-                      typer.Option(help="Colour matching.")] =
-    "lab",
-    blend: Annotated[Literal["feather", "poisson"], typer.Option(help="Blending.")] = "feather",
+    colour: Annotated[Literal["lab", "reinhard", "histogram", "none"],
+                      typer.Option(help="Colour matching (lab: skin-only statistics, "
+                                   "features keep their hue; reinhard: the older whole-"
+                                   "face statistics).")] = "lab",
+    blend: Annotated[Literal["multiband", "feather", "poisson"],
+                     typer.Option(help="Blending (multiband: Laplacian pyramid inside the "
+                                  "target's face outline).")] = "multiband",
     keep_mouth: Annotated[bool, typer.Option(help="Keep the target's own mouth.")] = False,
     detector: DetectorOpt = "hog",
     device: Annotated[Device, typer.Option(help="For --model: where to run it.")] = "auto",

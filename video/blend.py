@@ -1,10 +1,32 @@
-"""Merging a rendered face into its frame: colour matching, feathered or Poisson blending.
+"""Merging a rendered face into its frame: colour matching, multi-band, feathered or Poisson.
 
 Shared by every swap engine (and by lip-sync later): an engine supplies a `Patch`; this
 module makes its colours agree with the target skin and lays it in with a soft edge, and
 can leave the target's own mouth in place so real speech stays real. The inside of the
 mouth (teeth, tongue, darkness: within the inner lips) is always the target's own by
 default, never the engine's: a source photo's teeth must not show through closed lips.
+
+Colour (`skin_transfer`, mode "lab"): statistics come from skin alone on both faces (the
+inner face without brows, eyes, lips and nostrils, kept off the jaw line; off-hue pixels,
+and for the means the darkest tenth and brightest few percent, left out). Lightness moves
+by the ratio of the two skins' means times the target's own shading over the source's,
+smoothed at 0.15 inter-ocular where both show skin (not around the mouth, whose relief
+stays the source's), so the target's light falls across the new face; the source's finer
+detail takes the target's contrast within bounds. Skin chroma
+scales about neutral to the target's, with a small clamped offset. Brows, irises and lips
+(what near them does not look like skin) keep their own hue and saturation, lit like the
+skin around them, so a shift computed on skin never turns dark brows green or blue.
+
+Boundary (`blend_mask`, `MergeOptions.contour`): the new face ends inside the target's own
+face, its outline pulled in a little and, on a turned head, more on the far side, where
+the jaw points sit on the silhouette; and it leaves out hair the target shows over its
+forehead or temples (pixels far from its skin's colour, joined to the outline's edge).
+The default "multiband" blend lays the patch in with a Laplacian pyramid (Burt and Adelson
+1983) over the face's box: fine detail changes over a few pixels (no doubled jaw or
+ghosted hair), colour and shading over about a fifth of the inter-ocular distance (no
+seam). The merge before (Reinhard statistics over the whole inner face, a wide feather on
+the rendered outline) is `PREVIOUS` (`colour="reinhard"`, `blend="feather"`,
+`contour=False`).
 """
 
 from __future__ import annotations
@@ -14,11 +36,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from retake.video.expression import carry_inner_mouth
-from retake.video.geometry import region_mask
+from retake.video.geometry import (
+    LEFT_EYE,
+    OUTER_LIPS,
+    RIGHT_EYE,
+    forehead,
+    inter_ocular,
+    outline,
+    region_mask,
+)
 from retake.video.swappers import Patch
 
-COLOUR_MODES = ("lab", "histogram", "none")
-BLEND_MODES = ("feather", "poisson")
+COLOUR_MODES = ("lab", "reinhard", "histogram", "none")
+BLEND_MODES = ("multiband", "feather", "poisson")
+# Each blend's soft edge (`MergeOptions.feather`) when none is given: the pyramid carries
+# colour over a wide band by itself, so its finest edge can be narrow.
+DEFAULT_FEATHER = {"multiband": 0.03, "feather": 0.10, "poisson": 0.10}
 
 
 @dataclass(frozen=True)
@@ -27,20 +60,29 @@ class MergeOptions:
 
     `keep_mouth` keeps the target's whole mouth, lips included; `keep_inner_mouth` (on by
     default) only what lies inside its inner lips, so the lips are the new face's.
+    `contour` keeps the blend boundary inside the target's own face (see the module doc).
+    `feather` is the soft edge (a share of 2.5 inter-ocular distances; None: the blend's
+    own default, `DEFAULT_FEATHER`).
     """
 
     colour: str = "lab"
-    blend: str = "feather"
-    feather: float = 0.10
+    blend: str = "multiband"
+    feather: float | None = None
     keep_mouth: bool = False
     keep_inner_mouth: bool = True
     forehead: float = 0.3
+    contour: bool = True
+
+
+# The merge before skin-only colour and the contour-following multi-band boundary.
+PREVIOUS = MergeOptions(colour="reinhard", blend="feather", contour=False)
 
 
 def lab_transfer(src: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Shift `src` colours (float RGB 0..255) so their LAB mean and spread match `ref`'s.
 
     Statistics are taken where `weight` > 0.5 (the inner face), per Reinhard et al. 2001.
+    (Colour mode "reinhard"; lip-sync uses it on its skin-only mask.)
     """
     import cv2
 
@@ -73,39 +115,471 @@ def histogram_transfer(src: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> 
     return out
 
 
+# --- skin: where colour statistics come from -------------------------------------------
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L 0..100, a and b signed) of float or uint8 RGB 0..255."""
+    import cv2
+
+    return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+
+
+def _draw_hull(mask: np.ndarray, pts: np.ndarray, grow: float = 0.0) -> None:
+    import cv2
+
+    pts = np.asarray(pts, float)
+    if grow:
+        c = pts.mean(0)
+        pts = c + (pts - c) * (1 + grow)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255)
+
+
+def _draw_brows(mask: np.ndarray, lms: np.ndarray, iod: float, thickness: float) -> None:
+    """Each brow as a thick line a little below dlib's points (they trace its upper half)."""
+    import cv2
+
+    down = lms[8] - lms[27]
+    down = down / (np.linalg.norm(down) + 1e-9)
+    t = max(int(round(thickness * iod)), 1)
+    for brow in (lms[17:22], lms[22:27]):
+        pts = np.round(brow + down * 0.05 * iod).astype(np.int32)
+        cv2.polylines(mask, [pts], False, 255, t)
+
+
+def feature_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    """Brows, eyes (lids and lashes) and lips, soft (float32 (h, w) in [0, 1])."""
+    import cv2
+
+    lms = np.asarray(landmarks, float)
+    iod = max(inter_ocular(lms), 1.0)
+    hard = np.zeros(shape[:2], np.uint8)
+    _draw_brows(hard, lms, iod, 0.2)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        _draw_hull(hard, lms[eye], grow=0.45)
+    _draw_hull(hard, lms[OUTER_LIPS], grow=0.08)
+    return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
+
+
+def skin_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    """Where skin should be (bool (h, w)): the inner face (brows to jaw) kept off the jaw
+    line, without brows, eyes, lips and nostrils. `skin_pixels` then drops what is not."""
+    import cv2
+
+    lms = np.asarray(landmarks, float)
+    iod = max(inter_ocular(lms), 1.0)
+    inner = np.zeros(shape[:2], np.uint8)
+    _draw_hull(inner, np.vstack([lms[17:27], lms[2:15]]))
+    k = max(int(0.16 * iod) | 1, 3)
+    inner = cv2.erode(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    out = np.zeros_like(inner)
+    _draw_brows(out, lms, iod, 0.3)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        _draw_hull(out, lms[eye], grow=0.7)
+    _draw_hull(out, lms[OUTER_LIPS], grow=0.2)
+    _draw_hull(out, np.vstack([lms[31:36], lms[31:36] + (lms[33] - lms[30]) * 0.25]),
+               grow=0.15)
+    return (inner > 0) & (out == 0)
+
+
+def skin_pixels(lab: np.ndarray, where: np.ndarray, light: bool = True) -> np.ndarray:
+    """`where` less what is not plain skin: pixels far off the skin's median hue (stray
+    hair, stubble, make-up: chroma farther than 3 x the median chroma distance, at least
+    6) and, with `light`, the darkest 10% and brightest 3% by lightness (shadows,
+    speculars: left out of colour statistics, kept where shading is measured)."""
+    sel = where.copy()
+    if sel.sum() < 32:
+        return sel
+    px = lab[sel]
+    med = np.median(px[:, 1:], 0)
+    dist = np.linalg.norm(px[:, 1:] - med, axis=1)
+    keep = dist <= max(3 * np.median(dist), 6.0)
+    if light:
+        lo, hi = np.percentile(px[:, 0], (10, 97))
+    else:  # shadows stay, but not what is far darker or brighter than any skin
+        q1, mid, q3 = np.percentile(px[:, 0], (25, 50, 75))
+        lo, hi = mid - 3 * max(q3 - q1, 4.0), mid + 3 * max(q3 - q1, 4.0)
+    keep &= (px[:, 0] >= lo) & (px[:, 0] <= hi)
+    sel[sel] = keep
+    return sel
+
+
+@dataclass
+class _Skin:
+    """One face at low resolution: its LAB pixels, skin mask and skin statistics."""
+
+    lab: np.ndarray
+    mask: np.ndarray  # skin for colour statistics
+    shading: np.ndarray  # skin for its low-frequency lightness (shadows kept)
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def _analyse(rgb: np.ndarray, lms: np.ndarray, f: int, valid: np.ndarray | None = None
+             ) -> _Skin | None:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    size = (max(w // f, 1), max(h // f, 1))
+    small = cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA)
+    lab = _lab(small)
+    where = skin_mask(lab.shape, (np.asarray(lms, float) - (f - 1) / 2) / f)
+    if valid is not None:
+        where &= cv2.resize(np.asarray(valid, np.float32), size,
+                            interpolation=cv2.INTER_AREA) > 0.99
+    sel = skin_pixels(lab, where)
+    if sel.sum() < 16:
+        return None
+    px = lab[sel]
+    return _Skin(lab, sel, skin_pixels(lab, where, light=False), px.mean(0), px.std(0) + 1e-6)
+
+
+def _scale(landmarks: np.ndarray) -> int:
+    """The downsampling factor for colour statistics: about 24 pixels between the eyes."""
+    return max(1, int(inter_ocular(np.asarray(landmarks, float)) / 24))
+
+
+# Chroma: gain about neutral within these bounds; the offset that is left, at most this.
+CHROMA_GAIN = (0.5, 2.0)
+CHROMA_OFFSET = 6.0
+# Lightness: the two skins' mean ratio (on L* + 16, about the cube root of luminance) and
+# the local correction on top of it, each within these bounds.
+SHADING_RATIO = (0.4, 2.5)
+SHADING_LOCAL = (0.7, 1.4)
+# The scales (Gaussian sigma, inter-ocular distances) above which lightness and skin
+# chroma are the target's; below them they are the source's own.
+SHADING_SCALE = 0.15
+COLOUR_SCALE = 0.15
+# How much of the lightness change (in its logarithm) and of the skin's chroma mapping
+# brows, eyes and lips take: the rest keeps their own hue, lit like the skin around them.
+FEATURE_LIGHT, FEATURE_CHROMA = 0.5, 0.15
+# How much of the local shading correction the mouth and the skin around it take.
+MOUTH_SHADING = 0.0
+# The source's skin detail (about its local mean) is scaled toward the target's contrast
+# within these bounds (a soft, dim target softens it; a sharper one barely sharpens it).
+DETAIL_GAIN = (0.9, 1.1)
+# Where both faces show less skin than this (blurred density), the local corrections
+# fade to the global ones.
+LOCAL_SUPPORT = 0.05
+
+
+def _mean(values: np.ndarray, weight: np.ndarray, sigma: float, fill: float) -> np.ndarray:
+    """`values` smoothed over `weight`, tending to `fill` where the weight is sparse."""
+    import cv2
+
+    wt = weight.astype(np.float32)
+    num = cv2.GaussianBlur(values.astype(np.float32) * wt, (0, 0), sigma)
+    den = cv2.GaussianBlur(wt, (0, 0), sigma)
+    return (num + LOCAL_SUPPORT * fill) / (den + LOCAL_SUPPORT)
+
+
+def _local(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """`values` smoothed over `weight`, fading to 0 where the weight is sparse."""
+    import cv2
+
+    wt = weight.astype(np.float32)
+    num = cv2.GaussianBlur(values.astype(np.float32) * wt, (0, 0), sigma)
+    den = cv2.GaussianBlur(wt, (0, 0), sigma)
+    return num / (den + LOCAL_SUPPORT)
+
+
+def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
+                  ref_landmarks: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Recolour `src` (float RGB 0..255) so its skin matches `ref`'s skin; the same rectangle.
+
+    `src_landmarks` are where the face in `src` is drawn, `ref_landmarks` the face in `ref`
+    (pixels of the rectangle); `valid` (optional) where `src` has pixels. Statistics come
+    from skin only (`skin_mask`, `skin_pixels`), at about 24 pixels per inter-ocular
+    distance. Lightness: (L + 16) is multiplied by the ratio of the two skins' means, and
+    by a local correction: the per-pixel ratio where both faces show skin (shadows kept),
+    smoothed at `SHADING_SCALE` inter-ocular (the target's light carried over, the
+    source's divided out; within `SHADING_LOCAL`), except around the nose and mouth
+    (`MOUTH_SHADING`: there the source's relief stays, the lips stay findable). Chroma
+    of skin: a* and b* scaled about neutral by the ratio of skin means (within
+    `CHROMA_GAIN`), plus what that leaves of the difference, locally, at most
+    `CHROMA_OFFSET`. Detail: lightness about the
+    source skin's local mean is scaled toward the target's contrast (`DETAIL_GAIN`).
+    Features, the pixels near brows, eyes and lips (`feature_mask`) that do not look like
+    the source's skin, take `FEATURE_LIGHT` of the lightness change and keep their detail;
+    their chroma is scaled with their lightness (same hue and saturation, as under a
+    different light) plus `FEATURE_CHROMA` of the skin's mapping, so a shift computed on
+    skin never turns dark brows or irises green or blue. Returns a new float32 array (or
+    `src` itself when either face shows too little skin).
+    """
+    import cv2
+
+    f = _scale(ref_landmarks)
+    s = _analyse(src, src_landmarks, f, valid)
+    r = _analyse(ref, ref_landmarks, f)
+    if s is None or r is None:
+        return src
+    iod = inter_ocular(np.asarray(ref_landmarks, float)) / f
+    sigma = max(SHADING_SCALE * iod, 1.0)
+    sigma_c = max(COLOUR_SCALE * iod, 1.0)
+    h, w = src.shape[:2]
+    ratio = float(np.clip((r.mean[0] + 16) / (s.mean[0] + 16), *SHADING_RATIO))
+    both = s.shading & r.shading
+    bounds = np.log(SHADING_LOCAL)
+    local = np.clip(np.log((r.lab[..., 0] + 16) / ((s.lab[..., 0] + 16) * ratio)), *bounds)
+    correction = _local(local, both, sigma)
+    if MOUTH_SHADING < 1:
+        # Around the mouth the source's own shading stays (its lips' and philtrum's
+        # relief is what finds the lips again, and much of the expression).
+        zone = np.zeros(correction.shape, np.uint8)
+        drawn = (np.asarray(src_landmarks, float) - (f - 1) / 2) / f
+        _draw_hull(zone, np.vstack([drawn[31:36], drawn[48:60]]), grow=0.35)
+        zone = cv2.GaussianBlur(zone.astype(np.float32) / 255, (0, 0), sigma)
+        correction *= 1 - (1 - MOUTH_SHADING) * zone
+    log_k = np.log(ratio) + correction
+    log_k = cv2.resize(log_k.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    lab = _lab(src)
+    # Features are what, near the brows, eyes and lips, does not look like skin: lid and
+    # lip-edge skin take the skin's mapping, brow hair and irises keep their own.
+    d2 = (((lab[..., 0] - s.mean[0]) / (2 * s.std[0] + 6)) ** 2
+          + ((lab[..., 1] - s.mean[1]) / (s.std[1] + 3)) ** 2
+          + ((lab[..., 2] - s.mean[2]) / (s.std[2] + 3)) ** 2)
+    feat = feature_mask((h, w), src_landmarks) * np.clip(np.sqrt(d2) - 1, 0, 1)
+    # The source's detail (lightness about its skin's local mean) takes the target's
+    # contrast, within DETAIL_GAIN; features keep theirs.
+    low_s = _mean(s.lab[..., 0], s.shading, sigma, float(s.mean[0]))
+    low_r = _mean(r.lab[..., 0], r.shading, sigma, float(r.mean[0]))
+    spread_s = float((s.lab[..., 0] - low_s)[s.mask].std())
+    spread_r = float((r.lab[..., 0] - low_r)[r.mask].std())
+    detail = float(np.clip(spread_r / max(spread_s, 1e-3), *DETAIL_GAIN))
+    if detail != 1.0:
+        low = cv2.resize(low_s, (w, h), interpolation=cv2.INTER_LINEAR)
+        lab[..., 0] = low + (lab[..., 0] - low) * (1 - (1 - detail) * (1 - feat))
+    k = np.exp(log_k * (1 - FEATURE_LIGHT * feat))
+    lab[..., 0] = (lab[..., 0] + 16) * k - 16
+    share = 1 - (1 - FEATURE_CHROMA) * feat
+    skin = s.mask & r.mask
+    for c in (1, 2):
+        sm, rm = float(s.mean[c]), float(r.mean[c])
+        gain = float(np.clip(rm / sm, *CHROMA_GAIN)) if sm > 3 and rm > 0 else 1.0
+        offset = rm - gain * sm
+        # What that leaves of the difference where both show skin (redder cheeks stay).
+        rest = _local(r.lab[..., c] - gain * s.lab[..., c] - offset, skin, sigma_c)
+        total = np.clip(offset + rest, -CHROMA_OFFSET, CHROMA_OFFSET).astype(np.float32)
+        total = cv2.resize(total, (w, h), interpolation=cv2.INTER_LINEAR)
+        own = lab[..., c]
+        lab[..., c] = share * (gain * own + total) + (1 - share) * own * k
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255
+
+
+# --- the boundary ---------------------------------------------------------------------
+
+def turn(landmarks: np.ndarray) -> float:
+    """How far the head is turned, from the nose tip's place between the jaw's sides:
+    (left - right) / (left + right) distances; 0 frontal, about ±0.4 at 30° of yaw;
+    negative when the image-left cheek is the far, foreshortened one."""
+    p = np.asarray(landmarks, float)
+    left, right = np.linalg.norm(p[30] - p[2]), np.linalg.norm(p[14] - p[30])
+    return float((left - right) / max(left + right, 1e-9))
+
+
+# Inset of the target's outline (inter-ocular distances): everywhere, and added on the
+# far side of a turned head per unit of `turn` (its jaw points sit on the silhouette).
+CONTOUR_INSET, CONTOUR_TURN = 0.05, 0.5
+# The softest edge the target's contour gets (as `MergeOptions.feather`).
+CONTOUR_FEATHER = 0.03
+
+
+def target_contour(landmarks: np.ndarray, forehead_height: float = 0.3) -> np.ndarray:
+    """The target's face outline (jaw, then forehead) pulled in toward the nose: by
+    `CONTOUR_INSET` inter-ocular distances all round and, on a turned head's far side, by
+    `CONTOUR_TURN` x |turn| more along the jaw (half that along the forehead)."""
+    p = np.asarray(landmarks, float)
+    iod = max(inter_ocular(p), 1.0)
+    pts = outline(p, forehead_height)
+    centre = p[27:31].mean(0)
+    across = p[16] - p[0]
+    across = across / (np.linalg.norm(across) + 1e-9)
+    half = max(float(np.abs((pts - centre) @ across).max()), 1e-6)
+    side = (pts - centre) @ across / half  # -1 image-left edge .. 1 image-right
+    t = turn(p)
+    far = np.clip(np.sign(t) * side, 0, 1)
+    # The jaw's far points sit on the silhouette; the forehead's are drawn from the brows,
+    # which a turned head keeps inside it (half as far in, so a far brow's tail stays).
+    far[17:] *= 0.5
+    inset = iod * (CONTOUR_INSET + CONTOUR_TURN * abs(t) * far)
+    toward = centre - pts
+    dist = np.linalg.norm(toward, axis=1, keepdims=True) + 1e-9
+    return pts + toward / dist * np.minimum(inset[:, None], 0.5 * dist)
+
+
+
+
+
+# How far from the skin's colour (in its spreads; lightness gets 2.5 of its own plus 8) a
+# pixel is not skin.
+NOT_SKIN = 3.0
+
+
+def _not_skin(rgb: np.ndarray, lms: np.ndarray, f: int, inside: np.ndarray,
+              zone: np.ndarray) -> np.ndarray:
+    """Low-resolution mask (bool) of what a face shows within `inside` and `zone` that is
+    not skin (hair over the forehead or temple): pixels far from its skin's colour
+    (`NOT_SKIN`), outside the features' hull, joined to the edge of `inside`."""
+    import cv2
+
+    r = _analyse(rgb, lms, f)
+    h, w = inside.shape
+    if r is None:
+        return np.zeros((h, w), bool)
+    p = (np.asarray(lms, float) - (f - 1) / 2) / f
+    iod = max(inter_ocular(p), 1.0)
+    core = np.zeros((h, w), np.uint8)
+    _draw_hull(core, np.vstack([p[17:27], p[36:48], p[27:36], p[48:60]]), grow=0.05)
+    # Brows: dlib's points often sit on a thick brow's lower edge, and its tail runs out
+    # toward the temple's hair; a band from 0.35 inter-ocular above them to 0.15 below.
+    up = p[27] - p[8]
+    up = up / (np.linalg.norm(up) + 1e-9)
+    for brow in (p[17:22], p[22:27]):
+        cv2.polylines(core, [np.round(brow + up * 0.1 * iod).astype(np.int32)], False, 255,
+                      max(int(round(0.5 * iod)), 1))
+    lab = r.lab
+    # Lightness varies with shading far more than hue: allow it a wide band.
+    d2 = (((lab[..., 0] - r.mean[0]) / (2.5 * r.std[0] + 8)) ** 2
+          + ((lab[..., 1] - r.mean[1]) / (r.std[1] + 2.5)) ** 2
+          + ((lab[..., 2] - r.mean[2]) / (r.std[2] + 2.5)) ** 2)
+    odd = ((d2 > NOT_SKIN ** 2) & (inside > 0) & (zone > 0) & (core == 0)).astype(np.uint8)
+    odd = cv2.morphologyEx(odd, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    # Keep what reaches the outline's edge: hair and background come in from outside.
+    edge = inside - cv2.erode(inside, np.ones((3, 3), np.uint8))
+    n, labels = cv2.connectedComponents(odd)
+    keep = np.unique(labels[(edge > 0) & (odd > 0)])
+    keep = keep[keep > 0]
+    out = np.isin(labels, keep)
+    k = max(int(0.06 * iod) | 1, 3)
+    return cv2.dilate(out.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+
+
+def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
+               feather: float = 0.03, forehead_height: float = 0.3,
+               contour: bool = True) -> np.ndarray:
+    """The blend's alpha (float32 (h, w)) over `region` (the frame's pixels of the patch).
+
+    The rendered face's outline (`region_mask` 'face'); with `contour`, also inside the
+    target's own (`target_contour`) and off the hair it shows over its forehead and
+    temples (`_not_skin`), with a soft edge of at most `CONTOUR_FEATHER`. Landmarks are in
+    the region's pixels.
+    """
+    import cv2
+
+    h, w = region.shape[:2]
+    alpha = region_mask((h, w), rendered, "face", feather=feather,
+                        forehead_height=forehead_height)
+    if not contour:
+        return alpha
+    target = np.asarray(target, float)
+    f = _scale(target)
+    small = (max(h // f, 1), max(w // f, 1))
+    inside = np.zeros(small, np.uint8)
+    pts = (target_contour(target, forehead_height) - (f - 1) / 2) / f
+    cv2.fillPoly(inside, [np.round(pts).astype(np.int32)], 1)
+    # Hair only where it falls: over the forehead and temples, above the eyes' line (on
+    # the cheeks and jaw, shadow and make-up are too often unlike the skin's mean).
+    upper = np.zeros(small, np.uint8)
+    top = np.vstack([target[[16]], forehead(target, forehead_height), target[[0]]])
+    cv2.fillPoly(upper, [np.round((top - (f - 1) / 2) / f).astype(np.int32)], 1)
+    keep = inside * (1 - _not_skin(region, target, f, inside, upper))
+
+    keep = cv2.resize(keep.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    # A soft edge kept inside the contour: the rendered outline's, at most a narrow one
+    # (a wide feather there would pull the face far in from the target's own edge).
+    scale = max(inter_ocular(target), 1.0) * 2.5
+    radius = min(feather, CONTOUR_FEATHER) * scale
+    if radius >= 1:
+        k = int(radius)
+        hard = (keep > 0.5).astype(np.uint8)
+        hard = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k | 1, k | 1)))
+        keep = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), radius / 2)
+    return np.minimum(alpha, keep)
+
+
+def multiband(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, levels: int) -> np.ndarray:
+    """Laplacian-pyramid blend (Burt and Adelson 1983) of float32 images, `alpha` on `fg`.
+
+    Level k's detail is blended with `alpha` blurred to that level, so fine detail changes
+    over the mask's own edge and the coarsest colour over about 2**levels pixels.
+    """
+    bg = np.asarray(bg, np.float32)
+    return bg + _blend_difference(np.asarray(fg, np.float32) - bg, alpha, levels)
+
+
+def _blend_difference(diff: np.ndarray, alpha: np.ndarray, levels: int) -> np.ndarray:
+    """`multiband` less its background: the pyramid of fg - bg, each level weighted by
+    the alpha's pyramid (the blend is linear, so one pyramid does for both pictures)."""
+    import cv2
+
+    gd, ga = [diff], [np.asarray(alpha, np.float32)]
+    for _ in range(levels):
+        if min(gd[-1].shape[:2]) < 4:
+            break
+        gd.append(cv2.pyrDown(gd[-1]))
+        ga.append(cv2.pyrDown(ga[-1]))
+    out = gd[-1] * ga[-1][..., None]
+    for k in range(len(gd) - 2, -1, -1):
+        size = (gd[k].shape[1], gd[k].shape[0])
+        detail = gd[k] - cv2.pyrUp(gd[k + 1], dstsize=size)
+        out = cv2.pyrUp(out, dstsize=size) + detail * ga[k][..., None]
+    return out
+
+
+@dataclass
+class Merged:
+    """A merge's result: the new frame and the alpha it was laid in with (over the frame
+    rectangle [y0:y0+h, x0:x0+w] of `alpha`)."""
+
+    frame: np.ndarray
+    alpha: np.ndarray
+    x0: int
+    y0: int
+
+
 def merge(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
           options: MergeOptions | None = None) -> np.ndarray:
     """The frame with the patch laid in (a new uint8 array; the input is not modified)."""
+    return merge_parts(frame, patch, target_landmarks, options).frame
+
+
+def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
+                options: MergeOptions | None = None) -> Merged:
+    """`merge`, also returning the alpha the patch was laid in with (for measures)."""
     import cv2
 
     opts = options or MergeOptions()
+    if opts.colour not in COLOUR_MODES:
+        raise ValueError(f"unknown colour mode {opts.colour!r}")
+    if opts.blend not in BLEND_MODES:
+        raise ValueError(f"unknown blend mode {opts.blend!r}")
+    feather = opts.feather if opts.feather is not None else DEFAULT_FEATHER[opts.blend]
     h, w = patch.mask.shape
     x0, y0 = patch.x0, patch.y0
     x1, y1 = min(x0 + w, frame.shape[1]), min(y0 + h, frame.shape[0])
     cx0, cy0 = max(x0, 0), max(y0, 0)
     if x1 <= cx0 or y1 <= cy0:
-        return frame.copy()
+        return Merged(frame.copy(), np.zeros((0, 0), np.float32), cx0, cy0)
     sl = (slice(cy0 - y0, y1 - y0), slice(cx0 - x0, x1 - x0))
     rgb = patch.rgb[sl]
     valid = patch.mask[sl]
     region = frame[cy0:y1, cx0:x1].astype(np.float32)
     local = patch.landmarks - [cx0, cy0]
-    inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
+    target = np.asarray(target_landmarks, float) - [cx0, cy0]
     if opts.colour == "lab":
-        rgb = lab_transfer(rgb, region, inner)
-    elif opts.colour == "histogram":
-        rgb = histogram_transfer(rgb, region, inner)
-    alpha = region_mask(region.shape, local, "face", feather=opts.feather,
-                        forehead_height=opts.forehead)
+        rgb = skin_transfer(rgb, region, local, target, valid)
+    elif opts.colour in ("reinhard", "histogram"):
+        inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
+        fn = lab_transfer if opts.colour == "reinhard" else histogram_transfer
+        rgb = fn(rgb, region, inner)
+    alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour)
     alpha = np.minimum(alpha, valid)
     if opts.keep_mouth:
-        mouth = region_mask(region.shape, np.asarray(target_landmarks) - [cx0, cy0], "mouth",
-                            feather=0.05)
+        mouth = region_mask(region.shape, target, "mouth", feather=0.05)
         alpha = alpha * (1 - mouth)
     elif opts.keep_inner_mouth:
         if np.shares_memory(rgb, patch.rgb):
             rgb = rgb.astype(np.float32)  # (no colour transfer: leave the engine's patch be)
-        carry_inner_mouth(rgb, alpha, region, np.asarray(target_landmarks) - [cx0, cy0], local)
+        carry_inner_mouth(rgb, alpha, region, target, local)
     out = frame.copy()
     if opts.blend == "poisson":
         hard = (alpha > 0.5).astype(np.uint8) * 255
@@ -113,7 +587,6 @@ def merge(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
         if len(xs) > 16:
             hard[[0, -1], :] = 0
             hard[:, [0, -1]] = 0
-            centre = (int((xs.min() + xs.max()) / 2) + cx0, int((ys.min() + ys.max()) / 2) + cy0)
             src_full = out.copy()
             src_full[cy0:y1, cx0:x1] = np.clip(rgb, 0, 255).astype(np.uint8)
             mask_full = np.zeros(out.shape[:2], np.uint8)
@@ -126,7 +599,27 @@ def merge(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
             region_c = cloned[cy0:y1, cx0:x1].astype(np.float32)
             out[cy0:y1, cx0:x1] = np.clip(region_c * a + region * (1 - a), 0, 255
                                           ).astype(np.uint8)
-            return out
+            return Merged(out, alpha, cx0, cy0)
+    if opts.blend == "multiband":
+        # Outside the mask the patch is the frame, so the coarse levels carry none of the
+        # photo's own hair or background in.
+        support = np.minimum(alpha * 4, 1)[..., None]
+        iod = max(inter_ocular(target), 1.0)
+        levels = int(np.clip(round(np.log2(max(0.2 * iod, 2))), 1, 6))
+        # The pyramid runs over the box grown by its coarsest blur, so what it changes
+        # fades out before the box's edge (no straight line where the box ends).
+        pad = 2 ** (levels + 1)
+        fh, fw = frame.shape[:2]
+        px0, py0 = max(cx0 - pad, 0), max(cy0 - pad, 0)
+        px1, py1 = min(x1 + pad, fw), min(y1 + pad, fh)
+        bg = frame[py0:py1, px0:px1].astype(np.float32)
+        diff, a_all = np.zeros_like(bg), np.zeros(bg.shape[:2], np.float32)
+        inner = (slice(cy0 - py0, y1 - py0), slice(cx0 - px0, x1 - px0))
+        diff[inner] = (rgb - region) * support
+        a_all[inner] = alpha
+        bg += _blend_difference(diff, a_all, levels) + 0.5
+        out[py0:py1, px0:px1] = np.clip(bg, 0, 255).astype(np.uint8)
+        return Merged(out, alpha, cx0, cy0)
     a = alpha[..., None]
     out[cy0:y1, cx0:x1] = np.clip(rgb * a + region * (1 - a) + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return Merged(out, alpha, cx0, cy0)

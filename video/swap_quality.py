@@ -1,0 +1,158 @@
+"""Measures of a merged face swap: skin colour against the target, feature hue against the
+source, and seams along the blend's boundary (for bench/faceswap.py and the tests).
+
+Independent of how `video/blend.py` masks and recolours: patches and features are placed
+from the landmarks alone, colours are CIELAB (scikit-image, D65) and differences CIEDE2000.
+- `skin_delta_e`: three skin patches (each cheek, below the eye and beside the nose, and
+  mid-forehead, 0.3 inter-ocular above the brows), radius 0.1 inter-ocular; the ΔE2000
+  between each patch's mean colour in the output and in the target frame, averaged.
+- `feature_chroma`: the mean (a*, b*) of a face's brow hair (the darkest quarter of a band
+  along each brow) or irises (the darkest quarter inside each eye's contour: iris, pupil,
+  lashes), with the spread of those pixels about that mean (RMS distance: the feature's
+  natural range of hue).
+- `seam_energy`: along the boundary of a blend alpha (its 0.5 level), the mean squared
+  derivative of lightness across the boundary (along the alpha's gradient), after a
+  Gaussian of 1 pixel; `seam_ratio` is the output's over the target frame's own along the
+  same pixels (1: no more edge there than the target had).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retake.video.geometry import LEFT_EYE, RIGHT_EYE, inter_ocular
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-9)
+
+
+def skin_patches(landmarks: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """(centre, radius) of the left cheek, right cheek and forehead patches, in pixels."""
+    p = np.asarray(landmarks, float)
+    iod = inter_ocular(p)
+    up = _unit(p[27] - p[8])
+    left = 0.5 * p[31] + 0.25 * p[2] + 0.25 * p[41]
+    right = 0.5 * p[35] + 0.25 * p[14] + 0.25 * p[46]
+    brow = (p[21] + p[22]) / 2 + up * 0.3 * iod
+    return [(c, 0.15 * iod) for c in (left, right, brow)]
+
+
+def _disk(shape: tuple[int, ...], centre: np.ndarray, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2lab
+
+    return rgb2lab(np.asarray(rgb, np.float64) / 255)
+
+
+def _crop(rgb: np.ndarray, centre: np.ndarray, radius: float
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The box around a disk and the disk's pixels in it."""
+    h, w = rgb.shape[:2]
+    x0, y0 = (np.floor(centre - radius).astype(int)).clip(0)
+    x1, y1 = np.ceil(centre + radius).astype(int) + 1
+    x1, y1 = min(x1, w), min(y1, h)
+    box = rgb[y0:y1, x0:x1]
+    return box, _disk(box.shape, centre - [x0, y0], radius)
+
+
+def skin_delta_e(output: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float:
+    """Mean ΔE2000 between the output's and the target's skin patches (`skin_patches`)."""
+    from skimage.color import deltaE_ciede2000
+
+    out = []
+    for centre, radius in skin_patches(landmarks):
+        means = []
+        for img in (output, target):
+            box, disk = _crop(img, centre, radius)
+            if disk.sum() < 4:
+                break
+            means.append(_lab(box)[disk].mean(0))
+        if len(means) == 2:
+            out.append(float(deltaE_ciede2000(means[0], means[1])))
+    return float(np.mean(out)) if out else float("nan")
+
+
+def _brow_band(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    iod = inter_ocular(p)
+    down = _unit(p[8] - p[27])
+    band = np.zeros(shape[:2], np.uint8)
+    for brow in (p[17:22], p[22:27]):
+        pts = np.round(brow + down * 0.03 * iod).astype(np.int32)
+        cv2.polylines(band, [pts], False, 1, max(int(round(0.12 * iod)), 2))
+    return band > 0
+
+
+def _eye_inside(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    inside = np.zeros(shape[:2], np.uint8)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        cv2.fillPoly(inside, [np.round(p[eye]).astype(np.int32)], 1)
+    return inside > 0
+
+
+def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
+                   ) -> tuple[np.ndarray, float]:
+    """Mean (a*, b*) of the brows' or irises' darkest quarter, and its pixels' RMS spread."""
+    p = np.asarray(landmarks, float)
+    iod = inter_ocular(p)
+    sel = p[17:27] if feature == "brows" else p[36:48]
+    x0, y0 = np.floor(sel.min(0) - 0.3 * iod).astype(int).clip(0)
+    x1, y1 = np.ceil(sel.max(0) + 0.3 * iod).astype(int) + 1
+    box = np.asarray(rgb)[y0:y1, x0:x1]
+    local = p - [x0, y0]
+    if feature == "brows":
+        where = _brow_band(box.shape, local)
+    elif feature == "eyes":
+        where = _eye_inside(box.shape, local)
+    else:
+        raise ValueError(f"unknown feature {feature!r}")
+    lab = _lab(box)[where]
+    if len(lab) < 8:
+        return np.array([np.nan, np.nan]), float("nan")
+    dark = lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)]
+    ab = dark[:, 1:]
+    mean = ab.mean(0)
+    return mean, float(np.sqrt(((ab - mean) ** 2).sum(1).mean()))
+
+
+def seam_energy(rgb: np.ndarray, alpha: np.ndarray) -> float:
+    """Mean squared lightness derivative across the 0.5 level of `alpha` (same-size arrays)."""
+    import cv2
+
+    inside = (alpha >= 0.5).astype(np.uint8)
+    edge = (inside - cv2.erode(inside, np.ones((3, 3), np.uint8))) > 0
+    edge[[0, -1], :] = False
+    edge[:, [0, -1]] = False
+    if edge.sum() < 8:
+        return float("nan")
+    light = _lab(rgb)[..., 0].astype(np.float32)
+    light = cv2.GaussianBlur(light, (0, 0), 1.0)
+    gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3) / 8
+    soft = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 1.0)
+    ax = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+    ay = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    norm = np.sqrt(ax ** 2 + ay ** 2) + 1e-9
+    across = (gx * ax + gy * ay) / norm
+    return float((across[edge] ** 2).mean())
+
+
+def seam_ratio(output: np.ndarray, target: np.ndarray, alpha: np.ndarray, x0: int = 0,
+               y0: int = 0) -> float:
+    """`seam_energy` of the output over the target frame's, on the same boundary pixels.
+
+    `alpha` covers the frames' rectangle [y0:, x0:] (as `blend.Merged` gives it)."""
+    h, w = alpha.shape
+    sl = (slice(y0, y0 + h), slice(x0, x0 + w))
+    base = seam_energy(np.asarray(target)[sl], alpha)
+    return seam_energy(np.asarray(output)[sl], alpha) / max(base, 1e-6)
