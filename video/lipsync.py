@@ -195,7 +195,8 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     """Re-render the mouth of `face` (a video or a photo) to say `audio`; write an mp4.
 
     The speech is aligned to `transcript` (transcribed first when None). A video's picture
-    runs forward then backward as long as the speech needs; a photo is held. Returns a
+    runs forward then backward as long as the speech needs; a photo is held, blinking, its
+    head swaying slightly and nodding with the speech (`video/head_motion.py`). Returns a
     summary: frames written, speech duration, words aligned.
 
     `close_bilabials=False` imitates the many lip-sync generators that miss M/B/P
@@ -231,11 +232,16 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         bank.finish()
         width, height, rate = rgb.shape[1], rgb.shape[0], fps
         from retake.video.blink import blink_schedule, close_eyes
+        from retake.video.head_motion import HeadMover, head_motion, loudness_per_frame
 
         blinks = blink_schedule(n_out, float(fps))  # a photo that never blinks gives it away
+        # ... nor one whose head never moves: a slow sway, nodding with the speech.
+        poses = head_motion(n_out, float(fps), loudness_per_frame(
+            speech.samples, speech.sample_rate, n_out, float(fps)))
+        mover = HeadMover(rgb, lms)
 
         def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
-            return close_eyes(rgb, lms, float(blinks[k])), lms
+            return mover.move(close_eyes(rgb, lms, float(blinks[k])), lms, poses[k])
     else:
         info = probe(face)
         rate = info.fps
