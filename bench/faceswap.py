@@ -10,10 +10,10 @@ On ../shared/media: every source photo in faces/ onto every talking clip in vide
 - stability: landmark jitter (second difference / inter-ocular) of output vs input;
 - expression: over time, the Pearson correlation between the target's and the output's eye
   openness (EAR, the mean of both eyes' eye aspect ratio) and mouth opening (inner-lip
-  height / inter-ocular); and blinks kept: a target blink is a run of consecutive frames
-  whose EAR is below 75% of the clip's median EAR (one frame is enough); it is kept when
-  the output's EAR is below 75% of the output's own median on some frame from one before
-  the run to one after it. Output dips with no target blink within a frame are counted too;
+  height / inter-ocular); and blinks kept: a target blink is a run of 2 frames to 0.5 s
+  whose EAR is below 70% of its median over the surrounding second (`dips`); it is kept
+  when the output blinks by the same rule from one frame before the run to one after it.
+  Output blinks with no target blink within a frame are counted too;
 - colour and seams (`video/swap_quality.py`), on every `--every`th frame re-rendered and
   merged from the tracked landmarks (no codec in between): skin ΔE2000 between output and
   target (mean colour of cheek and forehead patches), the hue of the output's brow hair
@@ -65,22 +65,32 @@ def _jitter(lms: list[np.ndarray]) -> float:
     return float(np.mean(np.linalg.norm(d2, axis=2).mean(1) / iod))
 
 
-def dips(values: list[float], frames: list[int], share: float = 0.75) -> list[tuple[int, int]]:
-    """Runs (first, last frame) where `values` fall below `share` × their median: blinks."""
-    v = np.asarray(values, float)
-    low = [f for f, x in zip(frames, v, strict=True) if x < share * np.median(v)]
+def dips(values: list[float], frames: list[int], fps: float = 25.0, share: float = 0.7,
+         window_s: float = 1.0, shortest: int = 2, longest_s: float = 0.5
+         ) -> list[tuple[int, int]]:
+    """Blinks: runs (first, last frame) where `values` (eye openness) fall below `share` x
+    their median over the surrounding `window_s` seconds, lasting from `shortest` frames to
+    `longest_s` seconds. A local baseline, not the clip's median: an expressive face's
+    narrowed eyes while smiling, or a long look down, are not blinks; nor is a one-frame
+    landmark glitch (a blink takes 100-400 ms)."""
+    v, f = np.asarray(values, float), np.asarray(frames)
+    half = window_s * fps
+    base = np.array([np.median(v[np.abs(f - x) <= half]) for x in f])
     runs: list[tuple[int, int]] = []
-    for f in low:
-        if runs and f == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], f)
+    for x, low in zip(f.tolist(), (v < share * base).tolist(), strict=True):
+        if not low:
+            continue
+        if runs and x == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], x)
         else:
-            runs.append((f, f))
-    return runs
+            runs.append((x, x))
+    return [(a, b) for a, b in runs if shortest <= b - a + 1 <= longest_s * fps]
 
 
-def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int]) -> dict:
-    """Target blinks the output also shows (within ±1 frame), and output dips with none."""
-    want, got = dips(ear_in, frames), dips(ear_out, frames)
+def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int],
+                fps: float = 25.0) -> dict:
+    """Target blinks the output also shows (within ±1 frame), and output blinks with none."""
+    want, got = dips(ear_in, frames, fps), dips(ear_out, frames, fps)
     near = [any(b0 - 1 <= g1 and g0 <= b1 + 1 for g0, g1 in got) for b0, b1 in want]
     extra = [not any(b0 - 1 <= g1 and g0 <= b1 + 1 for b0, b1 in want) for g0, g1 in got]
     return {"blinks_in": len(want), "blinks_kept": int(sum(near)),
@@ -145,7 +155,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     from retake.video.expression import eye_openness, mouth_opening
     from retake.video.faces import FaceModels
     from retake.video.geometry import inter_ocular
-    from retake.video.media import read_frames, read_image
+    from retake.video.media import probe, read_frames, read_image
     from retake.video.swap import swap_video
     from retake.video.swap_landmark import LandmarkSwapper, source_face
 
@@ -197,7 +207,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         im.save(sheet)
     d_src_a, d_tgt_a = np.array(d_src), np.array(d_tgt)
     ear_in, ear_out = [eye_openness(x) for x in lin], [eye_openness(x) for x in lout]
-    blinks = blinks_kept(ear_in, ear_out, seen)
+    blinks = blinks_kept(ear_in, ear_out, seen, float(probe(target).fps))
     return {
         "source": source.name, "target": target.name, "frames": res.frames,
         "swap_fps": round(res.frames / swap_s, 2),
