@@ -26,7 +26,9 @@ Writes bench/results/faceswap.json and contact sheets under bench/results/facesw
 runs only: runs limited by --quick, --source, --target, --photo-expression or
 --previous-merge print only); --expression-sheet writes expression_SOURCE_on_TARGET.png
 (blinks and mouths, before/now); --colour-sheet writes colour_SOURCE_on_TARGET.png
-(frontal and turned heads, brows and eyes: target, the merge before, now).
+(frontal and turned heads, brows and eyes: target, the merge before, now);
+--readme-sheet writes readme_sheet.png (the README's: blink, closed and open mouth, most
+turned frame, target above output, for `README_PAIRS`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ MEDIA = ROOT.parent / "shared" / "media"
 RESULTS = ROOT / "bench" / "results"
 
 warnings.filterwarnings("ignore")
+
+
+# The README sheet's pairs: light and dark skin, both ways, frontal and expressive clips.
+README_PAIRS = (("obama.jpg", "WDA_KatieHill_000.mp4"), ("biden2.jpg", "liveportrait_d10.mp4"),
+                ("astronaut.png", "retalking_1.mp4"))
 
 
 def _face(models, rgb):
@@ -345,6 +352,65 @@ def colour_sheet(source: Path, target: Path, out: Path) -> dict:
             for label, k in rows.items()}
 
 
+def readme_sheet(pairs: list[tuple[Path, Path]], out: Path, tile: int = 200) -> list[dict]:
+    """The README's contact sheet: per pair, the target's blink (lowest eye openness),
+    closed and widest mouth and most turned frame, as target above output, face crops
+    scaled to `tile` px high (from full resolution). Returns the frames chosen."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from retake.video.blend import merge, turn
+    from retake.video.expression import eye_openness, mouth_opening
+    from retake.video.faces import FaceModels
+    from retake.video.geometry import inter_ocular
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.track import track_faces
+
+    models = FaceModels()
+    columns, chosen = [], []
+    for source, target in pairs:
+        src = read_image(source)
+        swapper = LandmarkSwapper(src, source_face(src, models))
+        track = track_faces(read_frames(target), models)[0]
+        lm = track.landmarks
+        pick = {"blink": int(np.argmin([eye_openness(x) for x in lm])),
+                "closed mouth": int(np.argmin([mouth_opening(x) for x in lm])),
+                "open mouth": int(np.argmax([mouth_opening(x) for x in lm])),
+                "turned": int(np.argmax([abs(turn(x)) for x in lm]))}
+        want = {track.frames[i]: name for name, i in pick.items()}
+        frames = {f.index: f.rgb for f in read_frames(target) if f.index in want}
+        for name, i in pick.items():
+            k = track.frames[i]
+            lms = track.at(k)
+            iod = inter_ocular(lms)
+            x0, y0 = np.floor(lms.min(0) - [0.35 * iod, 0.8 * iod]).astype(int).clip(0)
+            x1, y1 = np.ceil(lms.max(0) + 0.35 * iod).astype(int)
+            swapped = merge(frames[k], swapper.render(frames[k], lms), lms)
+            pair = []
+            for img in (frames[k], swapped):
+                c = np.ascontiguousarray(img[y0:y1, x0:x1])
+                w = int(round(c.shape[1] * tile / c.shape[0]))
+                pair.append(cv2.resize(c, (w, tile), interpolation=cv2.INTER_AREA))
+            columns.append((f"{source.stem} on {target.stem[:14]}: {name} ({k})",
+                            np.concatenate(pair, 0)))
+            chosen.append({"source": source.name, "target": target.name, "row": name,
+                           "frame": k})
+    gap = 4
+    width = sum(c.shape[1] for _, c in columns) + gap * (len(columns) - 1)
+    sheet = Image.new("RGB", (width, 2 * tile + 30), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = 0
+    for label, c in columns:
+        sheet.paste(Image.fromarray(c), (x, 30))
+        draw.text((x + 2, 2), label[: c.shape[1] // 6], fill="black")
+        draw.text((x + 2, 15), label.split(": ")[1], fill="black")
+        x += c.shape[1] + gap
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return chosen
+
+
 def throughput(target: Path, size: tuple[int, int], source: Path) -> dict:
     """Extraction and landmark-swap frames/s for a clip resized to `size` (w, h)."""
     import cv2
@@ -404,6 +470,9 @@ def main() -> None:
                         help="only write colour_SOURCE_on_TARGET.png (frontal and turned "
                              "heads, brows and eyes: target, before, now) for each chosen "
                              "pair")
+    parser.add_argument("--readme-sheet", action="store_true",
+                        help="only write readme_sheet.png (blink, closed and open mouth, "
+                             "turned head; target above output) for README_PAIRS")
     args = parser.parse_args()
     if not (MEDIA / "faces").is_dir() or not (MEDIA / "video").is_dir():
         print(f"skipped: {MEDIA} is absent")
@@ -424,6 +493,11 @@ def main() -> None:
     if args.expression_sheet:
         path = RESULTS / "faceswap" / f"expression_{sources[0].stem}_on_{targets[0].stem}.png"
         print(json.dumps(expression_sheet(sources[0], targets[0], path)), f"wrote {path}")
+        return
+    if args.readme_sheet:
+        pairs = [(MEDIA / "faces" / s, MEDIA / "video" / t) for s, t in README_PAIRS]
+        path = RESULTS / "faceswap" / "readme_sheet.png"
+        print(json.dumps(readme_sheet(pairs, path)), f"wrote {path}")
         return
     if args.colour_sheet:
         for s in sources:

@@ -111,3 +111,40 @@ def test_turned_head_has_no_seam_and_no_face_beyond_its_cheek(models) -> None:
         out_new, out_old = _outside(rgb.shape, lms, new), _outside(rgb.shape, lms, old)
         assert out_new.max() < 0.5 <= out_old.max()
         assert out_new.sum() < 0.1 * out_old.sum()
+
+
+def test_the_photos_fringe_is_not_pasted_on_the_targets_forehead(models) -> None:
+    """scikit-image's astronaut wears a fringe down to her brows: the forehead the swap
+    lays in ends at it (the target's own forehead shows above). Painted over with her skin,
+    the same forehead is kept up to the mask's top."""
+    import skimage.data
+
+    from retake.video.blend import _below_hairline, _scale
+    from retake.video.geometry import forehead, inter_ocular
+
+    rgb = skimage.data.astronaut().astype(np.float32)
+    lms = models.landmarks(rgb.astype(np.uint8), models.detect(rgb.astype(np.uint8),
+                                                                 full=True)[0])
+    f = _scale(lms)
+    small = (rgb.shape[0] // f, rgb.shape[1] // f)
+    iod = inter_ocular(lms)
+
+    def weight_at(w: np.ndarray, pt: np.ndarray) -> float:
+        return float(w[int(pt[1] / f), int(pt[0] / f)])
+
+    brows_mid = lms[17:27].mean(0)
+    up = (brows_mid - lms[8]) / np.linalg.norm(brows_mid - lms[8])
+    in_fringe = brows_mid + up * 0.6 * iod
+    w = _below_hairline(rgb, lms, f, 0.3, small)
+    assert weight_at(w, in_fringe) == 0.0
+    assert weight_at(w, lms[27]) == 1.0 and weight_at(w, lms[19]) == 1.0
+    # The same photo with its forehead skin-coloured: nothing is cut.
+    import cv2
+
+    bare = rgb.copy()
+    top = np.vstack([lms[17:27][::-1], forehead(lms, 0.35)])
+    skin = np.median(rgb[int(lms[29, 1]) - 3:int(lms[29, 1]) + 3,
+                         int(lms[2, 0] + 0.3 * iod):int(lms[2, 0] + 0.5 * iod)], axis=(0, 1))
+    cv2.fillPoly(bare, [np.round(top).astype(np.int32)], skin.tolist())
+    w = _below_hairline(bare, lms, f, 0.3, small)
+    assert w.min() == 1.0

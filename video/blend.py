@@ -10,7 +10,7 @@ Colour (`skin_transfer`, mode "lab"): statistics come from skin alone on both fa
 inner face without brows, eyes, lips and nostrils, kept off the jaw line; off-hue pixels,
 and for the means the darkest tenth and brightest few percent, left out). Lightness moves
 by the ratio of the two skins' means times the target's own shading over the source's,
-smoothed at 0.15 inter-ocular where both show skin (not around the mouth, whose relief
+smoothed at 0.1 inter-ocular where both show skin (not around the mouth, whose relief
 stays the source's), so the target's light falls across the new face; the source's finer
 detail takes the target's contrast within bounds. Skin chroma
 scales about neutral to the target's, with a small clamped offset. Brows, irises and lips
@@ -247,7 +247,7 @@ SHADING_RATIO = (0.4, 2.5)
 SHADING_LOCAL = (0.7, 1.4)
 # The scales (Gaussian sigma, inter-ocular distances) above which lightness and skin
 # chroma are the target's; below them they are the source's own.
-SHADING_SCALE = 0.15
+SHADING_SCALE = 0.10
 COLOUR_SCALE = 0.15
 # How much of the lightness change (in its logarithm) and of the skin's chroma mapping
 # brows, eyes and lips take: the rest keeps their own hue, lit like the skin around them.
@@ -330,6 +330,12 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
         zone = cv2.GaussianBlur(zone.astype(np.float32) / 255, (0, 0), sigma)
         correction *= 1 - (1 - MOUTH_SHADING) * zone
     log_k = np.log(ratio) + correction
+    # The local corrections (clamped, smoothed in the log) can pull the skin's mean off
+    # the target's: re-centre so the new skin's mean lightness is the target skin's.
+    after = (s.lab[..., 0] + 16) * np.exp(log_k)
+    if s.mask.any():
+        log_k = log_k + float(np.clip(np.log((r.mean[0] + 16) / after[s.mask].mean()),
+                                      -0.25, 0.25))
     log_k = cv2.resize(log_k.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     lab = _lab(src)
     # Features are what, near the brows, eyes and lips, does not look like skin: lid and
@@ -453,15 +459,62 @@ def _not_skin(rgb: np.ndarray, lms: np.ndarray, f: int, inside: np.ndarray,
     return cv2.dilate(out.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
 
 
+# Up the forehead, the first band (in inter-ocular distances) where fewer than this share
+# of the photo's pixels look like its skin is its hairline.
+HAIRLINE_SKIN = 0.45
+
+
+def _below_hairline(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height: float,
+                    small: tuple[int, int]) -> np.ndarray:
+    """Low-resolution weight (float32) that is 0 above the rendered photo's hairline.
+
+    Bands of the forehead, from just above the brows upward, are tested for skin (close
+    to the photo's skin in lightness as well as hue: a fringe can share the skin's hue);
+    the forehead ends at the first band that is mostly not skin, fading over a band."""
+    r = _analyse(patch, lms, f)
+    out = np.ones(small, np.float32)
+    if r is None:
+        return out
+    p = (np.asarray(lms, float) - (f - 1) / 2) / f
+    iod = max(inter_ocular(p), 1.0)
+    brows = p[17:27].mean(0)
+    up = brows - p[8]
+    length = float(np.linalg.norm(up)) + 1e-9
+    up = up / length
+    ys, xs = np.mgrid[0:small[0], 0:small[1]].astype(np.float32)
+    height = ((xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]) / iod  # above the brows
+    across = np.abs((xs - brows[0]) * up[1] - (ys - brows[1]) * up[0]) / iod
+    lab = r.lab
+    skin = ((np.abs(lab[..., 0] - r.mean[0]) < 2 * r.std[0] + 6)
+            & (np.abs(lab[..., 1] - r.mean[1]) < 3 * r.std[1] + 3)
+            & (np.abs(lab[..., 2] - r.mean[2]) < 3 * r.std[2] + 3))
+    half_width = 0.5 * float(np.linalg.norm(p[26] - p[17])) / iod
+    step = 0.08
+    top = forehead_height * length / iod
+    cut = None
+    h = 0.25  # above the brows' own hair
+    while h < top:
+        band = (height >= h) & (height < h + step) & (across < 0.8 * half_width)
+        if band.sum() >= 3 and skin[band].mean() < HAIRLINE_SKIN:
+            cut = h
+            break
+        h += step
+    if cut is None:
+        return out
+    return np.clip((cut + step - height) / step, 0, 1).astype(np.float32)
+
+
 def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
                feather: float = 0.03, forehead_height: float = 0.3,
-               contour: bool = True) -> np.ndarray:
+               contour: bool = True, patch: np.ndarray | None = None) -> np.ndarray:
     """The blend's alpha (float32 (h, w)) over `region` (the frame's pixels of the patch).
 
     The rendered face's outline (`region_mask` 'face'); with `contour`, also inside the
     target's own (`target_contour`) and off the hair it shows over its forehead and
-    temples (`_not_skin`), with a soft edge of at most `CONTOUR_FEATHER`. Landmarks are in
-    the region's pixels.
+    temples (`_not_skin`), and, given the rendered `patch` (RGB, the region's size), off
+    the hair the source photo has there (a fringe over the photo's forehead would sit on
+    the target's like a cap: the target's own forehead shows instead), with a soft edge of
+    at most `CONTOUR_FEATHER`. Landmarks are in the region's pixels.
     """
     import cv2
 
@@ -482,6 +535,8 @@ def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
     top = np.vstack([target[[16]], forehead(target, forehead_height), target[[0]]])
     cv2.fillPoly(upper, [np.round((top - (f - 1) / 2) / f).astype(np.int32)], 1)
     keep = inside * (1 - _not_skin(region, target, f, inside, upper))
+    if patch is not None:
+        keep = keep * _below_hairline(patch, rendered, f, forehead_height, small)
 
     keep = cv2.resize(keep.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     # A soft edge kept inside the contour: the rendered outline's, at most a narrow one
@@ -571,7 +626,8 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
         inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
         fn = lab_transfer if opts.colour == "reinhard" else histogram_transfer
         rgb = fn(rgb, region, inner)
-    alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour)
+    alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour,
+                       patch=np.asarray(patch.rgb[sl], np.float32))  # the photo's colours
     alpha = np.minimum(alpha, valid)
     if opts.keep_mouth:
         mouth = region_mask(region.shape, target, "mouth", feather=0.05)
