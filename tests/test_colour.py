@@ -86,6 +86,32 @@ def test_generated_skin_matches_and_brows_keep_their_hue(source, target) -> None
     assert np.linalg.norm(brow_old - brow_src) > 2 * np.linalg.norm(brow_out - brow_src)
 
 
+def test_a_highlight_stays_skin_coloured_when_the_light_goes_down() -> None:
+    """A specular highlight on the photo's cheek (near-white) darkened onto a darker skin
+    takes that skin's hue, not a grey-blue smear (offsets added to a pale pixel used to
+    flip its hue)."""
+    import cv2
+
+    src, lms = _face(*LIGHT, seed=1)
+    spot = np.zeros(src.shape[:2], np.float32)
+    centre = tuple(np.round((lms[41] + lms[48]) / 2).astype(int))
+    cv2.circle(spot, centre, 9, 1.0, -1)
+    spot = cv2.GaussianBlur(spot, (0, 0), 2)[..., None]
+    src = src * (1 - spot) + np.array([250, 248, 246], np.float32) * spot
+    ref, _ = _face(*DEEP, seed=2)
+    lab = cv2.cvtColor(_u8(skin_transfer(src, ref, lms, lms)), cv2.COLOR_RGB2LAB)
+    a = lab[..., 1].astype(float) - 128
+    b = lab[..., 2].astype(float) - 128
+    x, y = centre
+    ab_spot = np.array([a[y - 3:y + 4, x - 3:x + 4].mean(), b[y - 3:y + 4, x - 3:x + 4].mean()])
+    ring = (np.hypot(*np.mgrid[-20:21, -20:21]) > 14)
+    ab_skin = np.array([a[y - 20:y + 21, x - 20:x + 21][ring].mean(),
+                        b[y - 20:y + 21, x - 20:x + 21][ring].mean()])
+    assert min(ab_spot) > 0  # neither green nor blue
+    assert abs(_hue(ab_spot) - _hue(ab_skin)) < 20
+    assert np.hypot(*ab_spot) > 0.5 * np.hypot(*ab_skin)  # not grey
+
+
 def test_generated_dark_brows_on_light_skin_were_green_before() -> None:
     """The issue's case, reproduced: a shift computed over the whole face (redder source
     skin onto less red target skin) pushes dark brows to a* < 0; skin-only does not."""

@@ -358,6 +358,12 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     lab[..., 0] = (lab[..., 0] + 16) * k - 16
     share = 1 - (1 - FEATURE_CHROMA) * feat
     skin = s.mask & r.mask
+    # A pale pixel of skin (a specular highlight: the photo's light on the skin, under
+    # 60% of the skin's mean chroma) takes the new skin's chroma there as it is darkened,
+    # or it would stay a grey-blue smear on warm skin.
+    vivid = np.clip(np.hypot(lab[..., 1], lab[..., 2])
+                    / (0.6 * max(float(np.hypot(s.mean[1], s.mean[2])), 1.0)), 0, 1)
+    vivid = np.where(k < 1, vivid, 1.0)  # only where the light goes down
     for c in (1, 2):
         sm, rm = float(s.mean[c]), float(r.mean[c])
         gain = float(np.clip(rm / sm, *CHROMA_GAIN)) if sm > 3 and rm > 0 else 1.0
@@ -367,7 +373,8 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
         total = np.clip(offset + rest, -CHROMA_OFFSET, CHROMA_OFFSET).astype(np.float32)
         total = cv2.resize(total, (w, h), interpolation=cv2.INTER_LINEAR)
         own = lab[..., c]
-        lab[..., c] = share * (gain * own + total) + (1 - share) * own * k
+        mapped = vivid * (gain * own + total) + (1 - vivid) * (gain * sm + total)
+        lab[..., c] = share * mapped + (1 - share) * own * k
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255
 
 
