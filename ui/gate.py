@@ -33,21 +33,24 @@ def _who() -> str:
 
 
 def require_consent(consent: bool, take: Path | None, statement: str | None,
-                    reference, ingredients: list[Path | None] = ()) -> Provenance:
+                    reference, ingredients: list[Path | None] = (), *,
+                    who: str | None = None, ask: str | None = None) -> Provenance:
     """What the output's credentials record (consent, ingredients), or a ConsentError saying
     what to do.
 
     `reference` is the speaker's voice to compare the take with (a path, an Audio/Recording
     or (samples, rate)); None when there is no voice (a silent video). `ingredients` are
-    the inputs used besides the edited file; the consent take joins them.
+    the inputs used besides the edited file; the consent take joins them. `who` names the
+    person who declared consent (default: the logged-in user); `ask` is what to tell a user
+    who has not (default: the CLI's options; the studio names its consent box).
     """
-    record = _record(consent, take, statement, reference)
+    record = _record(consent, take, statement, reference, who, ask)
     extra = [Path(p) for p in ingredients if p] + ([take] if take is not None else [])
     return Provenance(consent=record.to_dict(), ingredients=tuple(extra))
 
 
 def _record(consent: bool, take: Path | None, statement: str | None,
-            reference) -> ConsentRecord:
+            reference, who: str | None = None, ask: str | None = None) -> ConsentRecord:
     if take is not None:
         from retake.awareness.consent import check_consent_recording
         from retake.ui.request import read_transcript
@@ -67,7 +70,7 @@ def _record(consent: bool, take: Path | None, statement: str | None,
         record.require()
         return record
     if consent:
-        return ConsentRecord.declared(_who())
-    raise ConsentError("Retake edits a voice or a face only with the person's consent: add "
+        return ConsentRecord.declared(_who() if who is None else who)
+    raise ConsentError(ask or "Retake edits a voice or a face only with the person's consent: add "
                        "--consent to affirm they agreed, or --consent-recording TAKE "
                        "--consent-statement TEXT (get a sentence from `retake consent`)")

@@ -44,7 +44,11 @@ class EditRequest:
     """What the user asked for, as typed: the current transcript (text or file; None to
     draft it by recognition when `draft`), the new text as `to` (text or file) or as `edits`
     (a JSON file or a list of operations), or a dubbing `script` that may say all of it, plus
-    the voice options and the language."""
+    the voice options and the language.
+
+    `within`: None (the CLI) reads any file the user names. The studio gives its session's
+    uploads folder: then the transcript and new text are the text itself (never a file
+    name), and every file a script names must resolve inside that folder."""
 
     transcript: str | None = None
     to: str | None = None
@@ -55,6 +59,7 @@ class EditRequest:
     voice: dict = field(default_factory=dict)
     swap: str | os.PathLike | None = None
     detector: str = "hog"
+    within: str | os.PathLike | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def check(request: EditRequest) -> EditRequest:
     if request.script is not None:
         if request.to is not None or request.edits is not None:
             raise EditError("--script already says what to change; drop --to/--edits")
-        sc = load_script(request.script)
+        sc = load_script(request.script, within=request.within)
         return replace(
             request, script=None, to=sc.to, edits=sc.edits,
             transcript=request.transcript if request.transcript is not None else sc.transcript,
@@ -90,6 +95,8 @@ def check(request: EditRequest) -> EditRequest:
     from retake.voice.plan import check_edits
 
     if isinstance(request.edits, (str, os.PathLike)):
+        if request.within is not None:
+            raise EditError("give the edits as a list of operations, not a file name")
         request = replace(request, edits=read_edits(Path(request.edits)))
     if request.edits is not None:
         check_edits(request.edits)
@@ -154,8 +161,9 @@ def resolve(request: EditRequest, transcribe: Callable[[], str] | None = None) -
     from retake.voice.plan import apply_edits
 
     request = check(request)
+    read = read_transcript if request.within is None else str  # the studio: text as typed
     if request.transcript is not None:
-        text, drafted = read_transcript(request.transcript), False
+        text, drafted = read(request.transcript), False
     elif request.draft and transcribe is not None:
         text, drafted = transcribe(), True
     else:
@@ -165,7 +173,7 @@ def resolve(request: EditRequest, transcribe: Callable[[], str] | None = None) -
         words = [t.text for t in tokenize(text, request.language)]
         new_text = apply_edits(words, list(request.edits))
     else:
-        new_text = read_transcript(request.to)
+        new_text = read(request.to)
     return ResolvedEdit(text, new_text, request.language, dict(request.voice),
                         Path(request.swap) if request.swap else None, request.detector,
                         drafted)

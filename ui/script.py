@@ -10,6 +10,9 @@
     language: en                              # optional: the speech's language
 
 Relative paths are resolved against the script's folder, so a script travels with its media.
+`retake dub --script` reads any file the script names; the studio passes `within` (the
+session's uploads folder), and then every path must resolve there (symlinks resolved) and
+text that looks like a path is refused unless it is such a file.
 """
 
 from __future__ import annotations
@@ -39,20 +42,65 @@ class DubScript:
     language: str | None = None
 
 
-def _text(value: object, base: Path, key: str) -> str:
+TEXT_FILES = {".txt", ".lab"}
+
+
+def _inside(path: Path, within: Path) -> bool:
+    """`path` (symlinks resolved) is a file inside the folder `within`."""
+    try:
+        real = Path(os.path.realpath(path))
+        return real.is_relative_to(os.path.realpath(within)) and real.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _not_uploaded(key: str, value: str) -> RetakeError:
+    # One message for a file that is missing and one that is outside: it must not tell
+    # whether some other file on the server exists.
+    name = Path(value).name or value
+    text = ", or write the text itself" if key in ("transcript", "to") else ""
+    return RetakeError(f"script: `{key}` names {name[:80]!r}, which is not among the files "
+                       f"uploaded with the script; upload it beside the script{text}")
+
+
+def _looks_like_path(value: str) -> bool:
+    v = value.strip()
+    return not any(c.isspace() for c in v) and (
+        Path(v).suffix.lower() in TEXT_FILES or "/" in v or "\\" in v or v.startswith("~"))
+
+
+def _text(value: object, base: Path, key: str, within: Path | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RetakeError(f"script: `{key}` must be text or a path to a text file")
     p = base / value
-    if p.suffix.lower() in {".txt", ".lab"} and p.is_file():
+    if within is not None:
+        if not _looks_like_path(value):
+            return value
+        if p.suffix.lower() not in TEXT_FILES or not _inside(p, within):
+            raise _not_uploaded(key, value)
+        try:
+            return p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise RetakeError(f"script: `{key}`: {Path(value).name[:80]!r} is not a UTF-8 "
+                              "text file; upload it again as plain text") from None
+    if p.suffix.lower() in TEXT_FILES and p.is_file():
         return p.read_text(encoding="utf-8")
     return value
 
 
-def load_script(path: str | os.PathLike) -> DubScript:
-    """Read and check a dubbing script (YAML or JSON); one clear error for any mistake."""
+def load_script(path: str | os.PathLike, within: str | os.PathLike | None = None) -> DubScript:
+    """Read and check a dubbing script (YAML or JSON); one clear error for any mistake.
+
+    `within`: a folder every file the script names must resolve inside (the studio's session
+    uploads); None (the CLI) reads any file the user names.
+    """
     import yaml
 
     p = Path(path)
+    within = Path(within) if within is not None else None
+    if within is not None and not _inside(p, within):
+        raise RetakeError(f"{p.name}: the script is not among this session's uploads; "
+                          "upload it again")
     try:
         if p.stat().st_size > MAX_SCRIPT_BYTES:
             raise RetakeError(f"{p}: too large for a dubbing script")
@@ -76,11 +124,11 @@ def load_script(path: str | os.PathLike) -> DubScript:
     base = p.parent
     s = DubScript()
     if data.get("transcript") is not None:
-        s.transcript = _text(data["transcript"], base, "transcript")
+        s.transcript = _text(data["transcript"], base, "transcript", within)
     if ("to" in data) == ("edits" in data):
         raise RetakeError(f"{p}: give either `to` (the new text) or `edits` (operations)")
     if "to" in data:
-        s.to = _text(data["to"], base, "to")
+        s.to = _text(data["to"], base, "to", within)
     else:
         edits = data["edits"]
         if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):
@@ -90,7 +138,11 @@ def load_script(path: str | os.PathLike) -> DubScript:
     for key in ("swap", "video"):
         if data.get(key) is not None:
             q = base / str(data[key])
-            if not q.is_file():
+            if within is not None:
+                if not _inside(q, within):
+                    raise _not_uploaded(key, str(data[key]))
+                q = Path(os.path.realpath(q))
+            elif not q.is_file():
                 raise RetakeError(f"{p}: `{key}` file {q} does not exist")
             setattr(s, key, q)
     from retake.ui.request import check_voice_options

@@ -5,9 +5,13 @@ text, see the pending edits as a diff, render, listen, export. Face tab: swap a 
 photo or a trained model, with a one-frame preview. Dub tab: the whole dubbing pipeline.
 
 Safety: binds to 127.0.0.1 unless told otherwise; uploads are limited in size and type;
-each browser session works in its own folder under the studio's root, and only files there
-are handed back (Gradio serves them from its cache); every output is labelled as generated.
-Long jobs report progress and can be cancelled; heavy models are shared behind a lock.
+each browser session works in its own folder under the studio's root; every file is served
+only to the browser that uploaded or made it (ui/serving.py: a random cookie per browser, a
+random folder per output); every file a dubbing script or the model box names must be among
+the session's own uploads; every face or voice edit, previews included, passes the consent
+gate (ui/gate.py); errors name the user's own files, never a server path. Every output is
+labelled as generated. Long jobs report progress and can be cancelled; heavy models are
+shared behind a lock.
 
 Privacy: nothing leaves the machine (Gradio's analytics, version check and share tunnel are
 off). Voices and faces stay private to the user running the studio: its root is a fresh
@@ -24,6 +28,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -41,12 +46,15 @@ import numpy as np
 from retake.awareness.provenance import Provenance
 from retake.core.errors import RetakeError
 from retake.ui.request import EditRequest, check, resolve
+from retake.ui.serving import FileGate, visitor
 
 log = logging.getLogger(__name__)
 
 AUDIO_TYPES = [".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"]
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi"]
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
+SCRIPT_TYPES = [".yaml", ".yml", ".json"]
+SCRIPT_FILE_TYPES = [".txt", ".lab"] + IMAGE_TYPES  # what a script may name besides
 MAX_UPLOAD = "200mb"
 GENERATED = "GENERATED with Retake — synthetic media"
 LOW_CONFIDENCE = 0.5
@@ -117,10 +125,16 @@ def _sealed(method):
     @functools.wraps(method)
     def wrapped(self: Studio, *args, **kwargs):
         request = signature.bind_partial(self, *args, **kwargs).arguments.get("request")
+        s = self.session(request)
+        with s.running:
+            s.jobs += 1
         try:
             return method(self, *args, **kwargs)
         finally:
-            seal(self.session(request).folder)
+            seal(s.folder)
+            with s.running:
+                s.jobs -= 1
+                s.running.notify_all()
     return wrapped
 
 
@@ -136,6 +150,59 @@ class Session:
     recording: object | None = None
     transcript: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
+    running: threading.Condition = field(default_factory=threading.Condition)
+    jobs: int = 0  # jobs of this session running now
+    names: dict[str, str] = field(default_factory=dict)  # a stored copy -> the upload's name
+
+    @property
+    def uploads(self) -> Path:
+        """The session's uploads, under their own names: all a script or the model box may
+        name."""
+        return private_dir(self.folder / "uploads")
+
+
+def upload_name(path: str | os.PathLike) -> str:
+    """An upload's own file name, safe to use as a name in the uploads folder."""
+    name = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(path).name)
+    name = name.strip(" .")[:120]
+    return name or "upload"
+
+
+# Words of the CLI that the page does not have, and what the page offers instead.
+PAGE_WORDS = [
+    ("choose one with --source-face N (0 is the largest)",
+     "upload a photo cropped to one face"),
+    ("(--source PHOTO)", "(upload a source face photo)"),
+    ("(--model MODEL)", "(upload a trained model's model.json and model.pt)"),
+    ("give the recording's transcript with --transcript (or --draft to use `retake "
+     "transcribe`'s draft as it is)", "type what it says now, or leave that box empty to "
+     "transcribe it"),
+    ("give the new text with --to, or operations with --edits (one of them)",
+     "type what it should say"),
+    ("--script already says what to change; drop --to/--edits",
+     "the script already says what to change; empty the \"What it should say\" box"),
+]
+ACTION_WORDS = ("upload", "tick", "type", "give", "choose", "try", "use ", "crop", "record",
+                "analyse", "leave", "write", "empty", "press", "wait")
+
+
+def plain_error(text: str, names: dict[str, str], hide: list[str]) -> str:
+    """An error as the page shows it: the user's own file names instead of the server's
+    paths (`names`: stored path or name -> upload name; anything else under a folder in
+    `hide` becomes its bare file name), no errno codes, no command-line options."""
+    for stored, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(stored, name)
+    for folder in sorted({h for h in hide if h}, key=len, reverse=True):
+        text = re.sub(re.escape(folder) + r"[^\s'\",;:)\]]*",
+                      lambda m: names.get(Path(m.group(0)).name, Path(m.group(0)).name)
+                      or "the file", text)
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    for cli, page in PAGE_WORDS:
+        text = text.replace(cli, page)
+    text = re.sub(r"\s*\(?--[a-z][a-z-]*(?: [A-Z][A-Z,]*)?\)?", "", text).strip()
+    if not any(w in text.lower() for w in ACTION_WORDS):
+        text += " — upload another file, or try again"
+    return text
 
 
 def _check_type(path: str | None, allowed: list[str], what: str) -> Path:
@@ -143,7 +210,7 @@ def _check_type(path: str | None, allowed: list[str], what: str) -> Path:
         raise RetakeError(f"give {what} first")
     p = Path(path)
     if p.suffix.lower() not in allowed:
-        raise RetakeError(f"{p.name}: not {what} ({', '.join(allowed)})")
+        raise RetakeError(f"{p.name}: not {what}; upload one of {', '.join(allowed)}")
     return p
 
 
@@ -199,6 +266,7 @@ class Studio:
         else:
             self.root = private_dir(Path(root)).resolve()
         self.sessions: dict[str, Session] = {}
+        self.gate = FileGate(self.root, self.root / GRADIO_CACHE)
         self.lock = threading.Lock()
         self._editor = None
         self._models: dict[str, object] = {}
@@ -229,10 +297,24 @@ class Studio:
             self._models[detector] = FaceModels(detector=detector)
         return self._models[detector]
 
-    def _keep(self, s: Session, path: str | os.PathLike, name: str) -> Path:
-        """Copy an upload into the session's folder, readable by us only (inputs are never
-        modified)."""
-        return private_copy(path, s.folder / f"in-{name}{Path(path).suffix.lower()}")
+    def _keep(self, s: Session, path: str | os.PathLike, name: str | None = None) -> Path:
+        """Copy an upload into the session's uploads folder under its own name, readable by
+        us only (inputs are never modified); with `name`, also as `in-NAME.ext` in the
+        session's folder (what the job reads). Returns the copy the job should read."""
+        own = upload_name(path)
+        kept = private_copy(path, s.uploads / own)
+        s.names[str(kept)] = own
+        if name is None:
+            return kept
+        job = s.folder / f"in-{name}{Path(path).suffix.lower()}"
+        with contextlib.suppress(FileNotFoundError):
+            job.unlink()
+        try:
+            os.link(kept, job)
+        except OSError:
+            private_copy(kept, job)
+        s.names[str(job)] = s.names[job.name] = own
+        return job
 
     @staticmethod
     def _ticker(s: Session, progress, unit: str = "steps"):
@@ -244,22 +326,27 @@ class Studio:
                 progress((done, total) if total else 0, desc=stage, unit=unit)
         return tick
 
-    def cancel(self, request: gr.Request) -> str:
-        """Ask the session's running job to stop at its next progress step."""
-        self.session(request).cancel.set()
-        return "Cancelling…"
+    def cancel(self, request: gr.Request, wait: float = 30.0) -> str:
+        """Ask the session's running job to stop at its next progress step, and say when it
+        has (or that it is still finishing its current step after `wait` seconds)."""
+        s = self.session(request)
+        s.cancel.set()
+        with s.running:
+            stopped = s.running.wait_for(lambda: s.jobs == 0, timeout=wait)
+        if stopped:
+            return "Cancelled. Nothing was written; change what you need and start again."
+        return ("Cancelling… the step in progress stops at its next checkpoint; you can start "
+                "again when it has")
 
     @staticmethod
     def consent_record(agreed: bool, ingredients: list = ()) -> Provenance:
         """The output's provenance (consent, ingredients), or an error asking for the
         confirmation."""
-        from retake.awareness.consent import ConsentError, ConsentRecord
+        from retake.ui.gate import require_consent
 
-        if not agreed:
-            raise ConsentError("tick the consent box first: Retake edits a voice or a face "
-                               "only with the person's consent")
-        return Provenance(ConsentRecord.declared("studio user").to_dict(),
-                          tuple(Path(p) for p in ingredients if p))
+        return require_consent(bool(agreed), None, None, None, list(ingredients),
+                               who="studio user", ask="tick the consent box first: Retake "
+                               "edits a voice or a face only with the person's consent")
 
     # -------------------------------------------------------------- voice
     @_sealed
@@ -287,6 +374,10 @@ class Studio:
                  for w in words]
         low = sum(1 for w in words if w.confidence < LOW_CONFIDENCE)
         note = f"{len(words)} words aligned" + (f"; {low} low-confidence (red)" if low else "")
+        if sound.warnings:
+            hide = [str(self.root), str(s.folder)]
+            note += "\n\n" + "\n".join(
+                f"- **Warning:** {plain_error(w, s.names, hide)}" for w in sound.warnings)
         return text, text, str(png), table, note
 
     @_sealed
@@ -327,21 +418,50 @@ class Studio:
         return str(out), files, rows, alts, f"{GENERATED}: {out.name}"
 
     # -------------------------------------------------------------- face
-    def _swapper(self, source: str | None, model: str):
+    def _swapper(self, s: Session, source: str | None, model: str):
         from retake.video.engines import build_swapper
 
         if model and model.strip():
-            return build_swapper("autoencoder", model=Path(model.strip()))
+            return build_swapper("autoencoder", model=self.model_folder(s, model))
         src = _check_type(source, IMAGE_TYPES, "a source photo")
         return build_swapper("landmark", self.models(), source=src)
 
+    @staticmethod
+    def model_folder(s: Session, model: str) -> Path:
+        """The trained-model folder the box names, which must resolve (links resolved) inside
+        the session's uploads. One message for a folder that is missing and one that is
+        elsewhere: the page must not tell whether some folder exists on the server."""
+        uploads = os.path.realpath(s.uploads)
+        real = Path(os.path.realpath(s.uploads / model.strip()))
+        if not (real.is_relative_to(uploads) and real.is_dir()):
+            raise RetakeError(f"no trained model {Path(model.strip()).name[:80]!r} among "
+                              "this session's uploads; upload the model's model.json and "
+                              "model.pt, then give its folder name (shown after the upload)")
+        return real
+
+    def keep_model(self, files, request) -> str:
+        """Put an uploaded trained model (its model.json and model.pt) into the session's
+        uploads as a folder; returns the folder's name, for the model box."""
+        s = self.session(request)
+        paths = [Path(f) for f in (files or [])]
+        if {p.name for p in paths} != {"model.json", "model.pt"}:
+            raise RetakeError("upload a trained model's two files, model.json and model.pt, "
+                              "together (from `retake train`)")
+        folder = private_dir(s.uploads / "model")
+        for p in paths:
+            private_copy(p, folder / p.name)
+        return "model"
+
     @_sealed
-    def preview_swap(self, source: str | None, model: str, target: str | None, request):
-        """Swap one frame (the first with a face, or the image) for a quick look."""
+    def preview_swap(self, source: str | None, model: str, target: str | None, request,
+                     agreed: bool = False):
+        """Swap one frame (the first with a face, or the image) for a quick look; like every
+        face edit, only with consent."""
         from retake.video.media import is_image, read_frames, write_image
         from retake.video.swap import swap_image
 
         s = self.session(request)
+        consent = self.consent_record(agreed)
         tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
         frame = s.folder / "preview-in.png"
         if is_image(tgt):
@@ -350,8 +470,10 @@ class Studio:
             first = next(read_frames(tgt))
             write_image(frame, first.rgb)
         out = s.folder / "preview-out.png"
+        photo = source if source and not (model and model.strip()) else None
         with self.lock:
-            swap_image(frame, out, self._swapper(source, model), self.models())
+            swap_image(frame, out, self._swapper(s, source, model), self.models(),
+                       provenance=Provenance(consent.consent, (Path(photo),) if photo else ()))
         return str(out)
 
     @_sealed
@@ -374,7 +496,7 @@ class Studio:
         if not is_image(tgt):
             kwargs["progress"] = tick
         with self.lock:
-            res = swap(tgt, out, self._swapper(source, model), self.models(), **kwargs)
+            res = swap(tgt, out, self._swapper(s, source, model), self.models(), **kwargs)
         note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
         if is_image(tgt):
             return str(out), None, str(out), note
@@ -382,9 +504,12 @@ class Studio:
 
     # -------------------------------------------------------------- dub
     @_sealed
-    def run_dub(self, video: str | None, transcript: str, new_text: str, script: str | None,
-                swap_photo: str | None, request, progress=None, agreed: bool = False):
-        """The dubbing pipeline with a progress bar per stage."""
+    def run_dub(self, video: str | None, transcript: str, new_text: str,
+                script: str | list[str] | None, swap_photo: str | None, request, progress=None,
+                agreed: bool = False):
+        """The dubbing pipeline with a progress bar per stage. `script`: a dubbing script, or
+        a list of the script and the files it names; they are kept in the session's uploads,
+        and every file the script names must be there."""
         from retake.align import load_audio, transcribe
         from retake.video.dub import dub
         from retake.voice import EditOptions
@@ -394,9 +519,12 @@ class Studio:
         consent = self.consent_record(agreed)
         vid = self._keep(s, _check_type(video, VIDEO_TYPES, "a video"), "dub")
         photo = _check_type(swap_photo, IMAGE_TYPES, "a photo") if swap_photo else None
+        if photo is not None:
+            photo = self._keep(s, photo)
+        script = self._keep_script(s, script)
         wanted = EditRequest(transcript=(transcript or "").strip() or None,
                              to=None if script else (new_text or "").strip() or None,
-                             script=script or None, draft=True, swap=photo)
+                             script=script, draft=True, swap=photo, within=s.uploads)
         if not script and wanted.to is None:
             raise RetakeError("give the new text (or a script)")
         wanted = check(wanted)  # the script's voice:, faces: and language: options too
@@ -411,6 +539,22 @@ class Studio:
                       progress=self._ticker(s, progress))
         return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
             f"{res.mouth_frames} of {res.frames} frames"
+
+    def _keep_script(self, s: Session, files: str | list[str] | None) -> Path | None:
+        """Keep a dubbing script and the files beside it in the session's uploads; returns
+        the script's copy (None without one)."""
+        files = [files] if isinstance(files, (str, os.PathLike)) else list(files or [])
+        scripts = [f for f in files if Path(f).suffix.lower() in SCRIPT_TYPES]
+        if len(scripts) > 1:
+            raise RetakeError("upload one dubbing script (.yaml, .yml or .json) at a time, "
+                              "with the files it names")
+        if files and not scripts:
+            raise RetakeError("upload the dubbing script (.yaml, .yml or .json) with the "
+                              "files it names")
+        kept = [self._keep(s, _check_type(f, SCRIPT_TYPES + SCRIPT_FILE_TYPES,
+                                          "a script or a file a script names"))
+                for f in files]
+        return next((k for k, f in zip(kept, files, strict=True) if f in scripts), None)
 
     # -------------------------------------------------------------- detect
     @_sealed
@@ -435,22 +579,68 @@ class Studio:
         return f"```\n{report.summary()}\n```", frame, [str(jpath), str(hpath)]
 
     # -------------------------------------------------------------- page
+    def guard(self, fn):
+        """A page handler: its files must be the asking browser's own (uploaded by it, or a
+        copy Gradio made of such an upload); the files it returns are published to that
+        browser only; any error becomes a plain message naming the user's own files."""
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+            who = visitor(request) if request is not None else None
+            s = self.session(request)
+            uploads = {}
+            for value in list(args) + list(kwargs.values()):
+                for path in _paths(value):
+                    if self.gate.inside_root(path):
+                        owners = self.gate.owner_of(path)
+                        if (owners and who not in owners) or not (
+                                owners or _under(path, self.gate.cache)):
+                            raise gr.Error(f"{Path(path).name}: not uploaded from this page; "
+                                           "upload it again")
+                    uploads[path] = Path(path).name
+            try:
+                out = fn(*args, **kwargs)
+            except Cancelled:
+                return gr.skip()  # the Cancel button's handler says so, without an error
+            except RetakeError as exc:
+                raise gr.Error(self.plain(str(exc), s, uploads)) from None
+            except gr.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - never show Python's internals
+                log.exception("studio job failed")
+                names = ", ".join(sorted(set(uploads.values()))) or "your files"
+                raise gr.Error(f"Something went wrong while working on {names} "
+                               f"({type(exc).__name__}); try again, or upload another "
+                               "file") from None
+            return self._publish(out, s, who)
+        return wrapped
+
+    def plain(self, text: str, s: Session, uploads: dict[str, str] = ()) -> str:
+        """An error message with the user's own file names in place of the server's."""
+        names = {**dict(uploads), **s.names}
+        return plain_error(text, names, [str(self.root), os.path.realpath(self.root),
+                                         tempfile.gettempdir()])
+
+    def _publish(self, value, s: Session, who: str | None):
+        """Every file of the session's folder in a handler's result, as a copy only `who`
+        can fetch."""
+        if isinstance(value, tuple):
+            return tuple(self._publish(v, s, who) for v in value)
+        if isinstance(value, list):
+            return [self._publish(v, s, who) for v in value]
+        if isinstance(value, (str, os.PathLike)) and os.path.isabs(os.fspath(value)) \
+                and _under(value, s.folder) and Path(value).is_file():
+            return self.gate.publish(value, who)
+        return value
+
     def build(self) -> gr.Blocks:
         """The Gradio page (no analytics; Gradio's upload cache inside our private root)."""
         no_telemetry()
         os.environ["GRADIO_TEMP_DIR"] = str(private_dir(self.root / GRADIO_CACHE))
 
-        def guard(fn):
-            """Turn our errors into a one-line message in the page."""
-            @functools.wraps(fn)
-            def wrapped(*args, **kwargs):
-                try:
-                    return fn(*args, **kwargs)
-                except Cancelled:
-                    raise gr.Error("Cancelled.") from None
-                except RetakeError as exc:
-                    raise gr.Error(str(exc)) from None
-            return wrapped
+        guard = self.guard
 
         with gr.Blocks(title="Retake studio", analytics_enabled=False) as page:
             gr.Markdown("## Retake studio\nEdit speech by editing its text; swap and re-sync "
@@ -521,27 +711,39 @@ class Studio:
                     target = gr.File(label="Target (image or video)",
                                      file_types=IMAGE_TYPES + VIDEO_TYPES, type="filepath",
                                      elem_id="target-file")
-                model_dir = gr.Textbox(label="…or a trained model folder (from `retake train`)")
+                with gr.Row():
+                    model_files = gr.File(label="…or a trained model (from `retake train`): "
+                                          "upload its model.json and model.pt",
+                                          file_count="multiple", file_types=[".json", ".pt"],
+                                          type="filepath", elem_id="model-files")
+                    model_dir = gr.Textbox(label="Trained model folder, among this session's "
+                                           "uploads", elem_id="model-dir")
                 with gr.Row():
                     preview_btn = gr.Button("Preview one frame", elem_id="preview")
                     swap_btn = gr.Button("Swap", variant="primary", elem_id="swap")
                     cancel_f = gr.Button("Cancel")
                 swap_note = gr.Markdown(elem_id="swap-result")
-                preview = gr.Image(label=f"Preview ({GENERATED})", interactive=False)
+                preview = gr.Image(label=f"Preview ({GENERATED})", interactive=False,
+                                   elem_id="preview-image")
                 swapped_img = gr.Image(label=f"Result ({GENERATED})", interactive=False,
                                        elem_id="swapped-image")
                 swapped_vid = gr.Video(label=f"Result ({GENERATED})", interactive=False)
                 swap_file = gr.File(label="Download", interactive=False,
                                     elem_id="swap-file")
                 @guard
-                def do_preview(s_, m, t, request: gr.Request):
-                    return self.preview_swap(s_, m, t, request)
+                def do_preview(s_, m, t, ok, request: gr.Request):
+                    return self.preview_swap(s_, m, t, request, ok)
+
+                @guard
+                def do_model(files, request: gr.Request):
+                    return self.keep_model(files, request)
 
                 @guard
                 def do_swap(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
                     return self.run_swap(s_, m, t, request, progress, ok)
 
-                preview_btn.click(do_preview, [src_photo, model_dir, target], preview)
+                preview_btn.click(do_preview, [src_photo, model_dir, target, agreed], preview)
+                model_files.upload(do_model, model_files, model_dir)
                 s_ev = swap_btn.click(
                     do_swap, [src_photo, model_dir, target, agreed],
                     [swapped_img, swapped_vid, swap_file, swap_note])
@@ -549,18 +751,20 @@ class Studio:
             with gr.Tab("Dub"):
                 with gr.Row():
                     dub_video = gr.File(label="Talking-head video", file_types=VIDEO_TYPES,
-                                        type="filepath")
-                    dub_script = gr.File(label="…and optionally a dubbing script (YAML/JSON)",
-                                         file_types=[".yaml", ".yml", ".json"],
-                                         type="filepath")
+                                        type="filepath", elem_id="dub-video")
+                    dub_script = gr.File(label="…and optionally a dubbing script (YAML/JSON) "
+                                         "with the files it names (.txt, photo)",
+                                         file_count="multiple",
+                                         file_types=SCRIPT_TYPES + SCRIPT_FILE_TYPES,
+                                         type="filepath", elem_id="dub-script")
                     dub_photo = gr.Image(label="Optional: swap the face too", type="filepath")
                 dub_transcript = gr.Textbox(label="What it says now (empty: transcribe)",
-                                            lines=2)
-                dub_text = gr.Textbox(label="What it should say", lines=2)
+                                            lines=2, elem_id="dub-transcript")
+                dub_text = gr.Textbox(label="What it should say", lines=2, elem_id="dub-text")
                 with gr.Row():
-                    dub_btn = gr.Button("Dub", variant="primary")
+                    dub_btn = gr.Button("Dub", variant="primary", elem_id="dub")
                     cancel_d = gr.Button("Cancel")
-                dub_note = gr.Markdown()
+                dub_note = gr.Markdown(elem_id="dub-result")
                 dub_out = gr.Video(label=f"Dubbed ({GENERATED})", interactive=False)
                 dub_files = gr.File(label="Download", file_count="multiple",
                                     interactive=False)
@@ -595,6 +799,30 @@ class Studio:
         return page
 
 
+class _Gated:
+    """Starlette middleware: the studio's file gate in front of Gradio's routes."""
+
+    def __init__(self, app, gate: FileGate) -> None:
+        self.inner = gate.middleware(app)
+
+    async def __call__(self, scope, receive, send):
+        return await self.inner(scope, receive, send)
+
+
+def _paths(value) -> list[str]:
+    """The file paths among a handler's inputs (a path, or a list of them)."""
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths(v)]
+    if isinstance(value, (str, os.PathLike)) and os.path.isabs(os.fspath(value)):
+        return [os.fspath(value)]
+    return []
+
+
+def _under(path, folder) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real == top or real.startswith(top + os.sep)
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, root: Path | None = None,
            block: bool = True) -> tuple[gr.Blocks, Studio]:
     """Start the studio's web server; returns the Gradio app and the Studio when not blocking.
@@ -606,7 +834,12 @@ def launch(host: str = "127.0.0.1", port: int = 7860, root: Path | None = None,
     studio = Studio(root)
     page = studio.build()
     page.queue(default_concurrency_limit=2)
+    from starlette.middleware import Middleware
+
+    # No allowed_paths: the page gets copies in Gradio's cache, each served by the gate
+    # (ui/serving.py) to the browser it was made for only.
     page.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD,
                 prevent_thread_lock=not block, show_error=True, inbrowser=False,
-                allowed_paths=[str(studio.root)], quiet=True, share=False)
+                quiet=True, share=False,
+                app_kwargs={"middleware": [Middleware(_Gated, gate=studio.gate)]})
     return page, studio
