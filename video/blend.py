@@ -364,6 +364,7 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     vivid = np.clip(np.hypot(lab[..., 1], lab[..., 2])
                     / (0.6 * max(float(np.hypot(s.mean[1], s.mean[2])), 1.0)), 0, 1)
     vivid = np.where(k < 1, vivid, 1.0)  # only where the light goes down
+    vivid = 1 - (1 - vivid) * (1 - feat)  # a grey-blue iris is no highlight
     for c in (1, 2):
         sm, rm = float(s.mean[c]), float(r.mean[c])
         gain = float(np.clip(rm / sm, *CHROMA_GAIN)) if sm > 3 and rm > 0 else 1.0
