@@ -82,6 +82,13 @@ class FileGate:
         with self._lock:
             return set(self._owners.get(_real(path), ()))
 
+    def forget(self, folder: str | os.PathLike) -> None:
+        """Drop the owners of every file under `folder` (removed by the clean-up)."""
+        top = _real(folder)
+        with self._lock:
+            for path in [p for p in self._owners if p == top or p.startswith(top + os.sep)]:
+                del self._owners[path]
+
     def allowed(self, path: str | os.PathLike, owner: str | None) -> bool:
         """May the browser `owner` fetch `path`? Anything outside the root is Gradio's
         business (it serves only its own static files there)."""

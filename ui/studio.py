@@ -11,7 +11,8 @@ random folder per output); every file a dubbing script or the model box names mu
 the session's own uploads; every face or voice edit, previews included, passes the consent
 gate (ui/gate.py); errors name the user's own files, never a server path. Every output is
 labelled as generated. Long jobs report progress and can be cancelled; heavy models are
-shared behind a lock.
+held by stage (ui/stages.py: voice, face), one job per stage, and a job that waits is told
+its place in line and about how long.
 
 Privacy: nothing leaves the machine (Gradio's analytics, version check and share tunnel are
 off). Voices and faces stay private to the user running the studio: its root is a fresh
@@ -33,6 +34,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +47,12 @@ import numpy as np
 
 from retake.awareness.provenance import Provenance
 from retake.core.errors import RetakeError
+from retake.ui.cleanup import MAX_IDLE_S, Janitor, prune
+from retake.ui.edit_notes import LOW_CONFIDENCE, edit_rows
+from retake.ui.edit_notes import summary as edit_summary
 from retake.ui.request import EditRequest, check, resolve
 from retake.ui.serving import FileGate, visitor
+from retake.ui.stages import Stages
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +63,17 @@ SCRIPT_TYPES = [".yaml", ".yml", ".json"]
 SCRIPT_FILE_TYPES = [".txt", ".lab"] + IMAGE_TYPES  # what a script may name besides
 MAX_UPLOAD = "200mb"
 GENERATED = "GENERATED with Retake — synthetic media"
-LOW_CONFIDENCE = 0.5
 GRADIO_CACHE = "gradio-cache"  # inside the root; the dash keeps it apart from session names
+# Run in the page when an action succeeds: close the error toasts of earlier actions, so an
+# old error never sits beside a later success. (Errors stay until then, or until closed.)
+CLEAR_ERRORS = """() => {
+  for (let i = 0; i < 20; i++) {
+    const close = document.querySelector(".toast-body.error .toast-close, "
+                                         + ".toast-body.error [data-testid=toast-close]");
+    if (!close) break;
+    close.click();
+  }
+}"""
 
 
 def no_telemetry() -> None:
@@ -132,6 +147,7 @@ def _sealed(method):
             return method(self, *args, **kwargs)
         finally:
             seal(s.folder)
+            s.last_used = time.time()
             with s.running:
                 s.jobs -= 1
                 s.running.notify_all()
@@ -152,7 +168,10 @@ class Session:
     cancel: threading.Event = field(default_factory=threading.Event)
     running: threading.Condition = field(default_factory=threading.Condition)
     jobs: int = 0  # jobs of this session running now
+    holding: list = field(default_factory=list)  # the stage locks its job holds now
     names: dict[str, str] = field(default_factory=dict)  # a stored copy -> the upload's name
+    last_used: float = field(default_factory=time.time)  # for the clean-up (ui/cleanup.py)
+    published: list[Path] = field(default_factory=list)  # its outputs' folders in the cache
 
     @property
     def uploads(self) -> Path:
@@ -256,10 +275,15 @@ def waveform_png(samples: np.ndarray, rate: int, words, path: Path) -> Path:
 class Studio:
     """The studio's server side: sessions, the shared models, and the jobs."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, max_idle: float = MAX_IDLE_S) -> None:
         """`root`: where sessions keep their files; by default a fresh private temporary
         folder, removed when the process exits. A given root must be (or become) a 0700
-        folder of ours; it is kept."""
+        folder of ours; it is kept, but what an earlier run left there longer than
+        `max_idle` seconds ago is removed now (ui/cleanup.py), as are sessions idle that
+        long later on (`prune`, run by the janitor `launch` starts)."""
+        self.max_idle = float(max_idle)
+        self.sessions_lock = threading.RLock()
+        self.janitor: Janitor | None = None
         if root is None:
             self.root = Path(tempfile.mkdtemp(prefix="retake-studio-")).resolve()
             atexit.register(shutil.rmtree, self.root, ignore_errors=True)
@@ -267,18 +291,28 @@ class Studio:
             self.root = private_dir(Path(root)).resolve()
         self.sessions: dict[str, Session] = {}
         self.gate = FileGate(self.root, self.root / GRADIO_CACHE)
-        self.lock = threading.Lock()
+        self.stages = Stages()  # one job per stage (voice, face); the others wait in line
         self._editor = None
         self._models: dict[str, object] = {}
+        if root is not None:
+            prune(self)  # what an earlier run left behind
+
+    def prune(self, now: float | None = None) -> list[str]:
+        """Forget sessions idle longer than `max_idle` and remove their files (and any other
+        folder under the root that old); returns the names removed."""
+        return prune(self, now)
 
     # -------------------------------------------------------------- plumbing
     def session(self, request) -> Session:
         """This browser session's state and folder (created on first use)."""
         key = "".join(c for c in (getattr(request, "session_hash", None) or "local")
                       if c.isalnum())[:40] or "local"
-        if key not in self.sessions:
-            self.sessions[key] = Session(private_dir(self.root / key))
-        return self.sessions[key]
+        with self.sessions_lock:
+            if key not in self.sessions:
+                self.sessions[key] = Session(private_dir(self.root / key))
+            s = self.sessions[key]
+            s.last_used = time.time()
+            return s
 
     def editor(self):
         """The voice editor, shared by all sessions (its caches make re-edits fast)."""
@@ -322,9 +356,26 @@ class Studio:
         def tick(stage: str, done: float, total: float) -> None:
             if s.cancel.is_set():
                 raise Cancelled("cancelled")
+            for lock in list(s.holding):
+                lock.progress(done / total if total else 0.0)
             if progress is not None:
                 progress((done, total) if total else 0, desc=stage, unit=unit)
         return tick
+
+    def _hold(self, s: Session, progress, kind: str, *stages: str):
+        """Hold the models of `stages` for this session's job of `kind`; while it waits in
+        line, its progress bar says how many jobs are ahead and about how long they take;
+        Cancel takes it out of the line."""
+        def waiting(words: str) -> None:
+            if progress is not None:
+                progress(0.0, desc=words)
+
+        def cancelled() -> bool:
+            if s.cancel.is_set():
+                raise Cancelled("cancelled")
+            return False
+
+        return self.stages.hold(stages, kind, waiting, cancelled, s.holding)
 
     def cancel(self, request: gr.Request, wait: float = 30.0) -> str:
         """Ask the session's running job to stop at its next progress step, and say when it
@@ -362,7 +413,7 @@ class Studio:
         src = self._keep(s, src, "speech")
         sound = load_audio(src)
         text = (transcript or "").strip()
-        with self.lock:
+        with self._hold(s, progress, "analyse", "voice"):
             if not text:
                 text = transcribe(sound, progress=self._ticker(s, progress, "s of audio")).text
             rec = self.editor().load(sound, text, progress=self._ticker(s, progress,
@@ -393,9 +444,9 @@ class Studio:
         consent = self.consent_record(agreed)
         if not new_text.strip():
             raise RetakeError("the new text is empty")
-        if progress is not None:
-            progress(0.1, desc="rendering")
-        with self.lock:
+        with self._hold(s, progress, "render", "voice"):
+            if progress is not None:
+                progress(0.1, desc="rendering")
             result = self.editor().edit(s.recording, new_text,
                                         EditOptions(takes=max(1, int(takes or 1))))
         n = len(list(s.folder.glob("edited-*.wav"))) + 1
@@ -404,18 +455,17 @@ class Studio:
         paths = write_result(result, out, Provenance(consent.consent, tuple(sources)))
         files = [str(p) for p in paths.values()] + write_subtitles(result.alignment,
                                                                   out.with_suffix(""))
-        rows = [[e.kind, e.text, f"{e.start:.2f}-{e.end:.2f}", e.engine,
-                 e.heard_label()]
-                for e in result.report.edits]
-        alts = []
-        from retake.align.audio import write_wav
+        rows = edit_rows(result.report, (result.samples, result.sample_rate))
+        from retake.ui.takes import write_takes
 
-        for i, span in enumerate(result.takes):
-            for k, take in enumerate(span[1:], start=2):
-                p = s.folder / f"edited-{n}-span{i + 1}-take{k}.wav"
-                write_wav(p, take.samples, result.sample_rate)
-                alts.append(str(p))
-        return str(out), files, rows, alts, f"{GENERATED}: {out.name}"
+        # Each other take in context, watermarked and signed like the edited file.
+        alts = write_takes(result, out.with_suffix(""),
+                           Provenance(consent.consent, tuple(sources)))
+        note = f"{GENERATED}: {out.name}"
+        listen = edit_summary(result.report, (result.samples, result.sample_rate))
+        if listen:
+            note += "\n\n" + listen
+        return str(out), files, rows, alts, note
 
     # -------------------------------------------------------------- face
     def _swapper(self, s: Session, source: str | None, model: str):
@@ -454,13 +504,14 @@ class Studio:
 
     @_sealed
     def preview_swap(self, source: str | None, model: str, target: str | None, request,
-                     agreed: bool = False):
+                     agreed: bool = False, progress=None):
         """Swap one frame (the first with a face, or the image) for a quick look; like every
         face edit, only with consent."""
         from retake.video.media import is_image, read_frames, write_image
         from retake.video.swap import swap_image
 
         s = self.session(request)
+        s.cancel.clear()
         consent = self.consent_record(agreed)
         tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
         frame = s.folder / "preview-in.png"
@@ -471,7 +522,7 @@ class Studio:
             write_image(frame, first.rgb)
         out = s.folder / "preview-out.png"
         photo = source if source and not (model and model.strip()) else None
-        with self.lock:
+        with self._hold(s, progress, "preview", "face"):
             swap_image(frame, out, self._swapper(s, source, model), self.models(),
                        provenance=Provenance(consent.consent, (Path(photo),) if photo else ()))
         return str(out)
@@ -495,7 +546,7 @@ class Studio:
         kwargs = {"provenance": Provenance(consent.consent, (Path(photo),) if photo else ())}
         if not is_image(tgt):
             kwargs["progress"] = tick
-        with self.lock:
+        with self._hold(s, progress, "swap", "face"):
             res = swap(tgt, out, self._swapper(s, source, model), self.models(), **kwargs)
         note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
         if is_image(tgt):
@@ -528,7 +579,7 @@ class Studio:
         if not script and wanted.to is None:
             raise RetakeError("give the new text (or a script)")
         wanted = check(wanted)  # the script's voice:, faces: and language: options too
-        with self.lock:
+        with self._hold(s, progress, "dub", "voice", "face"):
             resolved = resolve(wanted, lambda: transcribe(load_audio(vid)).text)
             n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
             out = s.folder / f"dubbed-{n}.mp4"
@@ -565,11 +616,13 @@ class Studio:
         from retake.awareness.detect import detect, write_report
 
         s = self.session(request)
+        s.cancel.clear()
         src = self._keep(s, _check_type(file, AUDIO_TYPES + VIDEO_TYPES,
                                         "an audio or video file"), "detect")
-        if progress is not None:
-            progress(0.1, desc="examining")
-        with self.lock:
+        stages = ("voice", "face") if src.suffix.lower() in VIDEO_TYPES else ("voice",)
+        with self._hold(s, progress, "detect", *stages):
+            if progress is not None:
+                progress(0.1, desc="examining")
             report = detect(src, transcript=(transcript or "").strip() or None,
                             models=self.models())
         n = len(list(s.folder.glob("detect-*"))) + 1
@@ -598,14 +651,14 @@ class Studio:
                         if (owners and who not in owners) or not (
                                 owners or _under(path, self.gate.cache)):
                             raise gr.Error(f"{Path(path).name}: not uploaded from this page; "
-                                           "upload it again")
+                                           "upload it again", duration=None)
                     uploads[path] = Path(path).name
             try:
                 out = fn(*args, **kwargs)
             except Cancelled:
                 return gr.skip()  # the Cancel button's handler says so, without an error
             except RetakeError as exc:
-                raise gr.Error(self.plain(str(exc), s, uploads)) from None
+                raise gr.Error(self.plain(str(exc), s, uploads), duration=None) from None
             except gr.Error:
                 raise
             except Exception as exc:  # noqa: BLE001 - never show Python's internals
@@ -613,7 +666,7 @@ class Studio:
                 names = ", ".join(sorted(set(uploads.values()))) or "your files"
                 raise gr.Error(f"Something went wrong while working on {names} "
                                f"({type(exc).__name__}); try again, or upload another "
-                               "file") from None
+                               "file", duration=None) from None
             return self._publish(out, s, who)
         return wrapped
 
@@ -632,7 +685,9 @@ class Studio:
             return [self._publish(v, s, who) for v in value]
         if isinstance(value, (str, os.PathLike)) and os.path.isabs(os.fspath(value)) \
                 and _under(value, s.folder) and Path(value).is_file():
-            return self.gate.publish(value, who)
+            copy = self.gate.publish(value, who)
+            s.published.append(Path(copy).parent)
+            return copy
         return value
 
     def build(self) -> gr.Blocks:
@@ -641,6 +696,11 @@ class Studio:
         os.environ["GRADIO_TEMP_DIR"] = str(private_dir(self.root / GRADIO_CACHE))
 
         guard = self.guard
+
+        def cleared(event):
+            """`event`, whose success closes the error toasts still shown."""
+            event.success(None, None, None, js=CLEAR_ERRORS)
+            return event
 
         with gr.Blocks(title="Retake studio", analytics_enabled=False) as page:
             gr.Markdown("## Retake studio\nEdit speech by editing its text; swap and re-sync "
@@ -671,21 +731,28 @@ class Studio:
                                           color_map={"-": "red", "+": "green"},
                                           combine_adjacent=True)
                 with gr.Row():
-                    takes = gr.Slider(1, 5, value=1, step=1, label="Takes per new span")
+                    takes = gr.Slider(1, 5, value=1, step=1, label="Takes per new span",
+                                      elem_id="takes")
                     render_btn = gr.Button("3. Render", variant="primary", elem_id="render")
                     cancel_v = gr.Button("Cancel")
                 result_note = gr.Markdown(elem_id="voice-result")
                 edited = gr.Audio(label=f"Edited ({GENERATED})", type="filepath",
                                   interactive=False, elem_id="edited-audio")
                 edits_table = gr.Dataframe(headers=["edit", "text", "at (s)", "made by",
-                                                    "heard (open recognition)"],
-                                           label="Edits",
-                                           interactive=False)
+                                                    "heard", "check"],
+                                           label="Edits (heard: an independent recogniser "
+                                           "heard the new words and re-aligning finds them)",
+                                           interactive=False, wrap=True,
+                                           column_widths=["9%", "14%", "10%", "8%", "8%",
+                                                          "51%"],
+                                           elem_id="edits-table")
                 downloads = gr.File(label="Export: wav, TextGrid, JSON, time map, report, "
                                     "SRT, WebVTT", file_count="multiple", interactive=False,
                                     elem_id="voice-files")
-                alternatives = gr.File(label="Alternative takes of each new span",
-                                       file_count="multiple", interactive=False)
+                alternatives = gr.File(label="Alternative takes of each new span, each with "
+                                       "2 s of the edit around it (watermarked and signed)",
+                                       file_count="multiple", interactive=False,
+                                       elem_id="voice-takes")
 
                 @guard
                 def do_analyse(a, v, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
@@ -695,14 +762,14 @@ class Studio:
                 def do_render(t, k, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
                     return self.render(t, k, request, progress, ok)
 
-                a_ev = analyse_btn.click(
+                a_ev = cleared(analyse_btn.click(
                     do_analyse, [audio_in, video_in, transcript],
-                    [transcript, new_text, words_png, words, status])
+                    [transcript, new_text, words_png, words, status]))
                 new_text.change(lambda old, new: word_diff(old or "", new or ""),
                                 [transcript, new_text], diff)
-                r_ev = render_btn.click(
+                r_ev = cleared(render_btn.click(
                     do_render, [new_text, takes, agreed],
-                    [edited, downloads, edits_table, alternatives, result_note])
+                    [edited, downloads, edits_table, alternatives, result_note]))
                 cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev])
             with gr.Tab("Face"):
                 with gr.Row():
@@ -731,8 +798,8 @@ class Studio:
                 swap_file = gr.File(label="Download", interactive=False,
                                     elem_id="swap-file")
                 @guard
-                def do_preview(s_, m, t, ok, request: gr.Request):
-                    return self.preview_swap(s_, m, t, request, ok)
+                def do_preview(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.preview_swap(s_, m, t, request, ok, progress)
 
                 @guard
                 def do_model(files, request: gr.Request):
@@ -742,11 +809,12 @@ class Studio:
                 def do_swap(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
                     return self.run_swap(s_, m, t, request, progress, ok)
 
-                preview_btn.click(do_preview, [src_photo, model_dir, target, agreed], preview)
-                model_files.upload(do_model, model_files, model_dir)
-                s_ev = swap_btn.click(
+                cleared(preview_btn.click(do_preview, [src_photo, model_dir, target, agreed],
+                                          preview))
+                cleared(model_files.upload(do_model, model_files, model_dir))
+                s_ev = cleared(swap_btn.click(
                     do_swap, [src_photo, model_dir, target, agreed],
-                    [swapped_img, swapped_vid, swap_file, swap_note])
+                    [swapped_img, swapped_vid, swap_file, swap_note]))
                 cancel_f.click(self.cancel, None, swap_note, cancels=[s_ev])
             with gr.Tab("Dub"):
                 with gr.Row():
@@ -772,10 +840,10 @@ class Studio:
                 def do_dub(v, t, n, sc, ph, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
                     return self.run_dub(v, t, n, sc, ph, request, progress, ok)
 
-                d_ev = dub_btn.click(
+                d_ev = cleared(dub_btn.click(
                     do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo,
                              agreed],
-                    [dub_out, dub_files, dub_note])
+                    [dub_out, dub_files, dub_note]))
                 cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
             with gr.Tab("Detect"):
                 gr.Markdown("Look for traces of edits: lips open on M/B/P, splices in the "
@@ -794,8 +862,8 @@ class Studio:
                 def do_detect(f, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008
                     return self.run_detect(f, t, request, progress)
 
-                det_btn.click(do_detect, [det_file, det_text],
-                              [det_summary, det_html, det_files])
+                cleared(det_btn.click(do_detect, [det_file, det_text],
+                                      [det_summary, det_html, det_files]))
         return page
 
 
@@ -824,16 +892,23 @@ def _under(path, folder) -> bool:
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, root: Path | None = None,
-           block: bool = True) -> tuple[gr.Blocks, Studio]:
+           block: bool = True, max_idle: float = MAX_IDLE_S) -> tuple[gr.Blocks, Studio]:
     """Start the studio's web server; returns the Gradio app and the Studio when not blocking.
+
+    Sessions idle for `max_idle` seconds are forgotten and their files removed (checked every
+    tenth of that, at most every 10 minutes).
 
     Nothing leaves the machine: no analytics or version check, and never a share tunnel
     (whatever GRADIO_SHARE says).
     """
     no_telemetry()
-    studio = Studio(root)
+    studio = Studio(root, max_idle=max_idle)
+    studio.janitor = Janitor(studio, every=min(600.0, max(1.0, max_idle / 10)))
+    studio.janitor.start()
     page = studio.build()
-    page.queue(default_concurrency_limit=2)
+    # Jobs of different stages run at once; a job whose stage is busy waits in the stage's
+    # line (ui/stages.py) and says where it stands, so a few may enter at once.
+    page.queue(default_concurrency_limit=4)
     from starlette.middleware import Middleware
 
     # No allowed_paths: the page gets copies in Gradio's cache, each served by the gate
