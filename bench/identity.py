@@ -152,10 +152,14 @@ def facenet_worker(manifest: Path, out: Path) -> None:
 
 # --- runtime side: swaps, frames, dlib --------------------------------------------------
 
+SWAP_ARGS: list[str] = []  # extra `retake swap` options (--swap-args, for A/B runs)
+
+
 def _swap(source: Path, target: Path, out: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([str(RUNTIME_PYTHON), "-m", "retake", "swap", "--consent",
-                           "--source", str(source), "--target", str(target), "-o", str(out)],
+                           "--source", str(source), "--target", str(target), "-o", str(out),
+                           *SWAP_ARGS],
                           cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0 or not out.is_file():
         raise SystemExit(f"retake swap failed for {source.name} on {target.name}:\n"
@@ -377,6 +381,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the JSON here (any run)")
     parser.add_argument("--identity-python", type=Path, default=IDENTITY_PYTHON,
                         help="python of the FaceNet environment (bench/.identity-venv)")
+    parser.add_argument("--swap-args", default="",
+                        help="extra `retake swap` options, e.g. \"--shape 0.7\" (A/B runs: "
+                             "never written to identity.json unless --out)")
     parser.add_argument("--facenet-worker", nargs=2, type=Path, metavar=("MANIFEST", "NPZ"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -400,11 +407,13 @@ def main() -> None:
     if not sources or not targets:
         raise SystemExit("no source photo or target clip matches")
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    SWAP_ARGS.extend(args.swap_args.split())
     report = run(sources, targets, args.every, args.identity_python)
     print(table(report))
     for goal, ok in report["goals"].items():
         print(f"{'met' if ok else 'NOT met'}: {goal}")
-    full = not args.source and not args.target and args.every == DEFAULT_EVERY
+    full = not args.source and not args.target and args.every == DEFAULT_EVERY \
+        and not SWAP_ARGS
     out = args.out or (RESULTS / "identity.json" if full else None)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
