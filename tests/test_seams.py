@@ -148,3 +148,23 @@ def test_the_photos_fringe_is_not_pasted_on_the_targets_forehead(models) -> None
     cv2.fillPoly(bare, [np.round(top).astype(np.int32)], skin.tolist())
     w = _below_hairline(bare, lms, f, 0.3, small)
     assert w.min() == 1.0
+
+
+def test_a_sharp_photo_is_softened_to_a_soft_frame_never_sharpened(models) -> None:
+    """The photo's fine skin detail is brought down to a soft frame's (a compressed or
+    upscaled clip), so it does not read as pasted on; onto a sharper frame it is left be."""
+    import cv2
+    import skimage.data
+
+    from retake.video.blend import _fine_detail, match_sharpness, skin_mask
+
+    rgb = skimage.data.astronaut().astype(np.float32)
+    lms = models.landmarks(rgb.astype(np.uint8), models.detect(rgb.astype(np.uint8),
+                                                                 full=True)[0])
+    soft = cv2.GaussianBlur(rgb, (0, 0), 1.6)
+    skin = skin_mask(rgb.shape, lms)
+    out = match_sharpness(rgb, soft, lms, lms)
+    assert _fine_detail(rgb, skin) > 2 * _fine_detail(soft, skin)
+    assert _fine_detail(out, skin) <= 1.2 * _fine_detail(soft, skin)
+    assert np.abs(out - rgb).mean() < 6  # softened, not washed out
+    assert match_sharpness(soft, rgb, lms, lms) is soft

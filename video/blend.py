@@ -588,6 +588,46 @@ def _blend_difference(diff: np.ndarray, alpha: np.ndarray, levels: int) -> np.nd
     return out
 
 
+# Blurs tried, smallest first, to bring a sharp photo down to a soft frame's detail.
+SHARPNESS_SIGMAS = (0.5, 0.75, 1.0, 1.4, 2.0, 2.8)
+
+
+def _fine_detail(rgb: np.ndarray, where: np.ndarray) -> float:
+    """Fine-detail energy of skin: variance of lightness less its 1.5 px blur, where set."""
+    import cv2
+
+    y = cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2GRAY)
+    high = y - cv2.GaussianBlur(y, (0, 0), 1.5)
+    return float(high[where].var()) if where.sum() > 16 else 0.0
+
+
+def match_sharpness(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
+                    ref_landmarks: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """`src` blurred just enough that its skin's fine detail is no sharper than `ref`'s.
+
+    A sharp photo laid into a soft frame (a compressed, upscaled or defocused clip) reads
+    as pasted on, and its crisp texture meets the frame's soft skin at the boundary. Only
+    ever softens (a soft photo is not sharpened). Returns `src` itself when nothing is done.
+    """
+    import cv2
+
+    h, w = src.shape[:2]
+    mine = skin_mask((h, w), src_landmarks)
+    if valid is not None:
+        mine &= valid > 0.99
+    theirs = skin_mask(ref.shape, ref_landmarks)
+    want = _fine_detail(ref, theirs)
+    have = _fine_detail(src, mine)
+    if want <= 0 or have <= 1.2 * want:
+        return src
+    out = src
+    for sigma in SHARPNESS_SIGMAS:
+        out = cv2.GaussianBlur(np.asarray(src, np.float32), (0, 0), sigma)
+        if _fine_detail(out, mine) <= 1.2 * want:
+            break
+    return out
+
+
 @dataclass
 class Merged:
     """A merge's result: the new frame and the alpha it was laid in with (over the frame
@@ -630,6 +670,7 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
     target = np.asarray(target_landmarks, float) - [cx0, cy0]
     if opts.colour == "lab":
         rgb = skin_transfer(rgb, region, local, target, valid)
+        rgb = match_sharpness(rgb, region, local, target, valid)
     elif opts.colour in ("reinhard", "histogram"):
         inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
         fn = lab_transfer if opts.colour == "reinhard" else histogram_transfer
