@@ -166,5 +166,5 @@ def test_a_sharp_photo_is_softened_to_a_soft_frame_never_sharpened(models) -> No
     out = match_sharpness(rgb, soft, lms, lms)
     assert _fine_detail(rgb, skin) > 2 * _fine_detail(soft, skin)
     assert _fine_detail(out, skin) <= 1.2 * _fine_detail(soft, skin)
-    assert np.abs(out - rgb).mean() < 6  # softened, not washed out
+    assert np.abs(out[skin].mean(0) - rgb[skin].mean(0)).max() < 2  # same skin colour
     assert match_sharpness(soft, rgb, lms, lms) is soft
