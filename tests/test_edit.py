@@ -165,7 +165,7 @@ def test_heard_comes_from_open_recognition_and_fails_a_garbled_span(loaded):
     result = editor.edit(rec, text.replace("comparatively modern", "very modern"),
                          EditOptions(watermark=False))
     [span] = [e for e in result.report.edits if e.kind != "delete"]
-    assert span.heard_text is not None and span.heard_label() in ("yes", "no")
+    assert span.heard_text is not None and span.heard_label() in ("yes", "unsure", "no")
     sr = result.sample_rate
     a, b = int(span.start * sr), int(span.end * sr)
     result.samples[a:b] = result.samples[a:b][::-1].copy()

@@ -258,7 +258,8 @@ def edit(
     for col in cols + (["voice similarity"] if similarity else []) + ["weak because"]:
         table.add_column(col)
     for e in result.report.edits:
-        heard = e.heard_label() if e.heard is not False else "[red]no"
+        label = e.heard_label()
+        heard = {"no": "[red]no", "unsure": "[yellow]unsure"}.get(label, label)
         sim = ["" if e.similarity is None else f"{e.similarity:.2f}"] if similarity else []
         table.add_row(e.kind, escape(e.text), f"{e.start:.2f}-{e.end:.2f}", e.engine,
                       heard, *sim, escape("; ".join(e.weaknesses())))

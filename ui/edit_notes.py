@@ -18,15 +18,10 @@ PAUSE_DBFS = -50.0  # a side this quiet is a pause: a jump out of silence is not
 
 
 def heard(e) -> str:
-    """'yes', 'unsure', 'no', 'not checked', or '-' for a cut."""
+    """'yes', 'unsure', 'no', 'not checked', or '-' for a cut (`EditSpan.heard_label`)."""
     if e.kind == "delete" or e.engine == "cut":
         return "-"
-    weak = e.realign_confidence is not None and e.realign_confidence < LOW_CONFIDENCE
-    if e.heard is False or e.found_on_realign is False:
-        return "no"
-    if e.heard is None:
-        return "unsure" if weak else "not checked"
-    return "unsure" if weak else "yes"
+    return e.heard_label()
 
 
 def _level(x) -> float:

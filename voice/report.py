@@ -23,6 +23,7 @@ class Join:
 
 
 WEAK_SIMILARITY = 0.7  # resemblyzer cosine of a span with context against its recording
+SURE = 0.5  # re-align confidence below which a new word is not called "heard"
 
 
 @dataclass
@@ -59,8 +60,15 @@ class EditSpan:
         return out
 
     def heard_label(self) -> str:
-        """"yes", "no" or "not checked", for tables."""
-        return "not checked" if self.heard is None else ("yes" if self.heard else "no")
+        """"yes", "unsure", "no" or "not checked", for tables: "yes" only when the
+        recogniser heard the words and re-aligning finds them at `SURE` confidence or more
+        (a word found at 0.075 is not "heard")."""
+        weak = self.realign_confidence is not None and self.realign_confidence < SURE
+        if self.heard is False or self.found_on_realign is False:
+            return "no"
+        if self.heard is None:
+            return "unsure" if weak else "not checked"
+        return "unsure" if weak else "yes"
 
 
 @dataclass
