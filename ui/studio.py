@@ -172,6 +172,7 @@ class Session:
     names: dict[str, str] = field(default_factory=dict)  # a stored copy -> the upload's name
     last_used: float = field(default_factory=time.time)  # for the clean-up (ui/cleanup.py)
     published: list[Path] = field(default_factory=list)  # its outputs' folders in the cache
+    rendered: object | None = None  # the last render, to hear and re-render (ui/hear.py)
 
     @property
     def uploads(self) -> Path:
@@ -432,8 +433,10 @@ class Studio:
         return text, text, str(png), table, note
 
     @_sealed
-    def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False):
-        """Apply the text edit; return the edited audio, the files and the takes."""
+    def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False,
+               picks: list[int] = ()):
+        """Apply the text edit; return the edited audio, the files and the takes. `picks`:
+        per synthesized span, the take to place (0 = best; "use this take")."""
         from retake.align.subtitles import write_subtitles
         from retake.voice import EditOptions, write_result
 
@@ -448,8 +451,10 @@ class Studio:
             if progress is not None:
                 progress(0.1, desc="rendering")
             result = self.editor().edit(s.recording, new_text,
-                                        EditOptions(takes=max(1, int(takes or 1))))
-        n = len(list(s.folder.glob("edited-*.wav"))) + 1
+                                        EditOptions(takes=max(1, int(takes or 1)),
+                                                    use_takes=tuple(picks)))
+        n = 1 + max([int(p.stem[7:]) for p in s.folder.glob("edited-*.wav")
+                     if p.stem[7:].isdigit()], default=0)
         out = s.folder / f"edited-{n}.wav"
         sources = sorted(s.folder.glob("in-speech.*"))[:1]
         paths = write_result(result, out, Provenance(consent.consent, tuple(sources)))
@@ -460,12 +465,66 @@ class Studio:
 
         # Each other take in context, watermarked and signed like the edited file.
         alts = write_takes(result, out.with_suffix(""),
-                           Provenance(consent.consent, tuple(sources)))
+                           Provenance(consent.consent, tuple(sources)), picks)
+        from retake.ui.hear import Rendered, hear_edits, takes_used
+
+        heard = hear_edits(result, s.recording.samples, s.recording.sample_rate,
+                           out.with_suffix(""), Provenance(consent.consent, tuple(sources)),
+                           alts, picks)
+        s.rendered = Rendered(new_text, max(1, int(takes or 1)), list(picks), heard)
         note = f"{GENERATED}: {out.name}"
+        used = takes_used(s.rendered)
+        if used:
+            note += "\n\n" + used
         listen = edit_summary(result.report, (result.samples, result.sample_rate))
         if listen:
             note += "\n\n" + listen
         return str(out), files, rows, alts, note
+
+    @staticmethod
+    def _heard(s: Session, label: str | None):
+        """The edit of the last render a choice on the page names (the first if none)."""
+        r = s.rendered
+        if r is None or not r.edits:
+            return None
+        return next((h for h in r.edits if h.label == label), r.edits[0])
+
+    def hear(self, label: str | None, request, take: str | None = None):
+        """One edit of the last render as the page plays it: original and edited with 2 s
+        of context, its takes, and the take chosen (the one in the output if none)."""
+        from retake.ui.hear import take_choices, take_number
+
+        s = self.session(request)
+        h = self._heard(s, label)
+        if h is None:
+            return (gr.update(choices=[], value=None), None, None,
+                    gr.update(choices=[], value=None), None)
+        choices = take_choices(h)
+        k = take_number(take) or h.placed
+        k = k if k in h.takes else h.placed
+        pick = next((c for c in choices if take_number(c) == k), None)
+        clip = (h.takes.get(k) or h.edited) if h.takes else None
+        return (gr.update(choices=[e.label for e in s.rendered.edits], value=h.label),
+                h.original, h.edited, gr.update(choices=choices, value=pick), clip)
+
+    def use_take(self, label: str | None, take: str | None, request, progress=None,
+                 agreed: bool = False):
+        """Re-render the last edit with the chosen take placed for one edit (the same path
+        as every render: watermarked, signed, its report saying which take it uses)."""
+        from retake.ui.hear import take_number
+
+        s = self.session(request)
+        h = self._heard(s, label)
+        if h is None:
+            raise RetakeError("render an edit first, then choose one of its takes")
+        k = take_number(take)
+        if h.span is None or len(h.takes) < 2 or k not in h.takes:
+            raise RetakeError("choose a take of an edit that has several (set Takes per new "
+                              "span above 1 and render)")
+        r = s.rendered
+        picks = list(r.picks) + [0] * (h.span + 1 - len(r.picks))
+        picks[h.span] = k - 1
+        return self.render(r.text, r.takes, request, progress, agreed, picks)
 
     # -------------------------------------------------------------- face
     def _swapper(self, s: Session, source: str | None, model: str):
@@ -754,23 +813,61 @@ class Studio:
                                        file_count="multiple", interactive=False,
                                        elem_id="voice-takes")
 
+                gr.Markdown("**Hear before you commit:** each edit with 2 s around it, the "
+                            "original beside the edited; audition its takes and use one.")
+                edit_pick = gr.Radio([], label="Edit", elem_id="edit-pick")
+                with gr.Row():
+                    ctx_orig = gr.Audio(label="Original (±2 s)", type="filepath",
+                                        interactive=False, elem_id="ctx-original")
+                    ctx_edit = gr.Audio(label=f"Edited (±2 s, {GENERATED})", type="filepath",
+                                        interactive=False, elem_id="ctx-edited")
+                with gr.Row():
+                    take_pick = gr.Radio([], label="Takes of this edit", elem_id="take-pick")
+                    take_audio = gr.Audio(label="This take in place (±2 s)", type="filepath",
+                                          interactive=False, elem_id="take-audio")
+                use_btn = gr.Button("Use this take", elem_id="use-take")
+                contexts = gr.File(label="Each edit with 2 s around it: original and edited",
+                                   file_count="multiple", interactive=False,
+                                   elem_id="voice-context")
+                hear_out = [edit_pick, ctx_orig, ctx_edit, take_pick, take_audio]
+
                 @guard
                 def do_analyse(a, v, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
                     return self.analyse(a, v, t, request, progress)
 
+                def rendered(out, request):
+                    r = self.session(request).rendered
+                    clips = [p for h in (r.edits if r else []) for p in (h.original, h.edited)]
+                    return (*out, *self.hear(None, request), clips)
+
                 @guard
                 def do_render(t, k, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.render(t, k, request, progress, ok)
+                    return rendered(self.render(t, k, request, progress, ok), request)
+
+                @guard
+                def do_use(e, k, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return rendered(self.use_take(e, k, request, progress, ok), request)
+
+                @guard
+                def do_hear(e, request: gr.Request):
+                    return self.hear(e, request)
+
+                @guard
+                def do_take(e, k, request: gr.Request):
+                    return self.hear(e, request, k)[4]
 
                 a_ev = cleared(analyse_btn.click(
                     do_analyse, [audio_in, video_in, transcript],
                     [transcript, new_text, words_png, words, status]))
                 new_text.change(lambda old, new: word_diff(old or "", new or ""),
                                 [transcript, new_text], diff)
-                r_ev = cleared(render_btn.click(
-                    do_render, [new_text, takes, agreed],
-                    [edited, downloads, edits_table, alternatives, result_note]))
-                cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev])
+                outs = [edited, downloads, edits_table, alternatives, result_note, *hear_out,
+                        contexts]
+                r_ev = cleared(render_btn.click(do_render, [new_text, takes, agreed], outs))
+                u_ev = cleared(use_btn.click(do_use, [edit_pick, take_pick, agreed], outs))
+                edit_pick.input(do_hear, [edit_pick], hear_out)
+                take_pick.input(do_take, [edit_pick, take_pick], take_audio)
+                cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev, u_ev])
             with gr.Tab("Face"):
                 with gr.Row():
                     src_photo = gr.Image(label="Source face (photo)", type="filepath",

@@ -69,18 +69,22 @@ def write_take(path: Path, clip: np.ndarray, sr: int, span: tuple[float, float],
     return path
 
 
-def write_takes(result, stem: Path, provenance: Provenance) -> list[str]:
-    """Every alternative take of `result` (not the best, which is in the edited file) as a
-    watermarked, signed clip named `STEM-spanI-takeK.wav`. Returns their paths."""
+def write_takes(result, stem: Path, provenance: Provenance, placed=()) -> list[str]:
+    """Every alternative take of `result` (not the one in the edited file: the best, or
+    `placed[i]` for span i, 0 = best) as a watermarked, signed clip named
+    `STEM-spanI-takeK.wav` (K counts from 1 = best). Returns their paths."""
     sr = result.sample_rate
     out: list[str] = []
     for i, (edit, span) in enumerate(zip(result.report.synthesized, result.takes,
                                          strict=False)):
         if len(span) < 2:
             continue
-        for k, take in enumerate(span[1:], start=2):
+        used = min(max(0, placed[i] if i < len(placed) else 0), len(span) - 1)
+        for k, take in enumerate(span, start=1):
+            if k - 1 == used:
+                continue
             clip, a, b = take_in_context(result.samples, sr, edit.start, edit.end,
-                                         span[0].samples, take.samples)
+                                         span[used].samples, take.samples)
             path = stem.with_name(f"{stem.name}-span{i + 1}-take{k}.wav")
             out.append(str(write_take(path, clip, sr, (a, b), edit.text, provenance)))
     return out

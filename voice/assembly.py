@@ -536,7 +536,9 @@ class Assembly:
                         src.words, left, right if last_src else "SIL", f0l, f0r,
                         kind if last_src else "none", melody,
                         self.around(op.i0, op.i1, kind) if len(srcs) == 1 else None, edges)
-                    best = renders[0]
+                    pick = self.opt.use_takes[len(all_takes)] \
+                        if len(all_takes) < len(self.opt.use_takes) else 0
+                    best = renders[min(max(0, pick), len(renders) - 1)]
                     half = int(XFADE_S * sr / 2)
                     audio = match_level(best.samples, self.rec, level, sr)
                     audio = np.concatenate([np.zeros(half, np.float32), audio,

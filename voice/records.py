@@ -48,6 +48,7 @@ class EditOptions:
     own_phones: bool = False  # the query voice lends only phones the speaker never said
     watermark: bool = True  # mark every synthesized span (awareness/watermark.py)
     seed: int = 0  # the same seed, input and options give the same audio; another, a variant
+    use_takes: tuple[int, ...] = ()  # per synthesized span, the take (0 = best) to place
 
 
 @dataclass
