@@ -7,17 +7,15 @@ Face: swap a face on a still image. A failing test leaves a screenshot in test-a
 
 from __future__ import annotations
 
-import shutil
-import socket
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from studio_tools import CHROMIUM, launch_chromium, studio_server
 
 warnings.filterwarnings("ignore")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 NEW = "The meeting starts on Monday morning. Please bring the report and your laptop."
@@ -26,21 +24,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="chromium is not installed (make test installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from retake.ui.studio import launch
-
-    port = _free_port()
-    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
-                          block=False)
-    yield f"http://127.0.0.1:{port}", studio
-    page.close()
+    yield from studio_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +34,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch_chromium(p)
         yield b
         b.close()
 

@@ -7,13 +7,12 @@ says "heard" for words the re-alignment finds only weakly, and shows the report'
 
 from __future__ import annotations
 
-import shutil
-import socket
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from studio_tools import CHROMIUM, launch_chromium, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -113,25 +112,12 @@ def test_weak_confidence_is_unsure(conf: float) -> None:
 
 
 # ------------------------------------------------------------------ in the browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from retake.ui.studio import launch
-
-    port = _free_port()
-    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
-                          block=False)
-    yield f"http://127.0.0.1:{port}", studio
-    page.close()
+    yield from studio_server(tmp_path_factory)
 
 
 @pytest.fixture
@@ -141,9 +127,7 @@ def page(request):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch_chromium(p)
         pg = b.new_context(viewport={"width": 1280, "height": 1800}).new_page()
         yield pg
         failed = getattr(request.node, "rep_call", None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from studio_tools import free_port as _free_port
 
 warnings.filterwarnings("ignore")
 
@@ -35,12 +35,6 @@ def _private(path: Path, mode: int) -> None:
     st = os.lstat(path)
     assert st.st_uid == os.getuid(), path
     assert stat.S_IMODE(st.st_mode) == mode, (path, oct(st.st_mode))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_root_and_session_folders_are_private(tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ contexts at once.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
 import threading
 import time
 import warnings
@@ -20,10 +18,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from studio_tools import CHROMIUM, launch_chromium, studio_server
 
 warnings.filterwarnings("ignore")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 
@@ -157,21 +155,9 @@ def test_an_alignment_does_not_wait_for_another_sessions_swap(tmp_path: Path) ->
 
 
 # ------------------------------------------------------------------ two browsers at once
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from retake.ui.studio import launch
-
-    port = _free_port()
-    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
-                          block=False)
-    yield f"http://127.0.0.1:{port}", studio
-    page.close()
+    yield from studio_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +167,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch_chromium(p)
         yield b
         b.close()
 

@@ -11,8 +11,6 @@ Server-side checks call the Studio directly; the rest drive headless Debian Chro
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import urllib.error
 import urllib.request
 import warnings
@@ -22,10 +20,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from studio_tools import CHROMIUM, launch_chromium, studio_server
 
 warnings.filterwarnings("ignore")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SECRET = "the launch codes are tangerine seven"
 LEAKS = re.compile(r"retake-studio|gradio-cache|in-speech|in-target|in-dub|/tmp/|Errno|"
@@ -152,21 +150,9 @@ def test_errors_name_the_users_file_not_the_server(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ in the browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from retake.ui.studio import launch
-
-    port = _free_port()
-    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
-                          block=False)
-    yield f"http://127.0.0.1:{port}", studio
-    page.close()
+    yield from studio_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +162,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch_chromium(p)
         yield b
         b.close()
 

@@ -3,20 +3,18 @@ and "use this take", which re-renders the edit with the chosen take (in the brow
 
 from __future__ import annotations
 
-import shutil
-import socket
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from studio_tools import CHROMIUM, launch_chromium, studio_server
 
 warnings.filterwarnings("ignore")
 
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 NEW = "The meeting starts on Monday morning. Please bring the report and your laptop."
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -53,21 +51,9 @@ def _speech(path: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from retake.ui.studio import launch
-
-    port = _free_port()
-    page, studio = launch("127.0.0.1", port, root=tmp_path_factory.mktemp("studio"),
-                          block=False)
-    yield f"http://127.0.0.1:{port}", studio
-    page.close()
+    yield from studio_server(tmp_path_factory)
 
 
 @pytest.fixture
@@ -77,9 +63,7 @@ def page(request):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = launch_chromium(p)
         pg = b.new_context(viewport={"width": 1280, "height": 1800}).new_page()
         yield pg
         failed = getattr(request.node, "rep_call", None)
