@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from studio_tools import CHROMIUM, launch_chromium, studio_server
+from studio_tools import CHROMIUM, browser_page, chromium_browser, studio_server
 
 warnings.filterwarnings("ignore")
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 NEW = "The meeting starts on Monday morning. Please bring the report and your laptop."
 
@@ -31,23 +30,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture
 def page(browser, request):
-    pg = browser.new_page(viewport={"width": 1280, "height": 1800})
-    yield pg
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    pg.close()
+    yield from browser_page(browser, request)
 
 
 def _speech(path: Path) -> Path:

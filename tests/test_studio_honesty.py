@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from studio_tools import CHROMIUM, launch_chromium, studio_server
+from studio_tools import browser_page, chromium_browser, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -112,8 +112,6 @@ def test_weak_confidence_is_unsure(conf: float) -> None:
 
 
 # ------------------------------------------------------------------ in the browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -122,19 +120,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def page(request):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        pg = b.new_context(viewport={"width": 1280, "height": 1800}).new_page()
-        yield pg
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        b.close()
+    for browser in chromium_browser():
+        yield from browser_page(browser, request)
 
 
 def _errors(page) -> str:

@@ -18,11 +18,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from studio_tools import CHROMIUM, launch_chromium, studio_server
+from studio_tools import ARTIFACTS, chromium_browser, studio_server
 
 warnings.filterwarnings("ignore")
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 
 
@@ -162,14 +161,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+    yield from chromium_browser()
 
 
 def _start_swap(browser, url: str, source: Path, clip: Path):

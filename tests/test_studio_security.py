@@ -20,11 +20,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from studio_tools import CHROMIUM, launch_chromium, studio_server
+from studio_tools import CHROMIUM, browser_page, chromium_browser, studio_server
 
 warnings.filterwarnings("ignore")
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SECRET = "the launch codes are tangerine seven"
 LEAKS = re.compile(r"retake-studio|gradio-cache|in-speech|in-target|in-dub|/tmp/|Errno|"
                    r"--[a-z]|Traceback|uploads/")
@@ -157,26 +156,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture
 def page(browser, request):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1800})
-    pg = ctx.new_page()
-    yield pg
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    ctx.close()
+    yield from browser_page(browser, request)
 
 
 def _href(page, selector: str, suffix: str) -> str:

@@ -9,14 +9,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from studio_tools import CHROMIUM, launch_chromium, studio_server
+from studio_tools import browser_page, chromium_browser, studio_server
 
 warnings.filterwarnings("ignore")
 
 SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
 NEW = "The meeting starts on Monday morning. Please bring the report and your laptop."
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
 
 def test_take_choices_and_the_original_span() -> None:
     from retake.ui.hear import (
@@ -58,19 +56,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def page(request):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        pg = b.new_context(viewport={"width": 1280, "height": 1800}).new_page()
-        yield pg
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        b.close()
+    for browser in chromium_browser():
+        yield from browser_page(browser, request)
 
 
 def _fetch(page, url: str, link, dest: Path) -> Path:
