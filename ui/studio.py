@@ -29,13 +29,10 @@ import functools
 import inspect
 import logging
 import os
-import re
 import shutil
-import stat
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 # No telemetry: set before gradio (and huggingface_hub, which reads it on import) load.
@@ -50,188 +47,34 @@ from retake.core.errors import RetakeError
 from retake.ui.cleanup import MAX_IDLE_S, Janitor, prune
 from retake.ui.edit_notes import LOW_CONFIDENCE, edit_rows
 from retake.ui.edit_notes import summary as edit_summary
-from retake.ui.request import EditRequest, check, resolve
 from retake.ui.serving import FileGate, visitor
+from retake.ui.session import (  # noqa: F401 - re-exported: the studio's public names
+    AUDIO_TYPES,
+    GENERATED,
+    GRADIO_CACHE,
+    IMAGE_TYPES,
+    MAX_UPLOAD,
+    SCRIPT_FILE_TYPES,
+    SCRIPT_TYPES,
+    VIDEO_TYPES,
+    Cancelled,
+    Session,
+    check_type,
+    cleared,
+    no_telemetry,
+    plain_error,
+    private_copy,
+    private_dir,
+    seal,
+    sealed,
+    upload_name,
+)
 from retake.ui.stages import Stages
+from retake.ui.studio_detect import DetectJobs, detect_tab
+from retake.ui.studio_dub import DubJobs, dub_tab
+from retake.ui.studio_face import FaceJobs, face_tab
 
 log = logging.getLogger(__name__)
-
-AUDIO_TYPES = [".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"]
-VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi"]
-IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
-SCRIPT_TYPES = [".yaml", ".yml", ".json"]
-SCRIPT_FILE_TYPES = [".txt", ".lab"] + IMAGE_TYPES  # what a script may name besides
-MAX_UPLOAD = "200mb"
-GENERATED = "GENERATED with Retake — synthetic media"
-GRADIO_CACHE = "gradio-cache"  # inside the root; the dash keeps it apart from session names
-# Run in the page when an action succeeds: close the error toasts of earlier actions, so an
-# old error never sits beside a later success. (Errors stay until then, or until closed.)
-CLEAR_ERRORS = """() => {
-  for (let i = 0; i < 20; i++) {
-    const close = document.querySelector(".toast-body.error .toast-close, "
-                                         + ".toast-body.error [data-testid=toast-close]");
-    if (!close) break;
-    close.click();
-  }
-}"""
-
-
-def no_telemetry() -> None:
-    """Turn off everything in Gradio that phones home (analytics, version check, HF hub
-    telemetry), even if gradio was imported before this module."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-    import huggingface_hub.constants as hf  # a gradio dependency; read its flag on import
-
-    hf.HF_HUB_DISABLE_TELEMETRY = True
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` (and its parents) as a 0700 folder, or accept it if it already is one.
-
-    An existing folder is refused, never chmod-ed, when it is a symlink, not ours, or open to
-    the group or others: someone else may have made it, or read what is in it.
-    """
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700)
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise RetakeError(f"{path}: is a symlink; give the studio a real folder")
-    if not stat.S_ISDIR(st.st_mode):
-        raise RetakeError(f"{path}: not a folder")
-    if st.st_uid != os.getuid():
-        raise RetakeError(f"{path}: belongs to another user; give the studio its own folder")
-    if st.st_mode & 0o077:
-        raise RetakeError(f"{path}: others can open it (mode {stat.S_IMODE(st.st_mode):o}); "
-                          f"run `chmod 700 {path}` or give another folder")
-    return path
-
-
-def private_copy(src: str | os.PathLike, dst: Path) -> Path:
-    """Copy `src` to `dst` as a 0600 file (never following a link at `dst`)."""
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-        os.fchmod(out.fileno(), 0o600)  # it may have existed with another mode
-        shutil.copyfileobj(inp, out, 1 << 20)
-    return dst
-
-
-def seal(folder: Path) -> None:
-    """Make what a job left under `folder` private: files 0600, folders 0700 (ours only)."""
-    me = os.getuid()
-    for top, dirs, files in os.walk(folder):
-        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files]:
-            p = os.path.join(top, name)
-            try:
-                st = os.lstat(p)
-                if st.st_uid == me and not stat.S_ISLNK(st.st_mode) \
-                        and stat.S_IMODE(st.st_mode) != mode:
-                    os.chmod(p, mode)
-            except FileNotFoundError:  # a temporary file that went away meanwhile
-                continue
-
-
-def _sealed(method):
-    """A Studio job that seals its session's folder when it ends, even on error."""
-    signature = inspect.signature(method)
-
-    @functools.wraps(method)
-    def wrapped(self: Studio, *args, **kwargs):
-        request = signature.bind_partial(self, *args, **kwargs).arguments.get("request")
-        s = self.session(request)
-        with s.running:
-            s.jobs += 1
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            seal(s.folder)
-            s.last_used = time.time()
-            with s.running:
-                s.jobs -= 1
-                s.running.notify_all()
-    return wrapped
-
-
-class Cancelled(RetakeError):
-    """The user pressed Cancel."""
-
-
-@dataclass
-class Session:
-    """What one browser session has done so far (kept on the server, not in the page)."""
-
-    folder: Path
-    recording: object | None = None
-    transcript: str = ""
-    cancel: threading.Event = field(default_factory=threading.Event)
-    running: threading.Condition = field(default_factory=threading.Condition)
-    jobs: int = 0  # jobs of this session running now
-    holding: list = field(default_factory=list)  # the stage locks its job holds now
-    names: dict[str, str] = field(default_factory=dict)  # a stored copy -> the upload's name
-    last_used: float = field(default_factory=time.time)  # for the clean-up (ui/cleanup.py)
-    published: list[Path] = field(default_factory=list)  # its outputs' folders in the cache
-    rendered: object | None = None  # the last render, to hear and re-render (ui/hear.py)
-
-    @property
-    def uploads(self) -> Path:
-        """The session's uploads, under their own names: all a script or the model box may
-        name."""
-        return private_dir(self.folder / "uploads")
-
-
-def upload_name(path: str | os.PathLike) -> str:
-    """An upload's own file name, safe to use as a name in the uploads folder."""
-    name = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(path).name)
-    name = name.strip(" .")[:120]
-    return name or "upload"
-
-
-# Words of the CLI that the page does not have, and what the page offers instead.
-PAGE_WORDS = [
-    ("choose one with --source-face N (0 is the largest)",
-     "upload a photo cropped to one face"),
-    ("(--source PHOTO)", "(upload a source face photo)"),
-    ("(--model MODEL)", "(upload a trained model's model.json and model.pt)"),
-    ("give the recording's transcript with --transcript (or --draft to use `retake "
-     "transcribe`'s draft as it is)", "type what it says now, or leave that box empty to "
-     "transcribe it"),
-    ("give the new text with --to, or operations with --edits (one of them)",
-     "type what it should say"),
-    ("--script already says what to change; drop --to/--edits",
-     "the script already says what to change; empty the \"What it should say\" box"),
-]
-ACTION_WORDS = ("upload", "tick", "type", "give", "choose", "try", "use ", "crop", "record",
-                "analyse", "leave", "write", "empty", "press", "wait")
-
-
-def plain_error(text: str, names: dict[str, str], hide: list[str]) -> str:
-    """An error as the page shows it: the user's own file names instead of the server's
-    paths (`names`: stored path or name -> upload name; anything else under a folder in
-    `hide` becomes its bare file name), no errno codes, no command-line options."""
-    for stored, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(stored, name)
-    for folder in sorted({h for h in hide if h}, key=len, reverse=True):
-        text = re.sub(re.escape(folder) + r"[^\s'\",;:)\]]*",
-                      lambda m: names.get(Path(m.group(0)).name, Path(m.group(0)).name)
-                      or "the file", text)
-    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
-    for cli, page in PAGE_WORDS:
-        text = text.replace(cli, page)
-    text = re.sub(r"\s*\(?--[a-z][a-z-]*(?: [A-Z][A-Z,]*)?\)?", "", text).strip()
-    if not any(w in text.lower() for w in ACTION_WORDS):
-        text += " — upload another file, or try again"
-    return text
-
-
-def _check_type(path: str | None, allowed: list[str], what: str) -> Path:
-    if not path:
-        raise RetakeError(f"give {what} first")
-    p = Path(path)
-    if p.suffix.lower() not in allowed:
-        raise RetakeError(f"{p.name}: not {what}; upload one of {', '.join(allowed)}")
-    return p
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str | None]]:
@@ -273,7 +116,7 @@ def waveform_png(samples: np.ndarray, rate: int, words, path: Path) -> Path:
     return path
 
 
-class Studio:
+class Studio(FaceJobs, DubJobs, DetectJobs):
     """The studio's server side: sessions, the shared models, and the jobs."""
 
     def __init__(self, root: Path | None = None, max_idle: float = MAX_IDLE_S) -> None:
@@ -401,7 +244,7 @@ class Studio:
                                "edits a voice or a face only with the person's consent")
 
     # -------------------------------------------------------------- voice
-    @_sealed
+    @sealed
     def analyse(self, audio: str | None, video: str | None, transcript: str, request,
                 progress=None):
         """Load speech, transcribe if needed, align; return text, plot and word table."""
@@ -409,8 +252,8 @@ class Studio:
 
         s = self.session(request)
         s.cancel.clear()
-        src = _check_type(video, VIDEO_TYPES, "a video") if video else \
-            _check_type(audio, AUDIO_TYPES + [".webm"], "an audio file")
+        src = check_type(video, VIDEO_TYPES, "a video") if video else \
+            check_type(audio, AUDIO_TYPES + [".webm"], "an audio file")
         src = self._keep(s, src, "speech")
         sound = load_audio(src)
         text = (transcript or "").strip()
@@ -432,7 +275,7 @@ class Studio:
                 f"- **Warning:** {plain_error(w, s.names, hide)}" for w in sound.warnings)
         return text, text, str(png), table, note
 
-    @_sealed
+    @sealed
     def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False,
                picks: list[int] = ()):
         """Apply the text edit; return the edited audio, the files and the takes. `picks`:
@@ -527,169 +370,6 @@ class Studio:
         return self.render(r.text, r.takes, request, progress, agreed, picks)
 
     # -------------------------------------------------------------- face
-    def _swapper(self, s: Session, source: str | None, model: str):
-        from retake.video.engines import build_swapper
-
-        if model and model.strip():
-            return build_swapper("autoencoder", model=self.model_folder(s, model))
-        src = _check_type(source, IMAGE_TYPES, "a source photo")
-        return build_swapper("landmark", self.models(), source=src)
-
-    @staticmethod
-    def model_folder(s: Session, model: str) -> Path:
-        """The trained-model folder the box names, which must resolve (links resolved) inside
-        the session's uploads. One message for a folder that is missing and one that is
-        elsewhere: the page must not tell whether some folder exists on the server."""
-        uploads = os.path.realpath(s.uploads)
-        real = Path(os.path.realpath(s.uploads / model.strip()))
-        if not (real.is_relative_to(uploads) and real.is_dir()):
-            raise RetakeError(f"no trained model {Path(model.strip()).name[:80]!r} among "
-                              "this session's uploads; upload the model's model.json and "
-                              "model.pt, then give its folder name (shown after the upload)")
-        return real
-
-    def keep_model(self, files, request) -> str:
-        """Put an uploaded trained model (its model.json and model.pt) into the session's
-        uploads as a folder; returns the folder's name, for the model box."""
-        s = self.session(request)
-        paths = [Path(f) for f in (files or [])]
-        if {p.name for p in paths} != {"model.json", "model.pt"}:
-            raise RetakeError("upload a trained model's two files, model.json and model.pt, "
-                              "together (from `retake train`)")
-        folder = private_dir(s.uploads / "model")
-        for p in paths:
-            private_copy(p, folder / p.name)
-        return "model"
-
-    @_sealed
-    def preview_swap(self, source: str | None, model: str, target: str | None, request,
-                     agreed: bool = False, progress=None):
-        """Swap one frame (the first with a face, or the image) for a quick look; like every
-        face edit, only with consent."""
-        from retake.video.media import is_image, read_frames, write_image
-        from retake.video.swap import swap_image
-
-        s = self.session(request)
-        s.cancel.clear()
-        consent = self.consent_record(agreed)
-        tgt = _check_type(target, IMAGE_TYPES + VIDEO_TYPES, "a target image or video")
-        frame = s.folder / "preview-in.png"
-        if is_image(tgt):
-            frame = private_copy(tgt, frame.with_suffix(tgt.suffix.lower()))
-        else:
-            first = next(read_frames(tgt))
-            write_image(frame, first.rgb)
-        out = s.folder / "preview-out.png"
-        photo = source if source and not (model and model.strip()) else None
-        with self._hold(s, progress, "preview", "face"):
-            swap_image(frame, out, self._swapper(s, source, model), self.models(),
-                       provenance=Provenance(consent.consent, (Path(photo),) if photo else ()))
-        return str(out)
-
-    @_sealed
-    def run_swap(self, source: str | None, model: str, target: str | None, request,
-                 progress=None, agreed: bool = False):
-        """The full swap; returns the result (image or video) and a download."""
-        from retake.video.media import is_image
-        from retake.video.swap import swap
-
-        s = self.session(request)
-        s.cancel.clear()
-        consent = self.consent_record(agreed)
-        tgt = self._keep(s, _check_type(target, IMAGE_TYPES + VIDEO_TYPES,
-                                        "a target image or video"), "target")
-        n = len(list(s.folder.glob("swapped-*"))) + 1
-        out = s.folder / (f"swapped-{n}.png" if is_image(tgt) else f"swapped-{n}.mp4")
-        tick = self._ticker(s, progress, "frames")
-        photo = source if source and not (model and model.strip()) else None
-        kwargs = {"provenance": Provenance(consent.consent, (Path(photo),) if photo else ())}
-        if not is_image(tgt):
-            kwargs["progress"] = tick
-        with self._hold(s, progress, "swap", "face"):
-            res = swap(tgt, out, self._swapper(s, source, model), self.models(), **kwargs)
-        note = f"{GENERATED}: {res.swapped}/{res.frames} frames swapped"
-        if is_image(tgt):
-            return str(out), None, str(out), note
-        return None, str(out), str(out), note
-
-    # -------------------------------------------------------------- dub
-    @_sealed
-    def run_dub(self, video: str | None, transcript: str, new_text: str,
-                script: str | list[str] | None, swap_photo: str | None, request, progress=None,
-                agreed: bool = False):
-        """The dubbing pipeline with a progress bar per stage. `script`: a dubbing script, or
-        a list of the script and the files it names; they are kept in the session's uploads,
-        and every file the script names must be there."""
-        from retake.align import load_audio, transcribe
-        from retake.video.dub import dub
-        from retake.voice import EditOptions
-
-        s = self.session(request)
-        s.cancel.clear()
-        consent = self.consent_record(agreed)
-        vid = self._keep(s, _check_type(video, VIDEO_TYPES, "a video"), "dub")
-        photo = _check_type(swap_photo, IMAGE_TYPES, "a photo") if swap_photo else None
-        if photo is not None:
-            photo = self._keep(s, photo)
-        script = self._keep_script(s, script)
-        wanted = EditRequest(transcript=(transcript or "").strip() or None,
-                             to=None if script else (new_text or "").strip() or None,
-                             script=script, draft=True, swap=photo, within=s.uploads)
-        if not script and wanted.to is None:
-            raise RetakeError("give the new text (or a script)")
-        wanted = check(wanted)  # the script's voice:, faces: and language: options too
-        with self._hold(s, progress, "dub", "voice", "face"):
-            resolved = resolve(wanted, lambda: transcribe(load_audio(vid)).text)
-            n = len(list(s.folder.glob("dubbed-*.mp4"))) + 1
-            out = s.folder / f"dubbed-{n}.mp4"
-            res = dub(vid, out, resolved.new_text, transcript=resolved.transcript,
-                      editor=self.editor(), models=self.models(resolved.detector),
-                      options=EditOptions(**resolved.voice), swap_source=resolved.swap,
-                      provenance=consent,
-                      progress=self._ticker(s, progress))
-        return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
-            f"{res.mouth_frames} of {res.frames} frames"
-
-    def _keep_script(self, s: Session, files: str | list[str] | None) -> Path | None:
-        """Keep a dubbing script and the files beside it in the session's uploads; returns
-        the script's copy (None without one)."""
-        files = [files] if isinstance(files, (str, os.PathLike)) else list(files or [])
-        scripts = [f for f in files if Path(f).suffix.lower() in SCRIPT_TYPES]
-        if len(scripts) > 1:
-            raise RetakeError("upload one dubbing script (.yaml, .yml or .json) at a time, "
-                              "with the files it names")
-        if files and not scripts:
-            raise RetakeError("upload the dubbing script (.yaml, .yml or .json) with the "
-                              "files it names")
-        kept = [self._keep(s, _check_type(f, SCRIPT_TYPES + SCRIPT_FILE_TYPES,
-                                          "a script or a file a script names"))
-                for f in files]
-        return next((k for k, f in zip(kept, files, strict=True) if f in scripts), None)
-
-    # -------------------------------------------------------------- detect
-    @_sealed
-    def run_detect(self, file: str | None, transcript: str, request, progress=None):
-        """The detector's report: summary, the HTML page inline, and downloads."""
-        import html as html_lib
-
-        from retake.awareness.detect import detect, write_report
-
-        s = self.session(request)
-        s.cancel.clear()
-        src = self._keep(s, _check_type(file, AUDIO_TYPES + VIDEO_TYPES,
-                                        "an audio or video file"), "detect")
-        stages = ("voice", "face") if src.suffix.lower() in VIDEO_TYPES else ("voice",)
-        with self._hold(s, progress, "detect", *stages):
-            if progress is not None:
-                progress(0.1, desc="examining")
-            report = detect(src, transcript=(transcript or "").strip() or None,
-                            models=self.models())
-        n = len(list(s.folder.glob("detect-*"))) + 1
-        jpath, hpath = write_report(report, s.folder / f"detect-{n}")
-        frame = (f'<iframe title="report" style="width:100%;height:900px;border:0" '
-                 f'srcdoc="{html_lib.escape(hpath.read_text())}"></iframe>')
-        return f"```\n{report.summary()}\n```", frame, [str(jpath), str(hpath)]
-
     # -------------------------------------------------------------- page
     def guard(self, fn):
         """A page handler: its files must be the asking browser's own (uploaded by it, or a
@@ -755,11 +435,6 @@ class Studio:
         os.environ["GRADIO_TEMP_DIR"] = str(private_dir(self.root / GRADIO_CACHE))
 
         guard = self.guard
-
-        def cleared(event):
-            """`event`, whose success closes the error toasts still shown."""
-            event.success(None, None, None, js=CLEAR_ERRORS)
-            return event
 
         with gr.Blocks(title="Retake studio", analytics_enabled=False) as page:
             gr.Markdown("## Retake studio\nEdit speech by editing its text; swap and re-sync "
@@ -868,99 +543,9 @@ class Studio:
                 edit_pick.input(do_hear, [edit_pick], hear_out)
                 take_pick.input(do_take, [edit_pick, take_pick], take_audio)
                 cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev, u_ev])
-            with gr.Tab("Face"):
-                with gr.Row():
-                    src_photo = gr.Image(label="Source face (photo)", type="filepath",
-                                         elem_id="source-photo")
-                    target = gr.File(label="Target (image or video)",
-                                     file_types=IMAGE_TYPES + VIDEO_TYPES, type="filepath",
-                                     elem_id="target-file")
-                with gr.Row():
-                    model_files = gr.File(label="…or a trained model (from `retake train`): "
-                                          "upload its model.json and model.pt",
-                                          file_count="multiple", file_types=[".json", ".pt"],
-                                          type="filepath", elem_id="model-files")
-                    model_dir = gr.Textbox(label="Trained model folder, among this session's "
-                                           "uploads", elem_id="model-dir")
-                with gr.Row():
-                    preview_btn = gr.Button("Preview one frame", elem_id="preview")
-                    swap_btn = gr.Button("Swap", variant="primary", elem_id="swap")
-                    cancel_f = gr.Button("Cancel")
-                swap_note = gr.Markdown(elem_id="swap-result")
-                preview = gr.Image(label=f"Preview ({GENERATED})", interactive=False,
-                                   elem_id="preview-image")
-                swapped_img = gr.Image(label=f"Result ({GENERATED})", interactive=False,
-                                       elem_id="swapped-image")
-                swapped_vid = gr.Video(label=f"Result ({GENERATED})", interactive=False)
-                swap_file = gr.File(label="Download", interactive=False,
-                                    elem_id="swap-file")
-                @guard
-                def do_preview(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.preview_swap(s_, m, t, request, ok, progress)
-
-                @guard
-                def do_model(files, request: gr.Request):
-                    return self.keep_model(files, request)
-
-                @guard
-                def do_swap(s_, m, t, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.run_swap(s_, m, t, request, progress, ok)
-
-                cleared(preview_btn.click(do_preview, [src_photo, model_dir, target, agreed],
-                                          preview))
-                cleared(model_files.upload(do_model, model_files, model_dir))
-                s_ev = cleared(swap_btn.click(
-                    do_swap, [src_photo, model_dir, target, agreed],
-                    [swapped_img, swapped_vid, swap_file, swap_note]))
-                cancel_f.click(self.cancel, None, swap_note, cancels=[s_ev])
-            with gr.Tab("Dub"):
-                with gr.Row():
-                    dub_video = gr.File(label="Talking-head video", file_types=VIDEO_TYPES,
-                                        type="filepath", elem_id="dub-video")
-                    dub_script = gr.File(label="…and optionally a dubbing script (YAML/JSON) "
-                                         "with the files it names (.txt, photo)",
-                                         file_count="multiple",
-                                         file_types=SCRIPT_TYPES + SCRIPT_FILE_TYPES,
-                                         type="filepath", elem_id="dub-script")
-                    dub_photo = gr.Image(label="Optional: swap the face too", type="filepath")
-                dub_transcript = gr.Textbox(label="What it says now (empty: transcribe)",
-                                            lines=2, elem_id="dub-transcript")
-                dub_text = gr.Textbox(label="What it should say", lines=2, elem_id="dub-text")
-                with gr.Row():
-                    dub_btn = gr.Button("Dub", variant="primary", elem_id="dub")
-                    cancel_d = gr.Button("Cancel")
-                dub_note = gr.Markdown(elem_id="dub-result")
-                dub_out = gr.Video(label=f"Dubbed ({GENERATED})", interactive=False)
-                dub_files = gr.File(label="Download", file_count="multiple",
-                                    interactive=False)
-                @guard
-                def do_dub(v, t, n, sc, ph, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-                    return self.run_dub(v, t, n, sc, ph, request, progress, ok)
-
-                d_ev = cleared(dub_btn.click(
-                    do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo,
-                             agreed],
-                    [dub_out, dub_files, dub_note]))
-                cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
-            with gr.Tab("Detect"):
-                gr.Markdown("Look for traces of edits: lips open on M/B/P, splices in the "
-                            "audio, Retake's own watermark. A clean report is not proof "
-                            "that a file is authentic.")
-                det_file = gr.File(label="Audio or video", file_types=AUDIO_TYPES + VIDEO_TYPES,
-                                   type="filepath", elem_id="detect-file")
-                det_text = gr.Textbox(label="What is said (empty: transcribe)", lines=2)
-                det_btn = gr.Button("Examine", variant="primary", elem_id="detect")
-                det_summary = gr.Markdown(elem_id="detect-summary")
-                det_html = gr.HTML()
-                det_files = gr.File(label="Report (JSON, HTML)", file_count="multiple",
-                                    interactive=False)
-
-                @guard
-                def do_detect(f, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-                    return self.run_detect(f, t, request, progress)
-
-                cleared(det_btn.click(do_detect, [det_file, det_text],
-                                      [det_summary, det_html, det_files]))
+            face_tab(self, agreed)
+            dub_tab(self, agreed)
+            detect_tab(self, agreed)
         return page
 
 
