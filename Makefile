@@ -12,7 +12,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The studio's waveform (wavesurfer.js, BSD-3-Clause) from the npm registry, pinned by
+# ui/web/package-lock.json. Without npm the studio still runs, with a plain player instead.
+WEB := ui/web/node_modules/.installed
+
+$(WEB): ui/web/package.json ui/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix ui/web --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "npm not found: the studio will show a plain audio player, not the waveform"; fi
+
+install: $(STAMP) $(WEB)
 
 demo: install
 	$(BIN)/retake demo --output out

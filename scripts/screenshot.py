@@ -1,7 +1,10 @@
-"""Make the README's screenshot of the studio: a generated memo, aligned and edited by text.
+"""Make the README's screenshots of the studio, on the built-in sample ("Try a sample").
 
 Run: .venv/bin/python scripts/screenshot.py  (needs Debian's chromium; `make browser`).
-Writes docs/studio.png.
+Writes docs/studio.png (the page at 1366x768 after the sample is analysed),
+docs/studio-editor.png (the transcript editor: waveform with word regions, an edit shown
+inline), docs/studio-takes.png (after rendering three takes: the edited waveform with the
+edit marked, the takes to audition).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import socket
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -16,49 +20,69 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-SAID = "The meeting starts on Friday morning. Please bring the report and your laptop."
-NEW = "The meeting starts on Monday morning. Please bring the new report and your laptop."
+
+def _select(page, word: str) -> None:
+    page.locator("#word-editor .rt-text .seg", has_text=word).first.evaluate(
+        """s => { const r = document.createRange(); r.selectNodeContents(s);
+        const sel = getSelection(); sel.removeAllRanges(); sel.addRange(r); }""")
 
 
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
     from retake.ui.studio import launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "memo.wav"
-        speech = synthesize(SAID, rate_wpm=150)
-        write_wav(wav, speech.audio, speech.sample_rate)
         app, _ = launch("127.0.0.1", port, root=Path(tmp) / "studio", block=False)
         try:
             with sync_playwright() as p:
                 b = p.chromium.launch(executable_path="/usr/bin/chromium",
                                       args=["--no-sandbox", "--headless", "--disable-gpu"])
-                page = b.new_page(viewport={"width": 1280, "height": 1500})
+                page = b.new_page(viewport={"width": 1366, "height": 768})
                 page.goto(f"http://127.0.0.1:{port}")
-                page.locator("#speech-in input[type=file]").set_input_files(str(wav))
-                page.locator("#transcript textarea").fill(SAID)
-                page.locator("#analyse").click()
-                page.locator("#voice-status").get_by_text("words aligned").wait_for(
-                    timeout=120000)
-                page.locator("#new-text textarea").fill(NEW)
+                t0 = time.time()
+                page.locator("#try-sample").click()
+                page.locator("#word-editor .rt-text .seg", has_text="Zurich").first.wait_for(
+                    timeout=300000)
+                print(f"sample ready in the editor after {time.time() - t0:.1f} s")
+                time.sleep(1.5)
+                page.screenshot(path=str(docs / "studio.png"))
+                _select(page, "Zurich")
+                page.keyboard.type("Geneva. ")
+                _select(page, "short")
+                page.keyboard.press("Delete")
+                page.locator("#takes").click()
+                page.locator("#word-editor .seg.insert").first.wait_for(timeout=30000)
+                page.locator("#word-editor input[type=range]").fill("160")
+                page.locator("#word-editor .seg", has_text="Geneva").first.click()
+                time.sleep(1.2)
+                page.locator("#word-editor .rt-play").click()
+                page.locator("#word-editor").screenshot(path=str(docs / "studio-editor.png"))
+                page.set_viewport_size({"width": 1366, "height": 1500})
+                page.locator("#takes input[type=number]").fill("3")
+                page.locator("#takes input[type=number]").press("Enter")
                 page.locator("#consent input[type=checkbox]").check()
+                t0 = time.time()
                 page.locator("#render").click()
-                page.locator("#voice-result").get_by_text("GENERATED").wait_for(
-                    timeout=180000)
-                out = ROOT / "docs" / "studio.png"
-                out.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(out), full_page=True, clip={"x": 0, "y": 0, "width": 1280,
-                                                                     "height": 1900})
+                page.locator("#voice-result").get_by_text("take 1 of 3").wait_for(
+                    timeout=300000)
+                print(f"rendered with 3 takes in {time.time() - t0:.1f} s")
+                page.locator("#word-editor .rt-ab:not([hidden])").wait_for(timeout=30000)
+                time.sleep(2)
+                top = page.locator("#word-editor").bounding_box()["y"] - 10
+                bottom = page.locator("#use-take").bounding_box()
+                page.screenshot(path=str(docs / "studio-takes.png"), full_page=True,
+                                clip={"x": 0, "y": top, "width": 1366,
+                                      "height": bottom["y"] + bottom["height"] + 10 - top})
                 b.close()
         finally:
             app.close()
-    print(f"wrote {out}")
+    print("wrote docs/studio.png, docs/studio-editor.png, docs/studio-takes.png")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retake.core.errors import RetakeError
+from retake.ui.project import Project
 
 AUDIO_TYPES = [".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"]
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi"]
@@ -126,8 +127,6 @@ class Session:
     """What one browser session has done so far (kept on the server, not in the page)."""
 
     folder: Path
-    recording: object | None = None
-    transcript: str = ""
     cancel: threading.Event = field(default_factory=threading.Event)
     running: threading.Condition = field(default_factory=threading.Condition)
     jobs: int = 0  # jobs of this session running now
@@ -135,13 +134,49 @@ class Session:
     names: dict[str, str] = field(default_factory=dict)  # a stored copy -> the upload's name
     last_used: float = field(default_factory=time.time)  # for the clean-up (ui/cleanup.py)
     published: list[Path] = field(default_factory=list)  # its outputs' folders in the cache
-    rendered: object | None = None  # the last render, to hear and re-render (ui/hear.py)
+    projects: list[Project] = field(default_factory=list)  # one per analysed recording
+    project: Project | None = None  # the one the page shows
+
+    def open_project(self, name: str) -> Project:
+        """A new project for the recording `name` (the user's file name), now the current
+        one; a name already used gets a number."""
+        taken = {p.name for p in self.projects}
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f"{name} ({n})"
+        self.project = Project(unique)
+        self.projects.append(self.project)
+        return self.project
+
+    def pick_project(self, name: str | None) -> Project | None:
+        """Make the project called `name` the current one (if there is one)."""
+        self.project = next((p for p in self.projects if p.name == name), self.project)
+        return self.project
 
     @property
     def uploads(self) -> Path:
         """The session's uploads, under their own names: all a script or the model box may
         name."""
         return private_dir(self.folder / "uploads")
+
+
+def _delegate(name: str) -> property:
+    """A Session attribute that is the current project's (None/empty without one)."""
+    def get(self: Session):
+        return getattr(self.project, name) if self.project else Project.__dataclass_fields__[
+            name].default
+
+    def put(self: Session, value) -> None:
+        if self.project is None:
+            self.open_project("recording")
+        setattr(self.project, name, value)
+    return property(get, put, doc=f"The current project's {name}.")
+
+
+for _name in ("recording", "transcript", "text", "draft", "heard", "audio_url", "view",
+              "rendered"):
+    setattr(Session, _name, _delegate(_name))
 
 
 def upload_name(path: str | os.PathLike) -> str:

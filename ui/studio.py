@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import difflib
 import functools
+import hashlib
 import inspect
 import logging
 import os
@@ -40,13 +40,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr
-import numpy as np
 
 from retake.awareness.provenance import Provenance
 from retake.core.errors import RetakeError
+from retake.ui import word_editor
 from retake.ui.cleanup import MAX_IDLE_S, Janitor, prune
 from retake.ui.edit_notes import LOW_CONFIDENCE, edit_rows
 from retake.ui.edit_notes import summary as edit_summary
+from retake.ui.project import Render
 from retake.ui.serving import FileGate, visitor
 from retake.ui.session import (  # noqa: F401 - re-exported: the studio's public names
     AUDIO_TYPES,
@@ -75,45 +76,6 @@ from retake.ui.studio_dub import DubJobs, dub_tab
 from retake.ui.studio_face import FaceJobs, face_tab
 
 log = logging.getLogger(__name__)
-
-
-def word_diff(old: str, new: str) -> list[tuple[str, str | None]]:
-    """Old and new text as (word, label) pairs: '-' deleted, '+' inserted, None kept."""
-    a, b = old.split(), new.split()
-    out: list[tuple[str, str | None]] = []
-    for op, i0, i1, j0, j1 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op == "equal":
-            out += [(w + " ", None) for w in a[i0:i1]]
-        else:
-            out += [(w + " ", "-") for w in a[i0:i1]]
-            out += [(w + " ", "+") for w in b[j0:j1]]
-    return out
-
-
-def waveform_png(samples: np.ndarray, rate: int, words, path: Path) -> Path:
-    """A waveform with each word's span and text; low-confidence words in red."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = np.arange(len(samples)) / rate
-    step = max(1, len(samples) // 6000)
-    fig, ax = plt.subplots(figsize=(12, 2.6), dpi=90)
-    ax.plot(t[::step], samples[::step], lw=0.5, color="#555")
-    top = float(np.abs(samples).max() or 1.0)
-    for i, w in enumerate(words):
-        low = w.confidence < LOW_CONFIDENCE
-        ax.axvspan(w.start, w.end, color="#f3b0b0" if low else "#cfe3f7", alpha=0.6, lw=0)
-        ax.text((w.start + w.end) / 2, top * (0.92 if i % 2 else 0.75), w.text, ha="center",
-                fontsize=8, color="#b00" if low else "#124")
-    ax.set_xlim(0, t[-1] if len(t) else 1)
-    ax.set_yticks([])
-    ax.set_xlabel("seconds")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 class Studio(FaceJobs, DubJobs, DetectJobs):
@@ -148,9 +110,16 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
 
     # -------------------------------------------------------------- plumbing
     def session(self, request) -> Session:
-        """This browser session's state and folder (created on first use)."""
-        key = "".join(c for c in (getattr(request, "session_hash", None) or "local")
-                      if c.isalnum())[:40] or "local"
+        """This browser's state and folder (created on first use). A browser is known by the
+        studio's cookie (ui/serving.py), so reloading the page keeps its work; a caller
+        without the cookie (Python, a test) by Gradio's session hash. The folder is named by
+        a hash of the cookie, never the cookie itself."""
+        who = visitor(request)
+        if who:
+            key = "b" + hashlib.sha256(who.encode()).hexdigest()[:32]
+        else:
+            key = "".join(c for c in (getattr(request, "session_hash", None) or "local")
+                          if c.isalnum())[:40] or "local"
         with self.sessions_lock:
             if key not in self.sessions:
                 self.sessions[key] = Session(private_dir(self.root / key))
@@ -247,7 +216,9 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
     @sealed
     def analyse(self, audio: str | None, video: str | None, transcript: str, request,
                 progress=None):
-        """Load speech, transcribe if needed, align; return text, plot and word table."""
+        """Load speech, transcribe if needed (a draft, checked by a second recogniser),
+        align; return the text twice (what it says, what it should say), the editor's
+        document, the word table and a note."""
         from retake.align import load_audio, transcribe
 
         s = self.session(request)
@@ -257,23 +228,136 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
         src = self._keep(s, src, "speech")
         sound = load_audio(src)
         text = (transcript or "").strip()
+        draft: list[str] | None = None
         with self._hold(s, progress, "analyse", "voice"):
             if not text:
-                text = transcribe(sound, progress=self._ticker(s, progress, "s of audio")).text
+                words = transcribe(sound, progress=self._ticker(s, progress, "s of audio")).words
+                text, draft = " ".join(w.text for w in words), [w.text for w in words]
             rec = self.editor().load(sound, text, progress=self._ticker(s, progress,
                                                                         "s of audio"))
-        s.recording, s.transcript = rec, text
+            heard = self._second_opinion(sound, rec.alignment, draft) if draft else None
+        project = s.open_project(s.names.get(str(src), src.name))
+        project.recording, project.transcript, project.text = rec, text, text
+        project.draft, project.heard = bool(draft), heard
+        s.audio_url = self._listen_copy(s, sound, f"speech-view-{len(s.projects)}.wav",
+                                        request)
         words = rec.alignment.aligned_words()
-        png = waveform_png(sound.samples, sound.sample_rate, words, s.folder / "words.png")
         table = [[w.text, round(w.start, 2), round(w.end, 2), round(w.confidence, 2)]
                  for w in words]
         low = sum(1 for w in words if w.confidence < LOW_CONFIDENCE)
-        note = f"{len(words)} words aligned" + (f"; {low} low-confidence (red)" if low else "")
+        note = f"{len(words)} words aligned" + (
+            f"; {low} the aligner is unsure of (dotted underline)" if low else "")
+        if draft:
+            odd = sum(1 for h in heard or [] if h is not None)
+            note = ("**DRAFT transcript from speech recognition: check it before editing.** "
+                    + (f"{odd} words a second recogniser heard differently (wavy underline). "
+                       if odd else "") + note)
         if sound.warnings:
             hide = [str(self.root), str(s.folder)]
             note += "\n\n" + "\n".join(
                 f"- **Warning:** {plain_error(w, s.names, hide)}" for w in sound.warnings)
-        return text, text, str(png), table, note
+        project.analysed = (table, note)
+        return text, text, self.editor_document(s, text), table, note
+
+    def sample(self, request, progress=None):
+        """The first minute: the built-in voiceover (spoken on this machine by the neural
+        voice `make demo` uses), analysed like an upload, with an edit to try."""
+        from retake.ui.demo import SAMPLE_TEXT, speak_sample
+
+        s = self.session(request)
+        wav = s.folder / "retake-sample.wav"
+        if not wav.exists():
+            import soundfile as sf
+
+            if progress is not None:
+                progress(0.05, desc="speaking the sample")
+            samples, rate = speak_sample()
+            tmp = wav.with_suffix(".tmp.wav")
+            sf.write(tmp, samples, rate, subtype="PCM_16")
+            os.replace(tmp, wav)
+        s.names[str(wav)] = "retake-sample.wav"
+        *out, note = self.analyse(str(wav), None, SAMPLE_TEXT, request, progress)
+        note += ("\n\nThis is Retake's built-in sample. Try it: click “Zurich” in the "
+                 "transcript below, type “Geneva”, then press **3. Render**.")
+        s.project.analysed = (s.project.analysed[0], note)
+        return (*out, note)
+
+    @staticmethod
+    def _second_opinion(sound, alignment, draft: list[str]) -> list[str | None] | None:
+        """What pocketsphinx hears where it disagrees with Whisper's draft, per word (None
+        where it agrees); None when it cannot run."""
+        from retake.align import transcribe
+        from retake.ui.word_editor import disagreements, word_flags
+
+        try:
+            second = [w.text for w in transcribe(sound, engine="pocketsphinx").words]
+        except Exception:  # noqa: BLE001 - a second opinion is a bonus, never a failure
+            log.warning("the second recogniser could not run", exc_info=True)
+            return None
+        return word_flags(alignment, draft, disagreements(draft, second))
+
+    def _listen_copy(self, s: Session, sound, name: str, request) -> str:
+        """A 16-bit WAV of `sound` for the page's player, published to the asking browser
+        only; returns its URL."""
+        import soundfile as sf
+
+        from retake.align.audio import resample
+        from retake.ui.word_editor import file_url
+
+        rate = min(int(sound.sample_rate), 22050)
+        path = s.folder / name
+        tmp = path.with_suffix(".tmp.wav")
+        sf.write(tmp, resample(sound.samples, sound.sample_rate, rate), rate,
+                 subtype="PCM_16")
+        os.replace(tmp, path)
+        copy = self.gate.publish(path, visitor(request))
+        s.published.append(Path(copy).parent)
+        return file_url(copy)
+
+    def editor_document(self, s: Session, text: str) -> str:
+        """The transcript editor's JSON document for the session's recording and `text`."""
+        from retake.ui.word_editor import document
+
+        if s.recording is None:
+            return ""
+        try:
+            segments = self.editor().pending(s.recording, text)
+        except RetakeError:
+            segments = self.editor().pending(s.recording, s.transcript)
+        return document(s.recording.alignment, s.audio_url, segments, s.draft, s.heard,
+                        s.view)
+
+    def pending(self, text: str, request) -> list[dict]:
+        """What rendering `text` would change (the editor calls this as the user types)."""
+        s = self.session(request)
+        if s.recording is None:
+            return []
+        try:
+            segments = [x.to_dict() for x in self.editor().pending(s.recording, text or "")]
+            s.project.note_text(text or "")
+            return segments
+        except RetakeError:
+            return [x.to_dict() for x in self.editor().pending(s.recording, s.transcript)]
+
+    def set_bounds(self, move: dict, request) -> dict:
+        """A dragged word edge: move word `i` to [s, e) and re-derive the units the edits
+        draw from; returns the words that moved and a note."""
+        from retake.align.bounds import move_word
+        from retake.voice.analysis import build_units
+
+        s = self.session(request)
+        if s.recording is None:
+            raise RetakeError("analyse a recording first")
+        with s.running:
+            al = s.recording.alignment
+            i = int(move["i"])
+            changed = move_word(al, i, float(move["s"]), float(move["e"]))
+            s.recording.units = build_units(s.recording)
+        w = al.words[i]
+        return {"words": {str(k): {"s": round(a, 3), "e": round(b, 3)}
+                          for k, (a, b) in changed.items()},
+                "note": f"\u201c{w.text}\u201d now {w.start:.2f}\u2013{w.end:.2f} s; "
+                        "renders from now on cut there"}
 
     @sealed
     def render(self, new_text: str, takes: int, request, progress=None, agreed: bool = False,
@@ -315,6 +399,16 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
                            out.with_suffix(""), Provenance(consent.consent, tuple(sources)),
                            alts, picks)
         s.rendered = Rendered(new_text, max(1, int(takes or 1)), list(picks), heard)
+        copy = self.gate.publish(out, visitor(request))
+        s.published.append(Path(copy).parent)
+        from retake.ui.word_editor import file_url
+
+        s.view = {"url": file_url(copy), "timemap": [list(k) for k in result.timemap.knots],
+                  "edits": [{"s": round(e.start, 3), "e": round(e.end, 3),
+                             "label": f"{e.kind}: {e.text}" if e.text else e.kind}
+                            for e in result.report.edits], "text": new_text}
+        s.project.note_text(new_text)
+        s.project.renders.append(Render(out.name, new_text, (), s.view, s.rendered))
         note = f"{GENERATED}: {out.name}"
         used = takes_used(s.rendered)
         if used:
@@ -429,6 +523,44 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
             return copy
         return value
 
+    NO_RENDER = (None, [], [], [], "", gr.update(choices=[], value=None), None, None,
+                 gr.update(choices=[], value=None), None, [])
+
+    def page_state(self, request, render: Render | None = None) -> tuple:
+        """Everything the Voice tab shows for the current project (and `render`, by default
+        its last): what a reload, a project switch or a pick from the history puts back."""
+        s = self.session(request)
+        p = s.project
+        if p is None or p.recording is None:
+            return (gr.skip(),) * (5 + len(self.NO_RENDER) + 2)
+        render = render or (p.renders[-1] if p.renders else None)
+        if render is not None:
+            p.view, p.rendered = render.view, render.rendered
+        table, note = p.analysed or ([], "")
+        shown = render.outputs if render is not None and render.outputs else self.NO_RENDER
+        return (p.transcript, p.text, self.editor_document(s, p.text), table, note, *shown,
+                gr.update(choices=[q.name for q in s.projects], value=p.name),
+                gr.update(choices=[p.render_label(r) for r in p.renders],
+                          value=p.render_label(render) if render is not None else None))
+
+    def pick_render(self, label: str | None, request) -> tuple:
+        """An earlier render from the history: its audio, files and text, to go on from."""
+        s = self.session(request)
+        p = s.project
+        r = next((r for r in (p.renders if p else []) if p.render_label(r) == label), None)
+        if r is None:
+            raise RetakeError("choose a render from the list")
+        p.note_text(r.text)
+        return self.page_state(request, r)
+
+    def undo(self, back: bool, request) -> tuple[str, str]:
+        """Undo or redo one change of the text; returns the text and the editor's document."""
+        s = self.session(request)
+        if s.project is None:
+            return gr.skip(), gr.skip()
+        text = s.project.step(back)
+        return text, self.editor_document(s, text)
+
     def build(self) -> gr.Blocks:
         """The Gradio page (no analytics; Gradio's upload cache inside our private root)."""
         no_telemetry()
@@ -444,31 +576,63 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
             agreed = gr.Checkbox(label="I confirm that I am the person whose voice or face I "
                                  "edit here, or that they agreed to it", value=False,
                                  elem_id="consent")
+            def pending(text, request: gr.Request):
+                """The edit engine's pending edits for the editor's text."""
+                return self.pending(text[0] if isinstance(text, list) else text, request)
+
+            def set_bounds(move, request: gr.Request):
+                """A word edge dragged on the waveform."""
+                move = move[0] if isinstance(move, list) else move
+                try:
+                    return self.set_bounds(move, request)
+                except (RetakeError, KeyError, TypeError, ValueError) as exc:
+                    return {"note": f"That boundary did not move: {exc}"}
+
             with gr.Tab("Voice"):
-                with gr.Row():
+                # The three steps fit a 1366x768 screen before analysing: inputs and step 1 on
+                # one row, the editor (hidden until then), step 3 right under it.
+                with gr.Row(equal_height=False):
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                        elem_id="speech-in", label="Speech (upload or record)")
+                                        elem_id="speech-in", label="Speech (upload or record)",
+                                        scale=3)
                     video_in = gr.File(label="…or a video (its speech is used)",
-                                       file_types=VIDEO_TYPES, type="filepath")
-                transcript = gr.Textbox(label="What it says now (leave empty to transcribe)",
-                                        lines=3, elem_id="transcript")
-                analyse_btn = gr.Button("1. Transcribe and align", variant="primary",
-                                        elem_id="analyse")
+                                       file_types=VIDEO_TYPES, type="filepath", scale=2,
+                                       height=150)
+                    with gr.Column(scale=4):
+                        transcript = gr.Textbox(label="What it says now (leave empty to "
+                                                "transcribe)", lines=2, max_lines=6,
+                                                elem_id="transcript")
+                        with gr.Row():
+                            analyse_btn = gr.Button("1. Transcribe and align",
+                                                    variant="primary", elem_id="analyse",
+                                                    scale=3)
+                            sample_btn = gr.Button("Try a sample", elem_id="try-sample",
+                                                   scale=2)
                 status = gr.Markdown(elem_id="voice-status")
-                words_png = gr.Image(label="Words over the waveform", type="filepath",
-                                     interactive=False)
-                words = gr.Dataframe(headers=["word", "start", "end", "confidence"],
-                                     label="Words", interactive=False)
-                new_text = gr.Textbox(label="2. What it should say (edit the text)", lines=3,
-                                      elem_id="new-text")
-                diff = gr.HighlightedText(label="Pending edits",
-                                          color_map={"-": "red", "+": "green"},
-                                          combine_adjacent=True)
-                with gr.Row():
+                gr.Markdown("**2. Edit the transcript**: click a word to play from it; select "
+                            "words and type to replace them, Delete cuts; drag a word's edge "
+                            "on the waveform to correct it.")
+                editor = word_editor.component(pending, set_bounds)
+                with gr.Row(equal_height=True):
                     takes = gr.Slider(1, 5, value=1, step=1, label="Takes per new span",
-                                      elem_id="takes")
-                    render_btn = gr.Button("3. Render", variant="primary", elem_id="render")
-                    cancel_v = gr.Button("Cancel")
+                                      elem_id="takes", scale=2)
+                    render_btn = gr.Button("3. Render", variant="primary", elem_id="render",
+                                           scale=2)
+                    cancel_v = gr.Button("Cancel", scale=1)
+                    undo_btn = gr.Button("Undo", elem_id="undo", scale=1)
+                    redo_btn = gr.Button("Redo", elem_id="redo", scale=1)
+                new_text = gr.Textbox(label="The new text (the editor writes here; you may "
+                                      "type here too)", lines=1, max_lines=6,
+                                      elem_id="new-text")
+                with gr.Row():
+                    project_pick = gr.Dropdown([], label="Project (each recording you "
+                                               "analysed)", elem_id="project-pick", scale=2)
+                    history_pick = gr.Dropdown([], label="Render history (pick one to hear "
+                                               "it and go on from it)", elem_id="history",
+                                               scale=3)
+                with gr.Accordion("Word timings (table)", open=False):
+                    words = gr.Dataframe(headers=["word", "start", "end", "confidence"],
+                                         label="Words", interactive=False)
                 result_note = gr.Markdown(elem_id="voice-result")
                 edited = gr.Audio(label=f"Edited ({GENERATED})", type="filepath",
                                   interactive=False, elem_id="edited-audio")
@@ -513,7 +677,14 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
                 def rendered(out, request):
                     r = self.session(request).rendered
                     clips = [p for h in (r.edits if r else []) for p in (h.original, h.edited)]
-                    return (*out, *self.hear(None, request), clips)
+                    s = self.session(request)
+                    values = (*out, *self.hear(None, request), clips)
+                    if s.project and s.project.renders:
+                        s.project.renders[-1].outputs = values
+                    p = s.project
+                    history = gr.update(choices=[p.render_label(x) for x in p.renders],
+                                        value=p.render_label(p.renders[-1]))
+                    return (*values, self.editor_document(s, s.text), history)
 
                 @guard
                 def do_render(t, k, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
@@ -533,16 +704,50 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
 
                 a_ev = cleared(analyse_btn.click(
                     do_analyse, [audio_in, video_in, transcript],
-                    [transcript, new_text, words_png, words, status]))
-                new_text.change(lambda old, new: word_diff(old or "", new or ""),
-                                [transcript, new_text], diff)
+                    [transcript, new_text, editor, words, status]))
                 outs = [edited, downloads, edits_table, alternatives, result_note, *hear_out,
-                        contexts]
+                        contexts, editor, history_pick]
+                state = [transcript, new_text, editor, words, status, edited, downloads,
+                         edits_table, alternatives, result_note, *hear_out, contexts,
+                         project_pick, history_pick]
                 r_ev = cleared(render_btn.click(do_render, [new_text, takes, agreed], outs))
                 u_ev = cleared(use_btn.click(do_use, [edit_pick, take_pick, agreed], outs))
                 edit_pick.input(do_hear, [edit_pick], hear_out)
                 take_pick.input(do_take, [edit_pick, take_pick], take_audio)
                 cancel_v.click(self.cancel, None, result_note, cancels=[a_ev, r_ev, u_ev])
+
+                @guard
+                def do_state(request: gr.Request):
+                    return self.page_state(request)
+
+                @guard
+                def do_project(name, request: gr.Request):
+                    self.session(request).pick_project(name)
+                    return self.page_state(request)
+
+                @guard
+                def do_history(label, request: gr.Request):
+                    return self.pick_render(label, request)
+
+                def do_undo(request: gr.Request):
+                    return self.undo(True, request)
+
+                def do_redo(request: gr.Request):
+                    return self.undo(False, request)
+
+                @guard
+                def do_sample(request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+                    return self.sample(request, progress)
+
+                s_ev = cleared(sample_btn.click(
+                    do_sample, None, [transcript, new_text, editor, words, status]))
+                s_ev.success(do_state, None, state)
+                a_ev.success(do_state, None, state)
+                page.load(do_state, None, state)
+                project_pick.input(do_project, project_pick, state)
+                history_pick.input(do_history, history_pick, state)
+                undo_btn.click(do_undo, None, [new_text, editor])
+                redo_btn.click(do_redo, None, [new_text, editor])
             face_tab(self, agreed)
             dub_tab(self, agreed)
             detect_tab(self, agreed)

@@ -174,6 +174,14 @@ class Editor:
         result = Assembly(self, rec, old, inv, options).run(ops, tokens, text)
         return _watermark(result, text) if options.watermark else result
 
+    def pending(self, rec: Recording, new_text: str) -> list:
+        """What `edit(rec, new_text)` would change, as `voice.pending.Segment`s (the same
+        tokenizer and word diff, before any audio work)."""
+        from retake.voice.pending import pending
+
+        return pending(rec.alignment, new_text, self.language,
+                       is_word=self.aligner.engine.has_word)
+
     def old_words(self, rec: Recording) -> list[tuple[str, float, float]]:
         """The recording's spoken words with their times (as `rebuild` indexes them)."""
         return [(o.text, o.start, o.end) for o in old_words(rec)]

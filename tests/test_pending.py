@@ -1,0 +1,43 @@
+"""The editor's pending edits come from the engine's own tokenizer and diff."""
+
+from __future__ import annotations
+
+import pytest
+
+from retake.align.types import Alignment, Phone, Word
+from retake.voice.pending import pending
+
+
+def _word(text: str, s: float, e: float, spoken: list[str] | None = None) -> Word:
+    spoken = spoken or [text.lower().strip(".,")]
+    step = (e - s) / len(spoken)
+    parts = [Phone(w, s + step * i, s + step * (i + 1)) for i, w in enumerate(spoken)]
+    return Word(text, s, e, 0.9, spoken=spoken, parts=parts)
+
+
+ALIGNED = Alignment([_word("I", 0, .2), _word("paid", .2, .5),
+                     _word("$5", .5, 1.2, ["five", "dollars"]), _word("today.", 1.2, 1.7)],
+                    2.0)
+
+
+@pytest.mark.parametrize("new", ["I paid five dollars today.", "I paid $6 today",
+                                 "I paid $5 yesterday - really.", "  So I paid $5 today",
+                                 "paid $5", ""])
+def test_kept_and_inserted_text_is_the_new_text(new: str) -> None:
+    segs = pending(ALIGNED, new)
+    assert "".join(s.text for s in segs if s.kind != "delete") == new
+
+
+def test_a_number_spelled_out_is_not_an_edit() -> None:
+    """The engine says "$5" as "five dollars": typing either keeps the recording's words."""
+    segs = pending(ALIGNED, "I paid five dollars today.")
+    assert {s.kind for s in segs} == {"keep"}
+    assert [s.word for s in segs] == [0, 1, 2, 2, 3]
+
+
+def test_a_replaced_word_is_deleted_and_inserted_in_place() -> None:
+    segs = pending(ALIGNED, "I paid $6 today")
+    assert [(s.kind, s.text.strip()) for s in segs] == [
+        ("keep", "I"), ("keep", "paid"), ("delete", "$5"), ("insert", "$6"), ("keep", "today")]
+    cut = segs[2]
+    assert (cut.word, cut.start, cut.end) == (2, 0.5, 1.2)
