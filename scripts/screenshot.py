@@ -22,8 +22,9 @@ warnings.filterwarnings("ignore")
 
 
 def _select(page, word: str) -> None:
-    page.locator("#word-editor .rt-text .seg", has_text=word).first.evaluate(
-        """s => { const r = document.createRange(); r.selectNodeContents(s);
+    page.locator("#word-editor .rt-text .seg.keep", has_text=word).first.evaluate(
+        """s => { s.closest('[contenteditable=true]').focus();
+        const r = document.createRange(); r.selectNodeContents(s);
         const sel = getSelection(); sel.removeAllRanges(); sel.addRange(r); }""")
 
 
@@ -50,18 +51,19 @@ def main() -> None:
                 page.locator("#word-editor .rt-text .seg", has_text="Zurich").first.wait_for(
                     timeout=300000)
                 print(f"sample ready in the editor after {time.time() - t0:.1f} s")
+                page.wait_for_function("() => document.querySelector('#project-pick input')"
+                                       ".value === 'retake-sample.wav'", timeout=30000)
                 time.sleep(1.5)
                 page.screenshot(path=str(docs / "studio.png"))
                 _select(page, "Zurich")
                 page.keyboard.type("Geneva. ")
                 _select(page, "short")
                 page.keyboard.press("Delete")
+                time.sleep(0.5)
                 page.locator("#takes").click()
                 page.locator("#word-editor .seg.insert").first.wait_for(timeout=30000)
                 page.locator("#word-editor input[type=range]").fill("160")
-                page.locator("#word-editor .seg", has_text="Geneva").first.click()
-                time.sleep(1.2)
-                page.locator("#word-editor .rt-play").click()
+                time.sleep(1.0)
                 page.locator("#word-editor").screenshot(path=str(docs / "studio-editor.png"))
                 page.set_viewport_size({"width": 1366, "height": 1500})
                 page.locator("#takes input[type=number]").fill("3")

@@ -91,6 +91,27 @@ def test_type_on_the_transcript_render_and_reload(server, page, tmp_path: Path) 
     assert start - 0.05 <= shown <= start + 1.5, (start, shown)
     page.locator("#word-editor .rt-play").click()  # pause
 
+    # drag the end of "Friday" on the waveform: the studio's alignment follows
+    page.wait_for_function("() => +document.querySelector('#word-editor .rt-editor')"
+                           ".dataset.regions > 0", timeout=30000)
+    handle = page.evaluate("""() => {
+        const sr = document.querySelector('#word-editor .rt-wave > div').shadowRoot;
+        const r = [...sr.querySelectorAll('[part~=region]')]
+            .find(x => x.textContent === 'Friday');
+        const b = r.querySelector('[part~=region-handle-right]').getBoundingClientRect();
+        return {x: b.x + b.width / 2, y: b.y + b.height / 2}; }""")
+    s = next(v for v in studio.sessions.values() if v.project and v.project.name == "memo.wav")
+    k = next(i for i, w in enumerate(s.recording.alignment.words) if w.text == "Friday")
+    end = s.recording.alignment.words[k].end
+    page.mouse.move(handle["x"], handle["y"])
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 30, handle["y"], steps=6)
+    page.mouse.up()
+    page.locator("#word-editor .rt-note").get_by_text("Friday").wait_for(timeout=10000)
+    assert s.recording.alignment.words[k].end > end + 0.03
+    assert float(friday.get_attribute("data-e")) == pytest.approx(
+        s.recording.alignment.words[k].end, abs=2e-3)
+
     # select "Friday" and type over it; the pending edits come from the engine
     friday.evaluate("""s => { const r = document.createRange(); r.selectNodeContents(s);
         const sel = getSelection(); sel.removeAllRanges(); sel.addRange(r); }""")
@@ -107,13 +128,28 @@ def test_type_on_the_transcript_render_and_reload(server, page, tmp_path: Path) 
         timeout=10000)
     assert page.locator("#word-editor .rt-text .seg.insert",
                         has_text="Monday").count() == 1
+    # back into the text and out again: the struck word stays cut
+    page.locator("#word-editor .rt-text .seg.keep", has_text="laptop").click()
+    page.locator("#word-editor .rt-play").click()
+    page.locator("#takes").click()
+    page.wait_for_timeout(1500)
+    assert page.locator("#new-text textarea").input_value() == \
+        SAID.replace("Friday", "Monday")
+    assert page.locator("#word-editor .rt-text .seg.delete", has_text="Friday").count() == 1
 
     # render: the edited audio comes back and the editor can play it, edits marked
     page.locator("#consent input[type=checkbox]").check()
     page.locator("#render").click()
     page.locator("#voice-result").get_by_text("edited-1.wav").wait_for(timeout=240000)
     page.locator("#word-editor .rt-ab:not([hidden])").wait_for(timeout=30000)
-    assert studio.sessions, "the studio kept the session"
+    # the editor now plays the edited audio, the edit marked on its waveform
+    page.wait_for_function("() => { const e = document.querySelector('#word-editor "
+                           ".rt-editor'); return e.dataset.view === 'edited' && "
+                           "+e.dataset.regions >= 1 }", timeout=30000)
+    page.locator("#word-editor .rt-ab").click()  # back to the original: a region per word
+    page.wait_for_function("() => { const e = document.querySelector('#word-editor "
+                           ".rt-editor'); return e.dataset.view === 'original' && "
+                           f"+e.dataset.regions === {len(SAID.split())} }}", timeout=30000)
     assert page.locator("#word-editor .rt-text .seg.delete", has_text="Friday").count()
 
     # reload: the project is still there, with its text, render and history

@@ -28,7 +28,7 @@ function currentText() {
   const walk = (node) => {
     for (const n of node.childNodes) {
       if (n.nodeType === 3) out += n.nodeValue;
-      else if (n.nodeType === 1 && !n.classList.contains("del")) {
+      else if (n.nodeType === 1 && !n.classList.contains("delete")) {
         if (n.tagName === "BR") out += " "; else walk(n);
       }
     }
@@ -52,7 +52,10 @@ function segSpan(seg) {
   } else if (seg.kind === "insert") {
     s.title = "new words: will be spoken in this voice";
   }
-  if (seg.kind === "delete") { s.contentEditable = "false"; s.dataset.del = "1"; }
+  if (seg.kind === "delete") {
+    s.contentEditable = "false"; s.dataset.del = "1";
+    if (!/\s$/.test(seg.text)) s.textContent = seg.text + " ";  // shown apart from what follows
+  }
   return s;
 }
 
@@ -72,7 +75,8 @@ function summarise(segs) {
       + (added && cut ? ", " : "") + (cut ? cut + " cut" : "")
       + " — press Render to hear them"
     : "No pending edits. Select words and type to replace them; Delete cuts.";
-  if ((cut || added) && doc && doc.edited && doc.rendered === currentText())
+  const same = (a, b) => (a || "").replace(/\s+/g, " ").trim() === (b || "").replace(/\s+/g, " ").trim();
+  if ((cut || added) && doc && doc.edited && same(doc.rendered, currentText()))
     note.textContent = "Rendered. “Hear the edited” plays it; the edits are marked on its waveform.";
   note.classList.toggle("has", !!(cut || added));
 }
@@ -150,10 +154,13 @@ function toggle(want) {
 }
 
 // ---------------------------------------------------------------- the waveform
+let loading = 0;  // the latest load wins: an earlier one still decoding is ignored
 function loadAudio(url, at, go) {
+  const mine = ++loading;
   const start = () => { const m = media(); if (m) { m.currentTime = at || 0; if (go) m.play().catch(() => {}); } };
   if (ws) {
-    ws.load(url).then(() => { drawRegions(); start(); });
+    ws.load(url).then(() => { if (mine === loading) { drawRegions(); start(); } })
+      .catch(() => {});
   } else {
     const a = root.querySelector("audio");
     a.src = url;
@@ -174,11 +181,13 @@ function label(text, colour) {
 function drawRegions() {
   if (!regions) return;
   regions.clearRegions();
+  root.dataset.view = showing;
   if (showing === "edited") {
     (doc.edits || []).forEach((e, k) => {
       regions.addRegion({ start: e.s, end: Math.max(e.e, e.s + 0.02), drag: false, resize: false,
         content: label(e.label, "rgba(46, 160, 67, 0.30)"), id: "edit" + k });
     });
+    root.dataset.regions = regions.getRegions().length;
     return;
   }
   let row = 0;
@@ -189,6 +198,7 @@ function drawRegions() {
         : (row % 2 ? "rgba(56, 139, 253, 0.10)" : "rgba(56, 139, 253, 0.20)")) });
     row++;
   });
+  root.dataset.regions = regions.getRegions().length;
 }
 
 function setupWave() {
@@ -224,23 +234,33 @@ function setupWave() {
 }
 
 // ---------------------------------------------------------------- building
+// A new document: a new recording opens on its own waveform; a new render of the same one
+// opens on the edited audio, its edits marked (a plain text change keeps what is shown).
 function build() {
   let d = null;
   try { d = props.value ? JSON.parse(props.value) : null; } catch (e) { d = null; }
   if (!d || !d.words) { root.hidden = true; return; }
   root.hidden = false;
   const fresh = !doc || doc.audio !== d.audio;
+  const newRender = !!d.edited && (fresh || !doc.edited || doc.edited !== d.edited);
   doc = d; words = d.words;
   root.querySelector(".rt-draft").hidden = !d.draft;
   root.querySelector(".rt-ab").hidden = !d.edited;
   if (!ws && !root.querySelector("audio")) setupWave();
-  if (fresh || showing === "original") { showing = "original"; loadAudio(d.audio, 0, false); }
-  else if (d.edited) { showing = "original"; toggle("edited"); }
+  const want = !d.edited ? "original" : (newRender ? "edited" : showing);
+  if (fresh || newRender || want !== showing) {
+    showing = want;
+    loadAudio(want === "edited" ? d.edited : d.audio, 0, false);
+  } else drawRegions();
   root.classList.toggle("edited", showing === "edited");
   root.querySelector(".rt-ab").textContent = showing === "edited" ? "Hear the original" : "Hear the edited";
-  renderText(d.segments);
+  // The same text again while the user is in it (a late echo of the page's state): keep
+  // their caret and selection.
+  const typed = d.segments.filter((s) => s.kind !== "delete").map((s) => s.text).join("");
+  const inside = root.querySelector(".rt-text").contains(document.activeElement);
+  if (!fresh && !newRender && (inside || typed === currentText())) summarise(d.segments);
+  else renderText(d.segments);
   lastSent = currentText();
-  if (d.edited && !fresh) toggle("edited");
 }
 
 root.innerHTML = `
@@ -262,7 +282,7 @@ text.addEventListener("click", (e) => {
   const s = e.target.closest(".seg");
   if (!s) return;
   if (s.dataset.del) {  // put a cut word back where it was
-    s.replaceWith(document.createTextNode(s.textContent + " "));
+    s.replaceWith(document.createTextNode(s.textContent.trimEnd() + " "));
     sync(true);
     return;
   }
