@@ -46,6 +46,21 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, "HQ")
 
 
+LOW_RATE = 16000  # below this, speech is band-limited (telephone, old recorders)
+CLIP_LEVEL = 0.999  # of full scale
+CLIP_RUN = 3  # consecutive samples at full scale: a flattened peak, not a loud sample
+
+
+def clipped_runs(samples: np.ndarray) -> int:
+    """How many times the waveform sits flat at full scale for CLIP_RUN samples or more."""
+    hot = np.abs(samples) >= CLIP_LEVEL
+    if not hot.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], hot.view(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int(np.count_nonzero(ends - starts >= CLIP_RUN))
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio:
     """Decode the first audio stream of any file FFmpeg reads into mono float32.
 
@@ -118,6 +133,17 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio
         warnings.append(
             f"{path}: the file says {declared:.2f} s but only {got:.2f} s could be decoded "
             "(truncated?)"
+        )
+    clipped = clipped_runs(samples)
+    if clipped:
+        warnings.append(
+            f"{path}: the audio is clipped in {clipped} place(s) (recorded too loud); new words "
+            "next to them may sound harsher than the rest"
+        )
+    if rate < LOW_RATE:
+        warnings.append(
+            f"{path}: recorded at {rate} Hz (telephone quality); it is edited at that rate, "
+            "and recognition and alignment are less sure"
         )
     np.clip(samples, -1.0, 1.0, out=samples)
     if sample_rate and sample_rate != rate:

@@ -117,3 +117,20 @@ def test_damaged_packets_are_skipped_with_a_warning():
     audio = load_audio(path, 16000)
     assert audio.warnings and "damaged" in audio.warnings[0]
     assert 4.5 < audio.duration < 5.5  # gaps are filled, so timing after the damage holds
+
+
+def test_clipping_and_a_low_rate_are_warned(tmp_path) -> None:
+    """A recording flattened at full scale, or made at telephone rate, says so on load."""
+    import numpy as np
+    import soundfile as sf
+
+    from retake.align.audio import load_audio
+
+    t = np.arange(16000) / 16000
+    loud = np.clip(1.6 * np.sin(2 * np.pi * 220 * t), -1, 1).astype(np.float32)
+    sf.write(tmp_path / "loud.wav", loud, 16000)
+    sf.write(tmp_path / "calm.wav", 0.5 * loud, 16000)
+    sf.write(tmp_path / "phone.wav", 0.5 * loud[::2], 8000)
+    assert any("clipped" in w for w in load_audio(tmp_path / "loud.wav").warnings)
+    assert not load_audio(tmp_path / "calm.wav").warnings
+    assert any("8000 Hz" in w for w in load_audio(tmp_path / "phone.wav").warnings)

@@ -190,3 +190,38 @@ def test_first_minute_a_sample_in_one_click_on_a_laptop_screen(server, page) -> 
     assert "built-in sample" in page.locator("#voice-status").inner_text()
     page.wait_for_function("() => document.querySelector('#project-pick input').value === "
                            "'retake-sample.wav'", timeout=30000)
+
+
+DUB_SAID = ("rational answer it and really it easy for my second week of new member "
+            "orientation additionally where things are how to use the titles")
+
+
+@pytest.mark.browser
+def test_dub_tab_edits_the_clip_with_the_same_editor(server, page) -> None:
+    """The Dub tab aligns the clip's speech into the same transcript editor; typing there
+    writes the dub's new text; the dub says which engine made the new words."""
+    from conftest import media
+
+    clip = media("video", "WDA_KatieHill_000.mp4")
+    url, _ = server
+    page.goto(url)
+    page.get_by_role("tab", name="Dub").click()
+    page.locator("#dub-video input[type=file]").set_input_files(str(clip))
+    page.locator("#dub-transcript textarea").fill(DUB_SAID)
+    page.locator("#dub-analyse").click()
+    second = page.locator("#dub-editor .rt-text .seg.keep", has_text="second").first
+    second.wait_for(timeout=240000)
+    second.click()
+    second.evaluate("""s => { const r = document.createRange(); r.selectNodeContents(s);
+        const sel = getSelection(); sel.removeAllRanges(); sel.addRange(r); }""")
+    page.keyboard.type("best ")
+    page.wait_for_function(
+        "() => document.querySelector('#dub-text textarea').value.includes('best week')",
+        timeout=10000)
+    assert "second" not in page.locator("#dub-text textarea").input_value()
+    page.locator("#consent input[type=checkbox]").check()
+    page.locator("#dub").click()
+    page.locator("#dub-result").get_by_text("mouth re-rendered").wait_for(timeout=400000)
+    table = page.locator("#dub-edits").inner_text().lower()
+    assert "best" in table and "the speaker's own" in table, table
+    assert not page.locator(".toast-body.error").count()

@@ -325,19 +325,24 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
         except RetakeError:
             segments = self.editor().pending(s.recording, s.transcript)
         return document(s.recording.alignment, s.audio_url, segments, s.draft, s.heard,
-                        s.view)
+                        s.view, s.project.name)
 
-    def pending(self, text: str, request) -> list[dict]:
+    @staticmethod
+    def _project(s: Session, name: str | None):
+        """The project an editor on the page shows (the current one if it names none)."""
+        return next((p for p in s.projects if p.name == name), None) if name else s.project
+
+    def pending(self, text: str, request, project: str | None = None) -> list[dict]:
         """What rendering `text` would change (the editor calls this as the user types)."""
-        s = self.session(request)
-        if s.recording is None:
+        p = self._project(self.session(request), project)
+        if p is None or p.recording is None:
             return []
         try:
-            segments = [x.to_dict() for x in self.editor().pending(s.recording, text or "")]
-            s.project.note_text(text or "")
+            segments = [x.to_dict() for x in self.editor().pending(p.recording, text or "")]
+            p.note_text(text or "")
             return segments
         except RetakeError:
-            return [x.to_dict() for x in self.editor().pending(s.recording, s.transcript)]
+            return [x.to_dict() for x in self.editor().pending(p.recording, p.transcript)]
 
     def set_bounds(self, move: dict, request) -> dict:
         """A dragged word edge: move word `i` to [s, e) and re-derive the units the edits
@@ -346,13 +351,14 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
         from retake.voice.analysis import build_units
 
         s = self.session(request)
-        if s.recording is None:
+        p = self._project(s, move.get("project"))
+        if p is None or p.recording is None:
             raise RetakeError("analyse a recording first")
         with s.running:
-            al = s.recording.alignment
+            al = p.recording.alignment
             i = int(move["i"])
             changed = move_word(al, i, float(move["s"]), float(move["e"]))
-            s.recording.units = build_units(s.recording)
+            p.recording.units = build_units(p.recording)
         w = al.words[i]
         return {"words": {str(k): {"s": round(a, 3), "e": round(b, 3)}
                           for k, (a, b) in changed.items()},
@@ -576,9 +582,12 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
             agreed = gr.Checkbox(label="I confirm that I am the person whose voice or face I "
                                  "edit here, or that they agreed to it", value=False,
                                  elem_id="consent")
-            def pending(text, request: gr.Request):
+            def pending(ask, request: gr.Request):
                 """The edit engine's pending edits for the editor's text."""
-                return self.pending(text[0] if isinstance(text, list) else text, request)
+                ask = ask[0] if isinstance(ask, list) else ask
+                if isinstance(ask, dict):
+                    return self.pending(ask.get("text", ""), request, ask.get("project"))
+                return self.pending(ask, request)
 
             def set_bounds(move, request: gr.Request):
                 """A word edge dragged on the waveform."""
@@ -749,7 +758,7 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
                 undo_btn.click(do_undo, None, [new_text, editor])
                 redo_btn.click(do_redo, None, [new_text, editor])
             face_tab(self, agreed)
-            dub_tab(self, agreed)
+            dub_tab(self, agreed, pending, set_bounds)
             detect_tab(self, agreed)
         return page
 

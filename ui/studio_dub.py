@@ -59,8 +59,13 @@ class DubJobs:
                       options=EditOptions(**resolved.voice), swap_source=resolved.swap,
                       provenance=consent,
                       progress=self._ticker(s, progress))
-        return str(out), res.outputs, f"{GENERATED}: mouth re-rendered on " \
-            f"{res.mouth_frames} of {res.frames} frames"
+        note = f"{GENERATED}: mouth re-rendered on {res.mouth_frames} of {res.frames} frames"
+        if photo is not None:
+            name = s.names.get(str(photo), photo.name)
+            note += (f"; face swapped from {name} on {res.swapped} of {res.frames} frames"
+                     + (f" (no face found on {res.frames - res.swapped})"
+                        if res.swapped < res.frames else ""))
+        return str(out), res.outputs, dub_rows(res.edits), note
 
     def _keep_script(self, s: Session, files: str | list[str] | None) -> Path | None:
         """Keep a dubbing script and the files beside it in the session's uploads; returns
@@ -79,8 +84,27 @@ class DubJobs:
         return next((k for k, f in zip(kept, files, strict=True) if f in scripts), None)
 
 
-def dub_tab(studio, agreed) -> None:
-    """The Dub tab's widgets and events."""
+ENGINES = {"cut": "cut from the recording", "reuse": "the speaker's own words, moved",
+           "units": "the speaker's own sounds, joined", "fallback": "espeak-ng (robotic)"}
+
+
+def dub_rows(edits: list[dict]) -> list[list]:
+    """The dub's edits table: what changed, where, and which engine made the new words."""
+    rows = []
+    for e in edits:
+        engine = str(e.get("engine", ""))
+        made = ENGINES.get(engine, "a neural voice cloned from the speaker"
+                           if engine.startswith("coqui") else engine)
+        rows.append([e.get("kind", ""), e.get("text", ""),
+                     f"{float(e.get('start', 0)):.2f}-{float(e.get('end', 0)):.2f}", made])
+    return rows
+
+
+def dub_tab(studio, agreed, pending, set_bounds) -> None:
+    """The Dub tab's widgets and events: the Voice tab's transcript editor on the clip's
+    speech, then the dub."""
+    from retake.ui import word_editor
+
     self, guard = studio, studio.guard
     with gr.Tab("Dub"):
         with gr.Row():
@@ -92,16 +116,34 @@ def dub_tab(studio, agreed) -> None:
                                  file_types=SCRIPT_TYPES + SCRIPT_FILE_TYPES,
                                  type="filepath", elem_id="dub-script")
             dub_photo = gr.Image(label="Optional: swap the face too", type="filepath")
-        dub_transcript = gr.Textbox(label="What it says now (empty: transcribe)",
-                                    lines=2, elem_id="dub-transcript")
-        dub_text = gr.Textbox(label="What it should say", lines=2, elem_id="dub-text")
         with gr.Row():
-            dub_btn = gr.Button("Dub", variant="primary", elem_id="dub")
+            dub_transcript = gr.Textbox(label="What it says now (empty: transcribe)",
+                                        lines=2, elem_id="dub-transcript", scale=4)
+            dub_analyse = gr.Button("1. Transcribe and align the clip", elem_id="dub-analyse",
+                                    scale=1)
+        dub_status = gr.Markdown(elem_id="dub-status")
+        dub_editor = word_editor.component(pending, set_bounds, textbox="dub-text",
+                                           elem_id="dub-editor")
+        dub_text = gr.Textbox(label="2. What it should say (the editor above writes here)",
+                              lines=2, elem_id="dub-text")
+        with gr.Row():
+            dub_btn = gr.Button("3. Dub", variant="primary", elem_id="dub")
             cancel_d = gr.Button("Cancel")
         dub_note = gr.Markdown(elem_id="dub-result")
         dub_out = gr.Video(label=f"Dubbed ({GENERATED})", interactive=False)
+        dub_edits = gr.Dataframe(headers=["edit", "text", "at (s)", "made by"],
+                                 label="What changed, and what made the new words",
+                                 interactive=False, wrap=True, elem_id="dub-edits")
         dub_files = gr.File(label="Download", file_count="multiple",
                             interactive=False)
+
+        @guard
+        def do_dub_analyse(v, t, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+            text, new, doc, _, note = self.analyse(None, v, t, request, progress)
+            return text, new, doc, note
+
+        a_ev = cleared(dub_analyse.click(do_dub_analyse, [dub_video, dub_transcript],
+                                         [dub_transcript, dub_text, dub_editor, dub_status]))
         @guard
         def do_dub(v, t, n, sc, ph, ok, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
             return self.run_dub(v, t, n, sc, ph, request, progress, ok)
@@ -109,5 +151,5 @@ def dub_tab(studio, agreed) -> None:
         d_ev = cleared(dub_btn.click(
             do_dub, [dub_video, dub_transcript, dub_text, dub_script, dub_photo,
                      agreed],
-            [dub_out, dub_files, dub_note]))
-        cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev])
+            [dub_out, dub_files, dub_edits, dub_note]))
+        cancel_d.click(self.cancel, None, dub_note, cancels=[d_ev, a_ev])

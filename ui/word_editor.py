@@ -37,12 +37,14 @@ def head() -> str:
     return "".join(f'<script src="/{file_url(WAVESURFER / s)}"></script>' for s in SCRIPTS)
 
 
-def component(pending: Callable, set_bounds: Callable) -> gr.HTML:
-    """The editor (inside a Blocks); `pending` and `set_bounds` become its server functions."""
-    return gr.HTML(value="", html_template='<div class="rt-editor" hidden></div>',
-                   css_template=(WEB / "editor.css").read_text(),
+def component(pending: Callable, set_bounds: Callable, textbox: str = "new-text",
+              elem_id: str = "word-editor") -> gr.HTML:
+    """The editor (inside a Blocks); `pending` and `set_bounds` become its server functions;
+    it writes the edited text into the textbox whose elem_id is `textbox`."""
+    return gr.HTML(value="", html_template=f'<div class="rt-editor" data-textbox="{textbox}" '
+                   'hidden></div>', css_template=(WEB / "editor.css").read_text(),
                    js_on_load=(WEB / "editor.js").read_text(), head=head() or None,
-                   server_functions=[pending, set_bounds], elem_id="word-editor",
+                   server_functions=[pending, set_bounds], elem_id=elem_id,
                    apply_default_css=False)
 
 
@@ -82,15 +84,17 @@ def word_flags(alignment, draft_words: list[str] | None, heard: dict[int, str]
 
 
 def document(alignment, audio_url: str, segments: list, draft: bool = False,
-             heard: list[str | None] | None = None, edited: dict | None = None) -> str:
+             heard: list[str | None] | None = None, edited: dict | None = None,
+             project: str = "") -> str:
     """The editor's JSON document. `edited`: after a render, {"url", "edits": [{"s", "e",
-    "label"}], "timemap": [[t_original, t_edited], ...], "text": what was rendered}."""
+    "label"}], "timemap": [[t_original, t_edited], ...], "text": what was rendered}.
+    `project`: its name, which the page sends back with every call."""
     heard = heard or [None] * len(alignment.words)
     words = [{"t": w.text, "s": round(w.start, 3), "e": round(w.end, 3),
               "c": round(float(w.confidence), 3), "a": bool(w.aligned),
               "dis": "" if h is None else (h or "(nothing)")}
              for w, h in zip(alignment.words, heard, strict=False)]
-    doc = {"audio": audio_url, "words": words, "draft": bool(draft),
+    doc = {"audio": audio_url, "words": words, "draft": bool(draft), "project": project,
            "segments": [s.to_dict() if hasattr(s, "to_dict") else s for s in segments]}
     if edited:
         doc.update({"edited": edited["url"], "edits": edited.get("edits", []),

@@ -37,6 +37,7 @@ class DubResult:
     frames: int = 0
     mouth_frames: int = 0
     untouched: int = 0
+    swapped: int = 0  # frames whose face was swapped (with a swap photo)
     edits: list[dict] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     # output frame -> source frame whose mouth was drawn there (for checks and benches)
@@ -141,6 +142,7 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
                     lms = faces[k]
                     if lms is not None:
                         rgb = merge(rgb, swapper.render(rgb, lms), lms)
+                        res.swapped += 1
                 writer.write(rgb, float(out_times[k]))
                 if report:
                     report(k + 1, len(recipes))

@@ -19,7 +19,8 @@ function el(tag, cls, text) {
   return e;
 }
 function fmt(t) { return (Math.round(t * 100) / 100).toFixed(2) + " s"; }
-function textbox() { return document.querySelector("#new-text textarea"); }
+function textbox() { return document.querySelector("#" + (root.dataset.textbox || "new-text") + " textarea"); }
+function ask(text) { return server.pending({ text, project: doc ? doc.project : "" }); }
 
 // ---------------------------------------------------------------- the text
 function currentText() {
@@ -91,7 +92,7 @@ async function sync(rebuild) {
   if (text !== lastSent || rebuild) {
     lastSent = text;
     try {
-      pendingSegs = await server.pending(text);
+      pendingSegs = await ask(text);
       if (currentText() !== text) return; // typed on meanwhile
       summarise(pendingSegs);
       if (rebuild || !root.querySelector(".rt-text").contains(document.activeElement))
@@ -224,7 +225,7 @@ function setupWave() {
     const i = +r.id.slice(1);
     const note = root.querySelector(".rt-note");
     try {
-      const res = await server.set_bounds({ i, s: r.start, e: r.end });
+      const res = await server.set_bounds({ i, s: r.start, e: r.end, project: doc.project });
       if (res.words) for (const [k, w] of Object.entries(res.words)) Object.assign(words[+k], w);
       note.textContent = res.note || "";
       drawRegions();
@@ -310,7 +311,7 @@ root.addEventListener("play", () => { if (!raf) raf = requestAnimationFrame(tick
 document.addEventListener("input", (e) => {
   const tb = textbox();
   if (tb && e.target === tb && e.isTrusted) { clearTimeout(timer); timer = setTimeout(async () => {
-    lastSent = tb.value; pendingSegs = await server.pending(tb.value); renderText(pendingSegs); }, 350); }
+    lastSent = tb.value; pendingSegs = await ask(tb.value); renderText(pendingSegs); }, 350); }
 }, true);
 watch("value", build);
 build();
