@@ -654,8 +654,8 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
                                                           "51%"],
                                            elem_id="edits-table")
                 downloads = gr.File(label="Export: wav, TextGrid, JSON, time map, report, "
-                                    "SRT, WebVTT", file_count="multiple", interactive=False,
-                                    elem_id="voice-files")
+                                    "SRT, WebVTT, OpenTimelineIO", file_count="multiple",
+                                    interactive=False, elem_id="voice-files")
                 alternatives = gr.File(label="Alternative takes of each new span, each with "
                                        "2 s of the edit around it (watermarked and signed)",
                                        file_count="multiple", interactive=False,

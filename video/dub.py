@@ -64,11 +64,12 @@ def _merge(spans: list[tuple[float, float]], gap: float = 0.05) -> list[tuple[fl
 
 
 def output_paths(out: str | os.PathLike) -> list[Path]:
-    """Every file `dub` writes for OUT.mp4: the video, its alignment, time map and report."""
+    """Every file `dub` writes for OUT.mp4: the video, its alignment, time map, report and
+    OpenTimelineIO timeline."""
     out = Path(out)
     stem = out.with_suffix("")
     return [out, Path(f"{stem}.json"), Path(f"{stem}.timemap.json"),
-            Path(f"{stem}.report.json")]
+            Path(f"{stem}.report.json"), Path(f"{stem}.otio")]
 
 
 def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
@@ -77,7 +78,8 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
         progress: Progress | None = None,
         provenance: Provenance = Provenance()) -> DubResult:
     """Make the speaker in `video` say `new_text`; write OUT.mp4 plus its alignment
-    (OUT.json), time map (OUT.timemap.json) and edit report (OUT.report.json).
+    (OUT.json), time map (OUT.timemap.json), edit report (OUT.report.json) and the edit as
+    an OpenTimelineIO timeline (OUT.otio: video and audio tracks, cuts and new spans).
 
     `transcript` is what the video says now (transcribed when None). `swap_source`, a
     photo, also swaps the face (landmark engine).
@@ -87,6 +89,7 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
     from retake.video.faces import FaceModels
     from retake.video.track import choose, load_tracks
     from retake.voice import EditOptions, Editor
+    from retake.voice.otio import relative_url, timeline
 
     video = Path(video)
     out = Path(out)
@@ -130,8 +133,10 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
 
     report = stage(progress, "rendering")
     _, *names = output_paths(out)
+    otio_json = timeline(timemap, result.report, relative_url(video, names[-1]), float(info.fps),
+                   out.name, video=True).to_json_string() + "\n"
     sidecars = dict(zip(names, (result.alignment.to_json(), timemap.to_json(),
-                                result.report.to_json()), strict=True))
+                                result.report.to_json(), otio_json), strict=True))
     # The mp4 is signed before the group (mp4 + sidecars) is published: never an unsigned dub.
     with atomic_group([out, *sidecars]) as (tmp, *tmp_sidecars):
         with VideoWriter(tmp, info.fps, info.width, info.height,

@@ -1,8 +1,8 @@
 """Writing an edit's results: the audio (with disclosure metadata) and its descriptions.
 
 `OUT.wav` is accompanied by `OUT.json` and `OUT.TextGrid` (the new Alignment),
-`OUT.timemap.json` (original → edited time) and `OUT.report.json`; all appear together or
-not at all.
+`OUT.timemap.json` (original → edited time), `OUT.report.json` and `OUT.otio` (the edit as
+an OpenTimelineIO timeline, for editors); all appear together or not at all.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def output_paths(out: str | os.PathLike) -> dict[str, Path]:
     out = Path(out)
     if out.suffix and out.suffix.lower() != ".wav" and len(out.suffix) <= 5:
         raise RetakeError(f"{out}: an edit is written as a .wav (with its .json, .TextGrid, "
-                          ".timemap.json and .report.json beside it); name it OUT.wav")
+                          ".timemap.json, .report.json and .otio beside it); name it OUT.wav")
     base = out.with_suffix("") if out.suffix.lower() == ".wav" else out
     return {
         "wav": base.with_suffix(".wav"),
@@ -40,6 +40,7 @@ def output_paths(out: str | os.PathLike) -> dict[str, Path]:
         "textgrid": base.with_suffix(".TextGrid"),
         "timemap": base.with_name(base.name + ".timemap.json"),
         "report": base.with_name(base.name + ".report.json"),
+        "otio": base.with_suffix(".otio"),
     }
 
 
@@ -56,16 +57,24 @@ def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, co
 
 
 def write_result(result: EditResult, out: str | os.PathLike,
-                 provenance: Provenance | None = None) -> dict[str, Path]:
-    """Write the edited audio and its alignment, time map and report atomically.
+                 provenance: Provenance | None = None,
+                 source: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write the edited audio and its alignment, time map, report and OTIO timeline
+    atomically.
 
     The wav carries a signed C2PA manifest (awareness/provenance.py): the input files by
     hash (`provenance.ingredients`, the edited recording first), the synthesized time
     ranges, and the consent record; it is signed before the group is published.
     `provenance` defaults to the one the result carries (none: consent not recorded).
+    `source`, the original recording, is what the timeline's kept clips refer to (default:
+    the first ingredient, the edited recording; none known: a missing reference).
     """
+    from retake.voice.otio import relative_url, write_otio
+
     provenance = provenance or result.provenance or Provenance()
     paths = output_paths(out)
+    if source is None and provenance.ingredients:
+        source = provenance.ingredients[0]
     keys = list(paths)
     with atomic_group([paths[k] for k in keys]) as tmps:
         tmp = dict(zip(keys, tmps, strict=True))
@@ -76,6 +85,9 @@ def write_result(result: EditResult, out: str | os.PathLike,
                                            includeBlankSpaces=True)
         Path(tmp["timemap"]).write_text(result.timemap.to_json(), encoding="utf-8")
         Path(tmp["report"]).write_text(result.report.to_json(), encoding="utf-8")
+        write_otio(tmp["otio"], result.timemap, result.report,
+                   None if source is None else relative_url(source, paths["otio"]),
+                   result.sample_rate, paths["wav"].name)
         provenance.sign_file(tmp["wav"], [], [],
                              synthetic_spans=[(e.start, e.end)
                                               for e in result.report.synthesized],
