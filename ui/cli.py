@@ -495,6 +495,15 @@ def _register_video() -> None:
 _register_video()
 
 
+def _register_batch() -> None:
+    from retake.ui.cli_batch import register
+
+    register(app)
+
+
+_register_batch()
+
+
 def main() -> None:
     """Entry point: run the app; exit codes as in EXIT_CODES."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
