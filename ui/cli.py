@@ -487,9 +487,11 @@ def studio(
 
 
 def _register_video() -> None:
+    from retake.ui.cli_live import register as register_live
     from retake.ui.cli_video import register
 
     register(app)
+    register_live(app)
 
 
 _register_video()

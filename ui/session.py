@@ -136,6 +136,7 @@ class Session:
     published: list[Path] = field(default_factory=list)  # its outputs' folders in the cache
     projects: list[Project] = field(default_factory=list)  # one per analysed recording
     project: Project | None = None  # the one the page shows
+    live: object | None = None  # the Live tab's swapper (ui/studio_live.py)
 
     def open_project(self, name: str) -> Project:
         """A new project for the recording `name` (the user's file name), now the current

@@ -74,11 +74,12 @@ from retake.ui.stages import Stages
 from retake.ui.studio_detect import DetectJobs, detect_tab
 from retake.ui.studio_dub import DubJobs, dub_tab
 from retake.ui.studio_face import FaceJobs, face_tab
+from retake.ui.studio_live import LiveJobs, live_tab
 
 log = logging.getLogger(__name__)
 
 
-class Studio(FaceJobs, DubJobs, DetectJobs):
+class Studio(FaceJobs, DubJobs, DetectJobs, LiveJobs):
     """The studio's server side: sessions, the shared models, and the jobs."""
 
     def __init__(self, root: Path | None = None, max_idle: float = MAX_IDLE_S) -> None:
@@ -760,6 +761,7 @@ class Studio(FaceJobs, DubJobs, DetectJobs):
             face_tab(self, agreed)
             dub_tab(self, agreed, pending, set_bounds)
             detect_tab(self, agreed)
+            live_tab(self, agreed)
         return page
 
 
