@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/edit.py
 	$(BIN)/python bench/faceswap.py
 	$(BIN)/python bench/lipsync.py
+	$(BIN)/python bench/live.py
 	$(BIN)/python bench/watermark.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/autoencoder.py --minutes 10
