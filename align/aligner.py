@@ -27,6 +27,7 @@ from retake.align.fit import LocalLimits, Pause, Result, speech_band_db
 from retake.align.normalize import Token, tokenize
 from retake.align.pieces import align_pieces
 from retake.align.repair import noisy_pauses, repair
+from retake.align.speech_check import require_speech
 from retake.align.types import Alignment, Phone, Span, Word
 from retake.core import cache
 from retake.core.engines import build
@@ -213,6 +214,7 @@ class Aligner:
         hit = cache.load(self.cache_dir, "align", key, parse=Alignment.from_json)
         if hit is not None:
             return hit
+        require_speech(x, "align")  # noise or music: fail in seconds, not after a long run
 
         eng = self.engine
         tokens = tokenize(transcript, self.language, is_word=eng.has_word)

@@ -14,6 +14,7 @@ import numpy as np
 
 from retake.align.audio import ALIGN_RATE, Audio, resample
 from retake.align.chunks import HOP, cut_points, frame_energy_db
+from retake.align.speech_check import require_speech
 from retake.core.engines import build, default
 from retake.core.errors import AudioError
 from retake.core.progress import Progress, stage
@@ -52,6 +53,7 @@ def transcribe(audio: Audio, language: str = "en", engine: str | None = None,
         raise AudioError(f"the audio is too short to transcribe ({len(x) / ALIGN_RATE:.2f} s)")
     if np.percentile(frame_energy_db(x), 99) < -55:
         raise AudioError("the audio is silent (no sound above -55 dBFS); nothing to transcribe")
+    require_speech(x, "transcribe")  # noise or music: fail in seconds
     name = engine or default(TRANSCRIBE_ENGINES).name
     eng = build(TRANSCRIBE_ENGINES, name, "transcription", language=language)
     return Draft(eng.recognize(x, stage(progress, "transcribing")))

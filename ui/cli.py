@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from retake.core.atomic import refuse_inputs
+from retake.core.atomic import check_writable, refuse_inputs
 from retake.core.errors import RetakeError, TranscriptError
 from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt
@@ -123,6 +123,7 @@ def align(
     text = read_transcript(transcript)
     paths = output_paths(output, audio.stem)
     refuse_inputs(paths.values(), [audio, transcript])
+    check_writable(paths.values())  # before the alignment, not after it
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
@@ -155,6 +156,7 @@ def transcribe(
     from retake.ui.progress import progress_bar
 
     refuse_inputs([output], [audio])
+    check_writable([output])
     sound = load_audio(audio)
     with progress_bar("transcribing", enabled=sys.stderr.isatty()) as progress:
         draft = run(sound, language=language, progress=progress)
@@ -231,6 +233,7 @@ def edit(
     refuse_inputs(output_paths(output).values(),
                   [audio, transcript, to, edits, consent_recording, consent_statement,
                    *(voice or [])])
+    check_writable(output_paths(output).values())  # before the analysis, not after it
     sound = load_audio(audio)
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
@@ -239,12 +242,16 @@ def edit(
     if resolved.drafted:
         err.print(f"[yellow]using the recogniser's draft transcript[/]: {resolved.transcript}")
     editor = Editor(language=language, cache_dir=default_cache_dir())
+    from retake.voice.profile import resolve_voice
+
+    # Saved profiles (and names that are nothing) are checked before the analysis; audio
+    # files given as --voice are analysed after the recording (that is the heavy part).
+    early = {v: resolve_voice(v, editor) for v in (voice or []) if not Path(v).is_file()}
     with progress_bar("analysing", enabled=sys.stderr.isatty()) as progress:
         rec = editor.load(sound, resolved.transcript, progress=progress)
     new_text = resolved.new_text
-    from retake.voice.profile import resolve_voice
-
-    voices = [r for v in (voice or []) for r in resolve_voice(v, editor)]
+    voices = [r for v in (voice or [])
+              for r in (early[v] if v in early else resolve_voice(v, editor))]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=similarity, seed=seed, own_phones=own_phones), voices)
@@ -298,27 +305,54 @@ def voice_build(
 @voice_app.command("show")
 def voice_show(name: Annotated[str, typer.Argument(help="Profile name or folder.")]) -> None:
     """Show what a saved voice profile holds."""
-    import json
 
     from retake.voice.profile import profiles_dir
 
     for folder in (Path(name), profiles_dir() / name):
         if (folder / "profile.json").exists():
-            _print_profile(json.loads((folder / "profile.json").read_text()))
+            _print_profile(_profile_summary(folder / "profile.json"))
             return
     raise TranscriptError(f"no voice profile {name!r}")
 
 
+def _profile_summary(path: Path) -> dict:
+    """profile.json's summary, checked (profiles travel between computers: untrusted)."""
+    import json
+    import math
+
+    damaged = f"{path.parent}: damaged voice profile (profile.json {{}}); build it again"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise RetakeError(damaged.format(f"unreadable: {type(exc).__name__}")) from None
+    if not isinstance(data, dict):
+        raise RetakeError(damaged.format("is not a JSON object"))
+    numbers = ("minutes", "recordings", "phones", "diphone_coverage")
+    lists = ("missing_phones", "missing_common_diphones")
+    missing = [k for k in ("name", *numbers, *lists) if k not in data]
+    if missing:
+        raise RetakeError(damaged.format(f"lacks {', '.join(missing)}"))
+    for k in numbers:
+        v = data[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or not 0 <= v <= 1e9:
+            raise RetakeError(damaged.format(f"{k} is not a number"))
+    for k in lists:
+        if not isinstance(data[k], list) or not all(isinstance(x, str) for x in data[k]):
+            raise RetakeError(damaged.format(f"{k} is not a list of names"))
+    return {**data, "name": str(data["name"])[:100]}
+
+
 def _print_profile(summary: dict) -> None:
-    out.print(f"[bold]{summary['name']}[/]: {summary['minutes']} min of speech in "
+    out.print(f"[bold]{escape(summary['name'])}[/]: {summary['minutes']} min of speech in "
               f"{summary['recordings']} recording(s); {summary['phones']} of 39 phones; "
               f"{summary['diphone_coverage'] * 100:.0f}% of common diphones")
     if summary["missing_phones"]:
         out.print("  never heard (these fall back to converted synthetic speech): "
-                  + " ".join(summary["missing_phones"]))
+                  + escape(" ".join(summary["missing_phones"])))
     if summary["missing_common_diphones"]:
         out.print("  common diphones not yet heard: "
-                  + " ".join(summary["missing_common_diphones"][:15]))
+                  + escape(" ".join(summary["missing_common_diphones"][:15])))
 
 
 def all_engines() -> tuple:
@@ -506,6 +540,62 @@ def _register_batch() -> None:
 _register_batch()
 
 
+def _fail(message: str) -> None:
+    """The one `error:` line, then exit 1."""
+    err.quiet = False
+    err.print(f"[bold red]error[/]: {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _in_a_parser(exc: BaseException) -> bool:
+    """True when `exc` was raised inside a reader of nested data (JSON, YAML, XML, pickle
+    or a literal): crafted input, not a bug of Retake's."""
+    readers = ("json", "yaml", "xml", "ast", "pickle", "tomllib")
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in readers or "json" in module or "yaml" in module:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """What to tell the user about a failure of the computer or of a crafted input rather
+    than of Retake (a full disk, a folder that cannot be written, input nested too deeply
+    to read, libsndfile refusing a file), or None for a bug."""
+    import errno
+
+    if isinstance(exc, RecursionError) and _in_a_parser(exc):
+        return ("an input file is nested too deeply to read (a crafted or damaged file?); "
+                "check the JSON or YAML files given")
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this input; close other programs or give a shorter file"
+    sf = sys.modules.get("soundfile")
+    if sf is not None and isinstance(exc, getattr(sf, "SoundFileError", ())):
+        return (f"an audio file could not be read or written ({exc}); check that the disk "
+                "is not full and that the file is audio")
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        code = exc.errno
+        if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return (f"{where}the disk is full (no space left on device); free some space "
+                    "and run again")
+        if code == errno.EROFS:
+            return f"{where}the disk is read-only; write the output somewhere else"
+        if code in (errno.EACCES, errno.EPERM):
+            return f"{where}permission denied; check the file's and its folder's permissions"
+        if code == errno.ENOENT:
+            return f"{where}no such file or folder"
+        if code == errno.ENOTDIR:
+            return f"{where}a file stands where a folder is needed"
+        if code == errno.EISDIR:
+            return f"{where}is a folder where a file is needed"
+        text = exc.strerror or str(exc) or type(exc).__name__
+        return f"{where}{text} (a problem of the disk or the operating system)"
+    return None
+
+
 def main() -> None:
     """Entry point: run the app; exit codes as in EXIT_CODES."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -514,15 +604,16 @@ def main() -> None:
     try:
         app()
     except RetakeError as exc:
-        err.quiet = False
-        err.print(f"[bold red]error[/]: {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(EXIT_INPUT)
+        _fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - one line for the user, traceback on demand
         if os.environ.get("RETAKE_DEBUG"):
             raise
+        message = environment_error(exc)
+        if message is not None:
+            _fail(message)
         err.quiet = False
         err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(str(exc))} "
                   "(set RETAKE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)

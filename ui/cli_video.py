@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from retake.core.atomic import refuse_inputs
+from retake.core.atomic import check_folder, check_writable, refuse_inputs
 from retake.core.errors import FaceError, RetakeError, VideoError
 from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
@@ -84,6 +84,7 @@ def faces_extract(
             raise RetakeError(f"{output}: the faceset would be written over the input {p}; "
                               "choose another folder")
     refuse_inputs([output / "faces.jsonl", output / "faceset.json"], inputs)
+    check_folder(output)
     models = _models(detector)
     ref = _reference(reference, models)
     if faces == "reference" and ref is None:
@@ -173,6 +174,7 @@ def swap(
         raise RetakeError(f"{output}: the output of a video swap is an .mp4 file")
     refuse_inputs([output], [target, source, reference, consent_recording,
                              consent_statement])
+    check_writable([output])
     if faces == "reference" and reference is None:
         raise FaceError("--faces reference needs --reference PHOTO")
     voice = None  # the target's speech, which a consent recording is compared with
@@ -229,6 +231,7 @@ def train(
         if output.resolve() == faceset.resolve():
             raise RetakeError(f"{output}: the model would be written into the faceset "
                               f"{faceset}; choose another folder")
+    check_folder(output)
     opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
                         preview_every=preview_every, gan_after=gan_after, device=device,
                         seed=seed, time_limit=None if minutes is None else minutes * 60)
@@ -263,6 +266,7 @@ def lipsync(
         if not p.is_file():
             raise RetakeError(f"{p}: no such file")
     refuse_inputs([output], [face, audio, transcript, consent_recording, consent_statement])
+    check_writable([output])
     text = read_transcript(transcript) if transcript is not None else None
     provenance = require_consent(consent, consent_recording, consent_statement, audio)
     with _bar("lip-sync", "frames") as bar:
@@ -323,6 +327,7 @@ def dub(
 
     refuse_inputs(output_paths(output), [video, transcript, to, edits, script, request.swap,
                                          consent_recording, consent_statement])
+    check_writable(output_paths(output))
     provenance = require_consent(consent, consent_recording, consent_statement, video)
     resolved = resolve(request, lambda: run_transcribe(load_audio(video)).text)
     if resolved.drafted:
@@ -361,6 +366,7 @@ def detect(
         raise RetakeError(f"{file}: no such file")
     folder = output or file.with_name(file.stem + "-detect")
     refuse_inputs(report_paths(folder), [file, transcript])
+    check_folder(folder)  # before the analysis: report.json and report.html go there
     text = read_transcript(transcript) if transcript is not None else None
     report = run_detect(file, transcript=text)
     jpath, hpath = write_report(report, folder)

@@ -397,13 +397,59 @@ def extract(inputs: list[str | os.PathLike], root: str | os.PathLike, models: Fa
                           f"{SIZES[0]} to {SIZES[1]} and a padding from 0 to 1")
     if root.exists() and not root.is_dir():
         raise RetakeError(f"{root}: is a file; give a folder for the faceset")
+    made_root = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RetakeError(f"{root}: cannot make the folder ({exc.strerror or exc})") from None
-    with _writer_lock(root):
-        return _extract(inputs, root, models, size, padding, faces, reference, options,
-                        progress)
+    fresh = not any(os.path.lexists(root / n) for n in ("faceset.json", "faces.jsonl"))
+    crops = root / "faces"
+    had_crops = crops.is_dir() and not crops.is_symlink()
+    before = set(os.listdir(crops)) if had_crops else set()
+    lock_existed = os.path.lexists(root / LOCK_NAME)
+    failed = False
+    try:
+        with _writer_lock(root):
+            try:
+                return _extract(inputs, root, models, size, padding, faces, reference,
+                                options, progress)
+            except Exception:
+                # A new faceset that failed is removed: nothing half-made is left behind.
+                # (Resumed facesets keep what earlier runs wrote; an interrupted run keeps
+                # its faces so that the next run resumes.)
+                failed = True
+                if fresh:
+                    _remove_new(root, before, had_crops)
+                raise
+    finally:
+        if failed and fresh:
+            if not lock_existed:
+                with contextlib.suppress(OSError):
+                    (root / LOCK_NAME).unlink()
+            if made_root:
+                with contextlib.suppress(OSError):
+                    root.rmdir()  # only when empty
+
+
+def _remove_new(root: Path, before: set[str], had_crops: bool) -> None:
+    """Undo a new faceset's failed first run: its faceset.json, faces.jsonl and the crops
+    it wrote (regular .png files that were not there before), and faces/ if it made it."""
+    for name in ("faceset.json", "faces.jsonl"):
+        path = root / name
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.unlink()
+    crops = root / "faces"
+    if not crops.is_dir() or crops.is_symlink():
+        return
+    for entry in os.scandir(crops):
+        if entry.name not in before and entry.name.endswith(".png") \
+                and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    if not had_crops:
+        with contextlib.suppress(OSError):
+            crops.rmdir()
 
 
 def _extract(inputs: list[str | os.PathLike], root: Path, models: FaceModels, size: int,
