@@ -132,3 +132,24 @@ def test_plan_covers_the_recording(pieces: int) -> None:
     assert ranges[0][:2] == (0, 0) and ranges[-1][2] == 250
     assert all(s % 12 == 0 and w % 12 == 0 and w <= s for w, s, _ in ranges)
     assert all(a[2] == b[1] for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+def test_align_command_splits_with_workers(long_speech, tmp_path: Path) -> None:
+    """`retake align -j 2` writes the same words as the one-process run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from retake.align.audio import write_wav
+
+    audio, text, one = long_speech
+    wav = tmp_path / "long.wav"
+    write_wav(wav, audio.samples, audio.sample_rate)
+    run = subprocess.run([sys.executable, "-m", "retake", "align", str(wav), text, "-o",
+                          str(tmp_path / "out"), "-j", "2", "--no-table"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode == 0, run.stderr
+    words = json.loads((tmp_path / "out.json").read_text())["words"]
+    assert [w["text"] for w in words] == [w.text for w in one.words]

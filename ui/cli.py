@@ -114,6 +114,13 @@ def align(
     cache: Annotated[bool, typer.Option(help="Reuse an earlier alignment of the same "
                                              "audio and text.")] = True,
     as_json: JsonOpt = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Cut a long "
+                                         "recording at pauses into N pieces aligned in "
+                                         "parallel (at most the CPU cores; about 400 MB "
+                                         "each); word times stay within about 20 ms of a "
+                                         "one-process run.")] = 1,
+    ray: Annotated[str | None, typer.Option("--ray", help="Align the pieces as Ray tasks at "
+                                            "this address (auto or HOST:PORT).")] = None,
 ) -> None:
     """Align a transcript to speech: word and phone times with per-word confidence."""
     from retake.align import aligner, load_audio
@@ -130,8 +137,15 @@ def align(
     from retake.ui.progress import progress_bar
 
     with progress_bar("aligning", enabled=sys.stderr.isatty()) as progress:
-        al = aligner.align(sound, text, language=language, engine=engine, progress=progress,
-                           cache_dir=default_cache_dir() if cache else None)
+        if workers > 1 or ray:
+            from retake.align.parallel import align_parallel
+
+            al = align_parallel(sound, text, workers=workers, ray=ray, language=language,
+                                engine=engine, cache_dir=default_cache_dir() if cache else None)
+        else:
+            al = aligner.align(sound, text, language=language, engine=engine,
+                               progress=progress,
+                               cache_dir=default_cache_dir() if cache else None)
     write_alignment(al, paths)
     if as_json:
         _print_json({"alignment": al.to_dict(), "outputs": {k: str(v) for k, v in paths.items()}})
