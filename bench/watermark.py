@@ -15,6 +15,13 @@ file) measure:
   false-alarm rate per 10 hours is extrapolated for both thresholds;
 - detection speed (x real time, 2 threads).
 
+`--attacks-only` measures instead the attacks of issue 18 (`attacks`: speed +-0.5/2/5 % by
+resampling, pitch +-0.1/0.5/1 semitone by librosa's phase vocoder, reverb RT60 0.1/0.2/0.3 s
+as a direct path plus an equal-energy exponentially decaying noise tail, white noise at 20
+and 10 dB SNR; all seeded): detections with the right payload on the marked files and any
+detection on the same attacks of the unmarked files, written to
+bench/results/watermark_attacks.json (`--files k` takes every k-th file for a quick run).
+
 Writes bench/results/watermark.json, bench/results/watermark.html and a few short clips
 (original vs marked) under bench/results/watermark/ (not tracked: the originals are
 excerpts of ../shared/media; `make bench` writes them again).
@@ -64,6 +71,54 @@ def transformations(y: np.ndarray, sr: int, span: tuple[float, float], other: np
         at / sr + piece_span[0], at / sr + piece_span[1])
 
 
+def speed(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
+    """Played `factor` times faster by resampling: duration / factor, pitch * factor."""
+    import soxr
+
+    return soxr.resample(y.astype(np.float32), sr * factor, sr, "HQ").astype(np.float32)
+
+
+def reverb(y: np.ndarray, sr: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """A room: y convolved with a direct path plus exponentially decaying noise (RT60, seeded).
+
+    The tail's energy equals the direct path's (direct-to-reverberant ratio 0 dB, a small
+    room at about a metre); the level is restored to the input's RMS.
+    """
+    from scipy.signal import fftconvolve
+
+    n = int(rt60 * sr)
+    t = np.arange(1, n) / sr
+    tail = rng.standard_normal(n - 1) * np.exp(-6.9 * t / rt60)
+    tail /= np.sqrt(np.sum(tail ** 2))
+    h = np.concatenate([[1.0], tail])
+    out = fftconvolve(y.astype(np.float64), h)[:len(y)]
+    out *= np.sqrt(np.mean(y.astype(np.float64) ** 2) / max(np.mean(out ** 2), 1e-20))
+    return out.astype(np.float32)
+
+
+def white_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    power = float(np.mean(y.astype(np.float64) ** 2))
+    return (y + rng.standard_normal(len(y)) * np.sqrt(power / 10 ** (snr_db / 10))
+            ).astype(np.float32)
+
+
+def attacks(y: np.ndarray, sr: int, span: tuple[float, float], seed: int):
+    """(name, audio, rate, true span) for each attack of issue 18 (all seeded by `seed`)."""
+    import librosa
+
+    a, b = span
+    for pct in (0.5, -0.5, 2.0, -2.0, 5.0, -5.0):
+        f = 1 + pct / 100
+        yield f"speed_{pct:+g}%", speed(y, sr, f), sr, (a / f, b / f)
+    for st in (0.1, -0.1, 0.5, -0.5, 1.0, -1.0):
+        yield (f"pitch_{st:+g}st", librosa.effects.pitch_shift(y, sr=sr, n_steps=st)
+               .astype(np.float32), sr, span)
+    for rt in (0.1, 0.2, 0.3):
+        yield f"reverb_{rt:g}s", reverb(y, sr, rt, np.random.default_rng([seed, 1])), sr, span
+    for snr in (20, 10):
+        yield f"noise_{snr}dB", white_noise(y, snr, np.random.default_rng([seed, 2])), sr, span
+
+
 def load_speech() -> list[tuple[str, np.ndarray, int]]:
     import soundfile as sf
 
@@ -77,6 +132,10 @@ def load_speech() -> list[tuple[str, np.ndarray, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=200, help="keys for the null trials")
+    parser.add_argument("--attacks-only", action="store_true",
+                        help="only the issue-18 attacks (marked and unmarked files); writes "
+                             "bench/results/watermark_attacks.json")
+    parser.add_argument("--files", type=int, default=0, help="use every k-th file (0: all)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     from retake.align.audio import resample
@@ -86,6 +145,9 @@ def main() -> None:
         print(f"shared speech not found at {SPEECH}; nothing to measure")
         return
     files = load_speech()
+    if args.attacks_only:
+        run_attacks(files[::args.files] if args.files else files)
+        return
     rng = np.random.default_rng(7)
     settings = wm.DEFAULT
     per: dict[str, dict[str, list]] = {}
@@ -196,6 +258,46 @@ def main() -> None:
     (RESULTS / "watermark.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     write_page(clips, snrs)
     print(json.dumps(result, indent=2))
+
+
+def run_attacks(files) -> None:
+    """Detection rate of each issue-18 attack on marked files, false alarms on unmarked ones."""
+    from retake.awareness import watermark as wm
+
+    rng = np.random.default_rng(7)
+    per: dict[str, dict[str, int]] = {}
+    t_detect, t_audio = 0.0, 0.0
+    for i, (name, x, sr) in enumerate(files):
+        dur = len(x) / sr
+        length = min(2.0, dur - 0.4)
+        a = round(max(0.2, dur / 2 - length / 2), 3)
+        payload = wm.Payload(wm.version_code("0.1.0"), int(rng.integers(0, 1 << 24)))
+        y = wm.embed(x, sr, payload, a, a + length)
+        line = []
+        for (tname, audio, rate, _), (_, clean, crate, _) in zip(
+                attacks(y, sr, (a, a + length), i), attacks(x, sr, (0, 1), i), strict=True):
+            t0 = time.perf_counter()
+            dets = wm.detect(audio, rate)
+            t_detect += time.perf_counter() - t0
+            t_audio += len(audio) / rate
+            row = per.setdefault(tname, {"detected": 0, "wrong": 0, "n": 0,
+                                         "false_alarms": 0, "unmarked": 0})
+            row["n"] += 1
+            row["detected"] += any(d.payload == payload for d in dets)
+            row["wrong"] += sum(1 for d in dets if d.payload not in (None, payload))
+            row["false_alarms"] += len(wm.detect(clean, crate))
+            row["unmarked"] += 1
+            line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
+        print(f"{name}: " + " ".join(line), flush=True)
+    result = {"files": len(files), "attacks": per,
+              "detect_s_per_minute": 60 * t_detect / t_audio}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "watermark_attacks.json").write_text(json.dumps(result, indent=2),
+                                                     encoding="utf-8")
+    for k, v in per.items():
+        print(f"{k:14s} detected {v['detected']}/{v['n']}  wrong {v['wrong']}  "
+              f"false alarms {v['false_alarms']}/{v['unmarked']}")
+    print(f"detection: {result['detect_s_per_minute']:.2f} s per minute of audio")
 
 
 def write_page(clips, snrs) -> None:
