@@ -168,26 +168,43 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
         from retake.video.track import track_faces
 
         models = models or FaceModels()
-        frames = list(read_frames(path))
-        tracks = track_faces(frames, models)
+        # Frames are streamed, never held: memory stays flat in the video's length. Only
+        # the frames a finding shows are decoded again at the end.
+        times: list[float] = []
+
+        def timed():
+            for f in read_frames(path):
+                times.append(f.time)
+                yield f
+
+        tracks = track_faces(timed(), models)
         if tracks:
             track = tracks[0]
             lms = dict(zip(track.frames, track.raw, strict=True))
-            mm = check_bilabials(al, np.array([f.time for f in frames]), lms,
-                                 trusted=trusted)
+            mm = check_bilabials(al, np.array(times), lms, trusted=trusted)
             report.signals["lip_closure"] = round(mm.score, 3)
             report.signals["bilabials_checked"] = float(len(mm.checks))
+            shown = {id(c): min(c.frames, key=lambda i: abs(times[i] - (c.start + c.end) / 2))
+                     for c in mm.checks if c.mismatch}
+            crops = {}
+            if shown:
+                want = set(shown.values())
+                for f in read_frames(path):
+                    if f.index in want:
+                        crops[f.index] = _mouth_crop(f.rgb, lms[f.index])
+                    if f.index >= max(want):
+                        break
             for c in mm.checks:
                 if not c.mismatch:
                     continue
-                k = min(c.frames, key=lambda i: abs(frames[i].time - (c.start + c.end) / 2))
+                k = shown[id(c)]
                 report.findings.append(Finding(
                     "lip-closure", round(c.start, 3), round(c.end, 3),
                     round(c.min_opening, 3),
                     f"'{c.word}': /{c.phone}/ needs closed lips; the smallest opening seen is "
                     f"{c.min_opening:.2f} of the mouth's width (natural closures: < 0.08)",
                     {"frames": c.frames, "min_opening": round(c.min_opening, 3)},
-                    [_png_uri(_mouth_crop(frames[k].rgb, lms[k]))]))
+                    [_png_uri(crops[k])] if k in crops else []))
     report.findings.sort(key=lambda f: f.start)
     return report
 
