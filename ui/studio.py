@@ -751,8 +751,14 @@ class Studio(FaceJobs, DubJobs, DetectJobs, LiveJobs):
 
                 s_ev = cleared(sample_btn.click(
                     do_sample, None, [transcript, new_text, editor, words, status]))
-                s_ev.success(do_state, None, state)
-                a_ev.success(do_state, None, state)
+                # After analysing: the last project's render outputs cleared and the project
+                # list updated, never the text (the user may already be typing in it).
+                @guard
+                def do_opened(request: gr.Request):
+                    return self.page_state(request)[5:]
+
+                s_ev.success(do_opened, None, state[5:])
+                a_ev.success(do_opened, None, state[5:])
                 page.load(do_state, None, state)
                 project_pick.input(do_project, project_pick, state)
                 history_pick.input(do_history, history_pick, state)
