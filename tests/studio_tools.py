@@ -15,6 +15,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
                  "--disable-sync", "--no-first-run"]
 
 
+def spoken(path: Path, text: str) -> Path:
+    """`text` spoken by espeak-ng at 150 words a minute, written to `path` (a memo to edit)."""
+    from retake.align.audio import write_wav
+    from retake.align.espeak import synthesize
+
+    s = synthesize(text, rate_wpm=150)
+    write_wav(path, s.audio, s.sample_rate)
+    return path
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:

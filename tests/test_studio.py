@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from studio_tools import CHROMIUM, browser_page, chromium_browser, studio_server
+from studio_tools import CHROMIUM, browser_page, chromium_browser, spoken, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -39,12 +39,7 @@ def page(browser, request):
 
 
 def _speech(path: Path) -> Path:
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
-
-    s = synthesize(SAID, rate_wpm=150)
-    write_wav(path, s.audio, s.sample_rate)
-    return path
+    return spoken(path, SAID)
 
 
 def _download(page, selector: str, suffix: str, dest: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from studio_tools import browser_page, chromium_browser, studio_server
+from studio_tools import browser_page, chromium_browser, spoken, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -17,12 +17,7 @@ SAID = "The meeting starts on Friday morning. Please bring the report and your l
 
 
 def _speech(path: Path) -> Path:
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
-
-    s = synthesize(SAID, rate_wpm=150)
-    write_wav(path, s.audio, s.sample_rate)
-    return path
+    return spoken(path, SAID)
 
 
 def test_boundaries_undo_and_projects_on_the_server(tmp_path: Path) -> None:

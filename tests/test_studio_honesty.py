@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from studio_tools import browser_page, chromium_browser, studio_server
+from studio_tools import browser_page, chromium_browser, spoken, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -21,12 +21,7 @@ NEW = "The meeting starts on Monday morning. Please bring the report and your la
 
 
 def _speech(path: Path) -> Path:
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
-
-    s = synthesize(SAID, rate_wpm=150)
-    write_wav(path, s.audio, s.sample_rate)
-    return path
+    return spoken(path, SAID)
 
 
 def _marked(path: Path) -> list:

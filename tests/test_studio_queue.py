@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from studio_tools import ARTIFACTS, chromium_browser, studio_server
+from studio_tools import ARTIFACTS, chromium_browser, spoken, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -92,12 +92,7 @@ def test_cancel_takes_a_waiting_job_out_of_the_line() -> None:
 
 
 def _speech(path: Path) -> Path:
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
-
-    s = synthesize(SAID, rate_wpm=150)
-    write_wav(path, s.audio, s.sample_rate)
-    return path
+    return spoken(path, SAID)
 
 
 def _clip(path: Path, n: int) -> Path:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from studio_tools import browser_page, chromium_browser, studio_server
+from studio_tools import browser_page, chromium_browser, spoken, studio_server
 
 warnings.filterwarnings("ignore")
 
@@ -41,12 +41,7 @@ def test_take_choices_and_the_original_span() -> None:
 
 
 def _speech(path: Path) -> Path:
-    from retake.align.audio import write_wav
-    from retake.align.espeak import synthesize
-
-    s = synthesize(SAID, rate_wpm=150)
-    write_wav(path, s.audio, s.sample_rate)
-    return path
+    return spoken(path, SAID)
 
 
 @pytest.fixture(scope="module")
