@@ -41,3 +41,17 @@ def test_a_replaced_word_is_deleted_and_inserted_in_place() -> None:
         ("keep", "I"), ("keep", "paid"), ("delete", "$5"), ("insert", "$6"), ("keep", "today")]
     cut = segs[2]
     assert (cut.word, cut.start, cut.end) == (2, 0.5, 1.2)
+
+
+def test_a_token_is_read_as_the_speaker_read_it() -> None:
+    """"i.e." and "1905" have several readings; where the aligner heard "i e" and "nineteen
+    oh five", an untouched copy of them in the new text is no edit (a one-word edit in a
+    10-minute talk re-made every "i.e." as "that is" before)."""
+    al = Alignment([_word("black", 0, .3), _word("letter,", .3, .7),
+                    _word("i.e.", .7, 1.1, ["i", "e"]), _word("in", 1.1, 1.2),
+                    _word("1905.", 1.2, 2.0, ["nineteen", "oh", "five"])], 2.5)
+    segs = pending(al, "black letter, i.e. in 1905.")
+    assert {s.kind for s in segs} == {"keep"}
+    segs = pending(al, "white letter, i.e. in 1905.")
+    assert [s.kind for s in segs].count("insert") == 1
+    assert [s.text.strip() for s in segs if s.kind == "insert"] == ["white"]

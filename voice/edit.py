@@ -27,7 +27,7 @@ from retake.core.errors import TranscriptError
 from retake.core.version import __version__
 from retake.voice.analysis import Recording, analyse
 from retake.voice.assembly import Assembly, old_words
-from retake.voice.plan import Op, diff
+from retake.voice.plan import Op, as_recorded, diff
 from retake.voice.records import EditError, EditOptions, EditResult, Take
 from retake.voice.units import Inventory
 
@@ -138,6 +138,7 @@ class Editor:
         if not new_text or not new_text.strip():
             raise EditError("the new text is empty; to delete everything, just don't")
         tokens = tokenize(new_text, self.language, is_word=self.aligner.engine.has_word)
+        tokens = as_recorded(tokens, rec.alignment.words)
         new_words = [w for t in tokens for w in t.spoken]
         if not new_words:
             raise TranscriptError("the new text holds no words that can be spoken")

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from retake.align.normalize import Token, tokenize
 from retake.align.types import Alignment
-from retake.voice.plan import diff
+from retake.voice.plan import as_recorded, diff
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _typed(text: str, tokens: list[Token], k: int) -> str:
 def pending(al: Alignment, new_text: str, language: str = "en",
             is_word: Callable[[str], bool] = lambda w: False) -> list[Segment]:
     """The segments turning the aligned transcript into `new_text`, in reading order."""
-    tokens = tokenize(new_text, language, is_word=is_word)
+    tokens = as_recorded(tokenize(new_text, language, is_word=is_word), al.words)
     new = [(w, j) for j, t in enumerate(tokens) for w in t.spoken]
     old = _old_spoken(al)
     out: list[Segment] = []

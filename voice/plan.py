@@ -58,6 +58,32 @@ def diff(old: list[str], new: list[str]) -> list[Op]:
     return ops
 
 
+def as_recorded(tokens: list, words: list) -> list:
+    """New tokens read as the speaker read the same written token in the recording.
+
+    A token with several readings ("i.e." as "that is" or "i e", "1905" as a year or a
+    number) is tokenized with its first reading, but the aligner may have heard another;
+    the diff compares spoken words, so an untouched "i.e." read "i e" in the recording
+    would otherwise be re-made as "that is" by every edit. `words` are the alignment's
+    words (`text`, `spoken`, `aligned`); a reading heard for a written form is used for
+    every new token written the same way, when it is one of that token's readings."""
+    from dataclasses import replace
+
+    heard: dict[str, tuple[str, ...]] = {}
+    for w in words:
+        if w.aligned and w.spoken:
+            heard.setdefault(w.text.lower(), tuple(w.spoken))
+    out = []
+    for t in tokens:
+        reading = heard.get(t.text.lower())
+        if t.alternatives and reading and reading != tuple(t.spoken) and \
+                reading in t.alternatives:
+            others = tuple(a for a in (tuple(t.spoken), *t.alternatives) if a != reading)
+            t = replace(t, spoken=reading, alternatives=others)
+        out.append(t)
+    return out
+
+
 def sources(words: list[str], old: list[str], usable: list[bool]) -> list[Source]:
     """Split new words into runs re-used from the recording (longest first) and runs to
     synthesize. `usable[i]` says whether old word i has trustworthy audio."""
