@@ -51,14 +51,41 @@ CLIP_LEVEL = 0.999  # of full scale
 CLIP_RUN = 3  # consecutive samples at full scale: a flattened peak, not a loud sample
 
 
-def clipped_runs(samples: np.ndarray) -> int:
-    """How many times the waveform sits flat at full scale for CLIP_RUN samples or more."""
-    hot = np.abs(samples) >= CLIP_LEVEL
-    if not hot.any():
+def clipped_runs(samples: np.ndarray, block: int = 1 << 20) -> int:
+    """How many times the waveform sits flat at full scale for CLIP_RUN samples or more
+    (looked at block by block, so a long recording costs no copy of itself)."""
+    hot = [np.flatnonzero(np.abs(samples[a:a + block]) >= CLIP_LEVEL) + a
+           for a in range(0, len(samples), block)]
+    idx = np.concatenate(hot) if hot else np.zeros(0, np.int64)
+    if not len(idx):
         return 0
-    edges = np.diff(np.concatenate(([0], hot.view(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks + 1, [len(idx)]))
     return int(np.count_nonzero(ends - starts >= CLIP_RUN))
+
+
+class _Buffer:
+    """A float32 buffer written front to back, grown by a quarter when it is too short."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.zeros(max(1, capacity), np.float32)
+
+    def put(self, at: int, values: np.ndarray) -> None:
+        end = at + len(values)
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) + len(self.data) // 4), np.float32)
+            grown[:len(self.data)] = self.data
+            self.data = grown
+        self.data[at:end] = values
+
+    def take(self, n: int) -> np.ndarray:
+        """The first n samples, the rest of the buffer given back."""
+        if n >= len(self.data):
+            return self.data
+        out = self.data
+        out.resize(n, refcheck=False)
+        return out
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio:
@@ -91,7 +118,11 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio
         if not rate:
             raise AudioError(f"{path}: the audio stream has no sample rate")
         mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        pieces: list[tuple[int, np.ndarray]] = []
+        declared = float(container.duration) / 1e6 if container.duration else None
+        # One buffer sized from the declared length (grown if the file holds more), so a
+        # long recording is held once, not as decoded pieces plus their concatenation.
+        buf = _Buffer(int(min(declared, 3 * 3600) * rate * 1.01) + rate if declared
+                      else 60 * rate)
         cursor = 0
         origin: float | None = None
         damaged = 0
@@ -104,7 +135,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio
             for frame in frames:
                 when = frame.time
                 for out in mono.resample(frame):
-                    data = out.to_ndarray().reshape(-1).astype(np.float32)
+                    data = out.to_ndarray().reshape(-1)
                     if when is not None:
                         if origin is None:
                             origin = min(when, 0.0) if when < 0.05 else 0.0
@@ -112,22 +143,19 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> Audio
                         if at > cursor + rate // 100:  # a gap of more than 10 ms: damaged data
                             cursor = at
                         when = None
-                    pieces.append((cursor, data))
+                    buf.put(cursor, data)
                     cursor += len(data)
         for out in mono.resample(None):
-            data = out.to_ndarray().reshape(-1).astype(np.float32)
-            pieces.append((cursor, data))
+            data = out.to_ndarray().reshape(-1)
+            buf.put(cursor, data)
             cursor += len(data)
-        declared = float(container.duration) / 1e6 if container.duration else None
     if damaged:
         warnings.append(
             f"{path}: {damaged} damaged audio packet(s) skipped; gaps filled with silence"
         )
     if cursor == 0:
         raise AudioError(f"{path}: holds no audio samples (empty or truncated)")
-    samples = np.zeros(cursor, np.float32)
-    for at, data in pieces:
-        samples[at:at + len(data)] = data
+    samples = buf.take(cursor)
     got = cursor / rate
     if declared and got < 0.9 * declared - 0.5:
         warnings.append(

@@ -13,17 +13,27 @@ HOP = 160  # 10 ms at 16 kHz
 FRAME = 0.01  # seconds per analysis frame: the aligner's grid
 
 
+ENERGY_BLOCK = 8192  # frames per block (~80 s): memory flat in length
+
+
 def frame_energy_db(audio: np.ndarray, hop: int = HOP, win: int = 400) -> np.ndarray:
     """Log energy (dB) of each 10 ms frame of 16 kHz mono audio; frame t starts at t*hop.
 
-    Computed from a running sum of squares, so long recordings cost one pass and no copies.
+    Computed from a running sum of squares, block by block, so long recordings cost one
+    pass and memory that does not grow with their length.
     """
     n = max(1, 1 + (len(audio) - win) // hop) if len(audio) >= win else 1
-    csum = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
-    starts = np.arange(n) * hop
-    ends = np.minimum(starts + win, len(audio))
-    power = (csum[ends] - csum[starts]) / win
-    return 10 * np.log10(np.maximum(power, 0.0) + 1e-10)
+    out = np.empty(n, np.float64)
+    for f0 in range(0, n, ENERGY_BLOCK):
+        f1 = min(n, f0 + ENERGY_BLOCK)
+        a = f0 * hop
+        seg = audio[a:min(len(audio), (f1 - 1) * hop + win)]
+        csum = np.concatenate([[0.0], np.cumsum(np.square(seg, dtype=np.float64))])
+        starts = np.arange(f1 - f0) * hop
+        ends = np.minimum(starts + win, len(seg))
+        power = (csum[ends] - csum[starts]) / win
+        out[f0:f1] = 10 * np.log10(np.maximum(power, 0.0) + 1e-10)
+    return out
 
 
 def quiet_frames(energy_db: np.ndarray, margin_db: float = 8.0) -> np.ndarray:

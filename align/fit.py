@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retake.align.audio import ALIGN_RATE
-from retake.align.chunks import FRAME, frame_energy_db
+from retake.align.chunks import FRAME, HOP, frame_energy_db
 from retake.align.timing import WordTiming
 from retake.align.types import Phone
 
@@ -152,19 +152,64 @@ def robust_as_timings(engine, piece: np.ndarray, words: list[str]) -> list[WordT
 
 def speech_band_db(x: np.ndarray) -> np.ndarray:
     """Frame energy (dB, 10 ms frames) of 16 kHz audio in the speech band, 300-3400 Hz, where
-    rumble, hum and thumps of a room do not count."""
-    return frame_energy_db(band_pass(x, 300.0, 3400.0, ALIGN_RATE))
+    rumble, hum and thumps of a room do not count. Filtered and measured block by block, so
+    a long recording's band-passed copy is never held whole."""
+    win = 400
+    n = max(1, 1 + (len(x) - win) // HOP) if len(x) >= win else 1
+    if n <= BAND_BLOCK // HOP:
+        return frame_energy_db(band_pass(x, 300.0, 3400.0, ALIGN_RATE))
+    step = BAND_BLOCK // HOP  # frames per block
+    out = np.empty(n)
+    for f0 in range(0, n, step):
+        f1 = min(n, f0 + step)
+        a, b = f0 * HOP, min(len(x), (f1 - 1) * HOP + win)
+        y = _band_pass_range(x, a, b, 300.0, 3400.0, ALIGN_RATE, 4)
+        out[f0:f1] = frame_energy_db(y)[:f1 - f0]
+    return out
+
+
+BAND_OVERLAP = 1 << 13  # context each side (0.5 s): far beyond the filter's ringing
+BAND_BLOCK = (1 << 18) - 2 * BAND_OVERLAP  # samples per block: an FFT of 2^18 (16 s)
 
 
 def band_pass(x: np.ndarray, low: float, high: float, rate: int, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth band-pass: the magnitude of scipy's `sosfiltfilt` with
     `butter(order, [low, high], "band")`, applied in the frequency domain (importing
     scipy.signal costs more CPU than a cached edit's selection). The edges are extended by
-    odd reflection first, as filtfilt pads them."""
-    x64 = x.astype(np.float64)
+    odd reflection first, as filtfilt pads them. Long audio is filtered in overlapping
+    blocks of `BAND_BLOCK` samples, so memory does not grow with length (a 60-minute file
+    took 2 GB as one FFT); the overlap is long enough that the result does not change."""
+    x = np.asarray(x)
+    if len(x) <= BAND_BLOCK:
+        return _band_pass_range(x, 0, len(x), low, high, rate, order)
+    out = np.empty(len(x), np.float32)
+    for a in range(0, len(x), BAND_BLOCK):
+        b = min(len(x), a + BAND_BLOCK)
+        out[a:b] = _band_pass_range(x, a, b, low, high, rate, order)
+    return out
+
+
+def _band_pass_range(x: np.ndarray, a: int, b: int, low: float, high: float, rate: int,
+                     order: int) -> np.ndarray:
+    """`band_pass(x)[a:b]`, filtered with `BAND_OVERLAP` of context each side (the
+    recording's own ends reflected, as filtfilt pads them)."""
     pad = min(len(x) - 1, rate // 10)
-    y = (np.concatenate([2 * x64[0] - x64[pad:0:-1], x64, 2 * x64[-1] - x64[-2:-pad - 2:-1]])
-         if pad > 0 else x64)
+    a0, b0 = max(0, a - BAND_OVERLAP), min(len(x), b + BAND_OVERLAP)
+    y = _band_pass_block(x[a0:b0], pad if a0 == 0 else 0, pad if b0 == len(x) else 0,
+                         low, high, rate, order)
+    return y[a - a0:b - a0]
+
+
+def _band_pass_block(x: np.ndarray, pad_left: int, pad_right: int, low: float, high: float,
+                     rate: int, order: int) -> np.ndarray:
+    """`band_pass` of one block; the ends with a pad are the recording's own edges."""
+    x64 = x.astype(np.float64)
+    parts = [x64]
+    if pad_left > 0:
+        parts.insert(0, 2 * x64[0] - x64[pad_left:0:-1])
+    if pad_right > 0:
+        parts.append(2 * x64[-1] - x64[-2:-pad_right - 2:-1])
+    y = np.concatenate(parts) if len(parts) > 1 else x64
     n = len(y)
     w = np.linspace(0.0, np.pi, n // 2 + 1)
     # the bilinear transform's prewarped frequencies, as scipy designs the filter
@@ -174,4 +219,4 @@ def band_pass(x: np.ndarray, low: float, high: float, rate: int, order: int = 4)
         u = np.where(om > 0, (om ** 2 - o1 * o2) / (om * (o2 - o1)), np.inf)
     gain = 1.0 / (1.0 + u ** (2 * order))  # |H|^2: forward and backward passes
     out = np.fft.irfft(np.fft.rfft(y) * gain, n)
-    return out[pad:pad + len(x)].astype(np.float32)
+    return out[max(pad_left, 0):max(pad_left, 0) + len(x)].astype(np.float32)

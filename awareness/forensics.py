@@ -49,15 +49,34 @@ def _frames(x: np.ndarray, sr: int, win: float = 0.025) -> np.ndarray:
     return x[idx] * np.hanning(n)[None, :]
 
 
+FEATURE_BLOCK = 6000  # frames (60 s) computed at once: memory flat in the file's length
+
+
 def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per 10 ms frame: energy (dB), 13 MFCCs, F0 (Hz, 0 unvoiced)."""
+    """Per 10 ms frame: energy (dB), 13 MFCCs, F0 (Hz, 0 unvoiced).
+
+    Frames and mel spectra are computed block by block (the same frames as one pass over
+    the whole file; the dB floor and the DCT are applied to the whole mel spectrogram, as
+    librosa's `mfcc` does), so a long recording is never framed whole."""
     import librosa
 
-    fr = _frames(samples.astype(np.float32), sr)
-    energy = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-10)
-    mfcc = librosa.feature.mfcc(y=samples.astype(np.float32), sr=sr, n_mfcc=13,
-                                hop_length=int(HOP * sr), n_fft=int(0.025 * sr) * 2,
-                                center=False).T
+    x = np.asarray(samples, np.float32)
+    win, hop, n_fft = int(0.025 * sr), int(HOP * sr), int(0.025 * sr) * 2
+    if len(x) < win:
+        x = np.pad(x, (0, win - len(x)))
+    count = 1 + (len(x) - win) // hop
+    energy = np.empty(count)
+    mels = []
+    for f0 in range(0, count, FEATURE_BLOCK):
+        f1 = min(count, f0 + FEATURE_BLOCK)
+        seg = x[f0 * hop:(f1 - 1) * hop + win]
+        energy[f0:f1] = 10 * np.log10(np.mean(_frames(seg, sr) ** 2, axis=1) + 1e-10)
+        seg = x[f0 * hop:(f1 - 1) * hop + n_fft]
+        if len(seg) >= n_fft:
+            mels.append(librosa.feature.melspectrogram(y=seg, sr=sr, hop_length=hop,
+                                                       n_fft=n_fft, center=False))
+    mfcc = (librosa.feature.mfcc(S=librosa.power_to_db(np.concatenate(mels, axis=1)),
+                                 n_mfcc=13).T if mels else np.zeros((0, 13)))
     from retake.voice.analysis import pitch_track
 
     f0 = pitch_track(samples, sr, len(energy))

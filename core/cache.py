@@ -64,7 +64,9 @@ def max_bytes() -> int:
 def content_key(samples: np.ndarray, *settings: object) -> str:
     """A hex digest of audio samples and any JSON-serialisable settings."""
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(samples, dtype=np.float32).tobytes())
+    flat = np.asarray(samples, dtype=np.float32).reshape(-1)
+    for a in range(0, len(flat), 1 << 20):  # block by block: a long recording is not copied
+        h.update(np.ascontiguousarray(flat[a:a + (1 << 20)]))
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
 

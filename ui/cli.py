@@ -131,7 +131,9 @@ def align(
     paths = output_paths(output, audio.stem)
     refuse_inputs(paths.values(), [audio, transcript])
     check_writable(paths.values())  # before the alignment, not after it
-    sound = load_audio(audio)
+    from retake.align.audio import ALIGN_RATE
+
+    sound = load_audio(audio, ALIGN_RATE)  # the aligner's rate: one copy of a long file
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
     from retake.ui.progress import progress_bar

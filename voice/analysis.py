@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from retake.align.chunks import frame_energy_db
 from retake.align.types import Alignment
 
 HOP_S = 0.01
@@ -94,15 +95,47 @@ class Recording:
         return float(np.median(voiced)) if len(voiced) else 150.0
 
 
+PITCH_BLOCK_S = 60.0  # long recordings are pitch-tracked in blocks of this length...
+PITCH_CONTEXT_S = 2.0  # ...each with this much context either side (memory flat in length)
+
+
 def pitch_track(samples: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
-    """F0 in Hz per 10 ms frame (0 where unvoiced), frame t centred at t*10 ms + 5 ms."""
+    """F0 in Hz per 10 ms frame (0 where unvoiced), frame t centred at t*10 ms + 5 ms.
+
+    A recording longer than two blocks is tracked block by block with context either side
+    (Praat's tracker holds several float64 copies of what it is given: a 60-minute file
+    took gigabytes); shorter ones in one piece, as before."""
+    if len(samples) <= 2 * PITCH_BLOCK_S * sample_rate:
+        return _pitch_block(samples, sample_rate, 0, n_frames, 0)
+    out = np.zeros(n_frames)
+    step, ctx = int(PITCH_BLOCK_S / HOP_S), int(PITCH_CONTEXT_S / HOP_S)
+    # Praat calls a frame silent against the whole sound's peak: give each block that peak
+    peak = max(float(np.max(np.abs(samples[a:a + 1 << 20])))
+               for a in range(0, len(samples), 1 << 20))
+    for f0 in range(0, n_frames, step):
+        f1 = min(n_frames, f0 + step)
+        c0, c1 = max(0, f0 - ctx), min(n_frames, f1 + ctx)
+        a = int(round(c0 * HOP_S * sample_rate))
+        b = min(len(samples), int(round((c1 + 1) * HOP_S * sample_rate)))
+        out[f0:f1] = _pitch_block(samples[a:b], sample_rate, c0, c1, a, peak)[f0 - c0:f1 - c0]
+    return out
+
+
+def _pitch_block(samples: np.ndarray, sample_rate: int, f0: int, f1: int, at: int,
+                 peak: float | None = None) -> np.ndarray:
+    """F0 of grid frames [f0, f1) from `samples`, which start at sample `at`; `peak` is the
+    whole recording's when `samples` is part of it."""
     import parselmouth
 
     snd = parselmouth.Sound(samples.astype(np.float64), sample_rate)
-    pitch = snd.to_pitch_ac(time_step=HOP_S, pitch_floor=60.0, pitch_ceiling=500.0)
+    silence = 0.03  # Praat's default, relative to the sound's peak
+    if peak:
+        silence *= peak / max(float(np.max(np.abs(samples))), 1e-9)
+    pitch = snd.to_pitch_ac(time_step=HOP_S, pitch_floor=60.0, pitch_ceiling=500.0,
+                            silence_threshold=silence)
     f = pitch.selected_array["frequency"]
     times = pitch.xs()
-    grid = np.arange(n_frames) * HOP_S + HOP_S / 2
+    grid = np.arange(f0, f1) * HOP_S + HOP_S / 2 - at / sample_rate
     out = np.interp(grid, times, f, left=0.0, right=0.0)
     # interpolation across a voiced/unvoiced edge produces spurious low values (down to
     # 1e-11 Hz): a grid point is voiced only when the frames on both sides of it are
@@ -134,8 +167,8 @@ def analyse(samples: np.ndarray, sample_rate: int, alignment: Alignment,
     key = cache.content_key(samples, sample_rate, "features-v2")
     hit = cache.load_arrays(cache_dir, "features", key)
     if hit is not None and {"f0", "mfcc", "energy", "room_tone"} <= set(hit):
-        rec = Recording(samples.astype(np.float32), sample_rate, alignment, hit["f0"],
-                        hit["mfcc"], hit["energy"])
+        rec = Recording(samples.astype(np.float32, copy=False), sample_rate, alignment,
+                        hit["f0"], hit["mfcc"], hit["energy"])
         rec.room_tone = hit["room_tone"]
     else:
         rec = _features(samples, sample_rate, alignment)
@@ -186,6 +219,9 @@ def _mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
     return weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]
 
 
+MFCC_BLOCK = 8192  # frames per FFT block (~80 s)
+
+
 def mfcc_frames(samples: np.ndarray, sample_rate: int, n: int | None = None) -> np.ndarray:
     """MFCCs (13, 25 ms Hann windows, 40 Slaney mel bands 60 Hz-7.6 kHz, dB with an 80 dB
     floor, orthonormal DCT) on the 10 ms grid: librosa.feature.mfcc's numbers (tested),
@@ -199,13 +235,15 @@ def mfcc_frames(samples: np.ndarray, sample_rate: int, n: int | None = None) -> 
     window = np.zeros(n_fft)
     start = (n_fft - win) // 2
     window[start:start + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
-    x = np.pad(samples.astype(np.float32), n_fft // 2)
+    x = np.pad(np.asarray(samples, np.float32), n_fft // 2)
     if len(x) < n_fft:
         x = np.pad(x, (0, n_fft - len(x)))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    mel = power @ _mel_filters(sample_rate, n_fft, 40, 60.0,
-                               float(min(7600, sample_rate // 2))).T
+    filters = _mel_filters(sample_rate, n_fft, 40, 60.0, float(min(7600, sample_rate // 2))).T
+    mel = np.empty((len(frames), filters.shape[1]))
+    for a in range(0, len(frames), MFCC_BLOCK):  # in blocks: memory flat in length
+        power = np.abs(np.fft.rfft(frames[a:a + MFCC_BLOCK] * window, axis=1)) ** 2
+        mel[a:a + MFCC_BLOCK] = power @ filters
     db = 10 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
     mfcc = dct(db, type=2, axis=1, norm="ortho")[:, :13]
@@ -216,12 +254,12 @@ def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Re
     hop = int(sample_rate * HOP_S)
     n = max(1, int(len(samples) / sample_rate / HOP_S))
     mfcc = mfcc_frames(samples, sample_rate, n)
-    frames = np.lib.stride_tricks.sliding_window_view(
-        np.pad(samples, (0, hop * 3)), hop * 2)[::hop]
-    energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    # mean power of 2-hop windows every hop (a running sum, block by block: no frame copies)
+    energy = frame_energy_db(np.pad(samples, (0, hop * 3)), hop=hop, win=hop * 2)
     energy = on_grid(energy, hop, sample_rate, n)
     f0 = pitch_track(samples, sample_rate, n)
-    rec = Recording(samples.astype(np.float32), sample_rate, alignment, f0, mfcc, energy)
+    rec = Recording(samples.astype(np.float32, copy=False), sample_rate, alignment, f0, mfcc,
+                    energy)
     rec.room_tone = _room_tone(samples, sample_rate, energy)
     return rec
 

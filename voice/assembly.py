@@ -100,6 +100,8 @@ class Assembly:
         b = int(round(t1 * self.sr)) + int(fade_right * self.sr / 2)
         x = self.rec.samples
         piece = x[max(0, a):min(len(x), b)]
+        if a >= 0 and b <= len(x):
+            return piece  # a view: the kept stretches of a long recording are not copied
         # at the ends of the recording, pad so every piece carries exactly its margin
         return np.pad(piece, (max(0, -a), max(0, b - len(x))))
 
@@ -574,7 +576,8 @@ class Assembly:
         tm = TimeMap(monotone(knots), inserted, self.rec.duration, len(audio) / sr)
         al = new_alignment(tokens, words_out, new_text, len(audio) / sr, self.editor.language)
         report = EditReport(spans, measure_joins(audio, sr, joins))
-        result = EditResult(audio.astype(np.float32), sr, al, tm, report, all_takes)
+        result = EditResult(audio.astype(np.float32, copy=False), sr, al, tm, report,
+                            all_takes)
         if self.opt.verify:
             report.verify(self.editor.aligner, result)
             report.hear(result, self.editor.language, ear=self.editor.ear())

@@ -66,7 +66,15 @@ def envelopes(rec: Recording, units: list[Unit]) -> dict[str, np.ndarray]:
     unit (at most PER_LABEL units a label), per label, per phone class ("class:<name>") and
     over all speech ("all"). Only the windows inside units are transformed."""
     sr = rec.sample_rate
-    x = np.pad(rec.samples.astype(np.float64), N_FFT // 2)
+    x = rec.samples
+    half = N_FFT // 2
+    padded = len(x) + 2 * half  # frames as if the recording were padded by half a window
+
+    def frame(a: int) -> np.ndarray:  # without copying a long recording to pad it
+        lo, hi = a - half, a - half + N_FFT
+        seg = x[max(0, lo):max(0, min(len(x), hi))].astype(np.float64)
+        return np.pad(seg, (max(0, -lo), N_FFT - len(seg) - max(0, -lo)))
+
     pools: dict[str, list[np.ndarray]] = {}
     for u in units:
         pool = pools.setdefault(u.label, [])
@@ -75,9 +83,9 @@ def envelopes(rec: Recording, units: list[Unit]) -> dict[str, np.ndarray]:
         q = (u.end - u.start) / 4
         centres = np.arange(u.start + q, u.end - q, HOP / sr) if u.end - u.start > 0.04 \
             else np.array([(u.start + u.end) / 2])
-        starts = [int(c * sr) for c in centres if int(c * sr) + N_FFT <= len(x)]
+        starts = [int(c * sr) for c in centres if int(c * sr) + N_FFT <= padded]
         if starts:
-            frames = np.stack([x[a:a + N_FFT] for a in starts]) * _window()
+            frames = np.stack([frame(a) for a in starts]) * _window()
             pool.append((np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0))
     out: dict[str, np.ndarray] = {}
     groups: dict[str, list[np.ndarray]] = {}

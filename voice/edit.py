@@ -188,6 +188,9 @@ class Editor:
         return [(o.text, o.start, o.end) for o in old_words(rec)]
 
 
+MARK_CONTEXT_S = 1.0  # audio either side of a marked window given to the embedder
+
+
 def _watermark(result: EditResult, text: str) -> EditResult:
     """Mark every synthesized span with Retake's watermark (version and an edit id).
 
@@ -218,13 +221,18 @@ def _watermark(result: EditResult, text: str) -> EditResult:
     digest = hashlib.sha256(f"{text}|{len(result.samples)}".encode()).digest()
     edit_id = int.from_bytes(digest[:3], "big")
     payload = Payload(version_code(__version__), edit_id)
-    samples = result.samples
+    # Each window is marked in a stretch with MARK_CONTEXT_S of context either side, written
+    # back in place: a long recording is not copied once per window.
+    samples = result.samples.astype(np.float32, copy=False)  # fresh from the assembly
+    sr = result.sample_rate
     for a, b in windows:
+        i0 = max(0, int((a - MARK_CONTEXT_S) * sr))
+        i1 = min(len(samples), int(np.ceil((b + MARK_CONTEXT_S) * sr)))
         try:
-            samples = embed(samples, result.sample_rate, payload, a, b)
+            samples[i0:i1] = embed(samples[i0:i1], sr, payload, a - i0 / sr, b - i0 / sr)
         except WatermarkError as exc:  # e.g. a sample rate too low for the band
             log.warning("could not watermark %.2f-%.2f s: %s", a, b, exc)
-    result.samples = samples.astype(np.float32)
+    result.samples = samples
     result.report.watermark = {"version": payload.version, "edit_id": edit_id,
                                "marked": [[round(a, 3), round(b, 3)] for a, b in windows]}
     return result

@@ -53,7 +53,8 @@ def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, co
                       format="WAV") as f:
         f.software = f"Retake {__version__}"
         f.comment = comment
-        f.write(np.clip(samples, -1, 1))
+        for a in range(0, len(samples), 1 << 20):  # in blocks: no clipped copy of it all
+            f.write(np.clip(samples[a:a + (1 << 20)], -1, 1))
 
 
 def write_result(result: EditResult, out: str | os.PathLike,

@@ -42,18 +42,23 @@ def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:
 def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFADE_S,
                 fades: list[float] | None = None) -> np.ndarray:
     """Join pieces that each carry half a crossfade of extra audio at both joined ends, with
-    equal-power crossfades: `xfade_s` long, or `fades[k]` seconds at join k."""
-    out = pieces[0].astype(np.float32).copy()
+    equal-power crossfades: `xfade_s` long, or `fades[k]` seconds at join k. The output is
+    allocated once (a long recording is not copied once per join)."""
+    overlaps, size = [], len(pieces[0])
     for k, p in enumerate(pieces[1:]):
-        p = p.astype(np.float32)
         n = max(1, int((fades[k] if fades else xfade_s) * sample_rate))
-        m = min(n, len(out), len(p))
+        m = min(n, size, len(p))
+        overlaps.append(m)
+        size += len(p) - m
+    out = np.empty(size, np.float32)
+    out[:len(pieces[0])] = pieces[0]
+    at = len(pieces[0])
+    for p, m in zip(pieces[1:], overlaps, strict=True):
         if m > 0:
             f_in, f_out = _fade(m)
-            out[-m:] = out[-m:] * f_out + p[:m] * f_in
-            out = np.concatenate([out, p[m:]])
-        else:
-            out = np.concatenate([out, p])
+            out[at - m:at] = out[at - m:at] * f_out + p[:m].astype(np.float32) * f_in
+        out[at:at + len(p) - m] = p[m:]
+        at += len(p) - m
     return out
 
 

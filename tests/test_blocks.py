@@ -1,0 +1,120 @@
+"""Long recordings are processed block by block (memory flat in length, issue 18): each
+blockwise path must give what one pass over the whole signal gives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from retake.align import chunks, fit
+from retake.align.audio import clipped_runs
+from retake.core.cache import content_key
+from retake.voice.render import concatenate
+
+
+def _speechy(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """Noise bursts and tones with pauses: enough structure for filters and frames."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros(int(seconds * sr), np.float32)
+    t = 0
+    while t < len(x):
+        n = int(rng.uniform(0.1, 0.6) * sr)
+        f = rng.uniform(100, 3000)
+        seg = 0.3 * np.sin(2 * np.pi * f * np.arange(n) / sr) + 0.05 * rng.standard_normal(n)
+        x[t:t + n] = seg[:len(x) - t]
+        t += n + int(rng.uniform(0.05, 0.4) * sr)
+    return x
+
+
+def test_band_pass_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _speechy(40)
+    whole = fit.band_pass(x, 300.0, 3400.0, 16000)
+    monkeypatch.setattr(fit, "BAND_BLOCK", 50_000)
+    monkeypatch.setattr(fit, "BAND_OVERLAP", 8192)
+    blocks = fit.band_pass(x, 300.0, 3400.0, 16000)
+    assert np.max(np.abs(whole - blocks)) < 1e-6
+    ref, got = chunks.frame_energy_db(whole), fit.speech_band_db(x)
+    assert ref.shape == got.shape
+    assert np.max(np.abs(ref - got)[ref > -90]) < 0.05  # dB
+
+
+def test_frame_energy_in_blocks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _speechy(30, seed=1)
+    whole = chunks.frame_energy_db(x)
+    monkeypatch.setattr(chunks, "ENERGY_BLOCK", 333)
+    assert np.max(np.abs(whole - chunks.frame_energy_db(x))) < 1e-6
+    assert len(chunks.frame_energy_db(x[:300])) == 1  # shorter than one window
+
+
+def test_clipped_runs_counts_across_blocks() -> None:
+    x = np.zeros(100_000, np.float32)
+    x[10:15] = 1.0  # a run of 5
+    x[49_998:50_003] = -1.0  # a run of 5 across a block edge
+    x[70_000:70_002] = 1.0  # 2 samples: a loud sample, not clipping
+    assert clipped_runs(x, block=50_000) == 2
+    assert clipped_runs(x) == 2
+
+
+def test_content_key_hashes_without_copying_the_same_bytes() -> None:
+    x = np.random.default_rng(0).standard_normal(3_000_001).astype(np.float32)
+    h = hashlib.sha256(x.tobytes())
+    h.update(json.dumps([16000, "v"], sort_keys=True, default=str).encode())
+    assert content_key(x, 16000, "v") == h.hexdigest()[:32]  # the same keys as before
+
+
+def test_concatenate_allocates_once_with_the_same_crossfades() -> None:
+    rng = np.random.default_rng(2)
+    pieces = [rng.standard_normal(n).astype(np.float32) for n in (1000, 30, 500, 2000)]
+    fades = [0.01, 0.5, 0.002]
+    out = concatenate(pieces, 8000, fades=fades)
+    ref = pieces[0].copy()  # the old way: join one by one
+    for k, p in enumerate(pieces[1:]):
+        m = min(max(1, int(fades[k] * 8000)), len(ref), len(p))
+        t = np.linspace(0, np.pi / 2, m, dtype=np.float32)
+        ref[-m:] = ref[-m:] * np.cos(t) + p[:m] * np.sin(t)
+        ref = np.concatenate([ref, p[m:]])
+    assert out.shape == ref.shape and np.allclose(out, ref, atol=1e-6)
+
+
+def test_watermark_found_the_same_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long file is searched in overlapping pieces: marks inside one piece, across a
+    piece's edge and spanning pieces are found where a whole-file search finds them."""
+    from retake.awareness import watermark as wm
+
+    sr = 16000
+    x = _speechy(75, sr, seed=3)
+    payload = wm.Payload(wm.version_code("0.1.0"), 4242)
+    for a, b in ((4.0, 6.5), (19.0, 22.0), (40.0, 58.0)):
+        x = wm.embed(x, sr, payload, a, b)
+    monkeypatch.setattr(wm, "PIECE_S", 20.0)
+    pieces = wm.detect(x, sr)
+    monkeypatch.setattr(wm, "PIECE_S", 1e9)
+    whole = wm.detect(x, sr)
+    assert [d.payload for d in pieces] == [d.payload for d in whole] == [payload] * 3
+    for p, w, (a, b) in zip(pieces, whole, ((4.0, 6.5), (19.0, 22.0), (40.0, 58.0)),
+                            strict=True):
+        assert abs(p.start - w.start) < 0.5 and abs(p.end - w.end) < 0.5
+        assert abs(p.start - a) < 0.5 and abs(p.end - b) < 0.5
+
+
+def test_pitch_in_blocks_agrees_with_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Praat's tracker sees a long recording in blocks with context and the whole file's
+    peak: voicing and F0 agree with one pass on nearly every frame."""
+    from retake.voice import analysis
+
+    sr = 16000
+    t = np.arange(int(12 * sr)) / sr
+    f = 120 + 30 * np.sin(2 * np.pi * 0.3 * t)
+    x = (0.3 * np.sin(2 * np.pi * np.cumsum(f) / sr) * (np.sin(2 * np.pi * 0.7 * t) > -0.3))
+    x = x.astype(np.float32) + 0.003 * np.random.default_rng(4).standard_normal(len(t)).astype(
+        np.float32)
+    n = len(t) // 160
+    whole = analysis.pitch_track(x, sr, n)
+    monkeypatch.setattr(analysis, "PITCH_BLOCK_S", 2.5)
+    blocks = analysis.pitch_track(x, sr, n)
+    both = (whole > 0) & (blocks > 0)
+    assert np.mean((whole > 0) == (blocks > 0)) > 0.98
+    assert np.median(np.abs(whole[both] - blocks[both]) / whole[both]) < 0.01
