@@ -82,7 +82,7 @@ def long_speech(minutes: float) -> tuple[Path, Path]:
 
 
 def long_video(minutes: float) -> Path:
-    """A talking clip looped to `minutes` (stream-copied concatenation of one shared clip)."""
+    """A talking clip looped to `minutes` (re-encoded with PyAV: picture and sound)."""
     import av
 
     INPUTS.mkdir(parents=True, exist_ok=True)
@@ -90,14 +90,33 @@ def long_video(minutes: float) -> Path:
     if out.exists():
         return out
     clip = MEDIA / "video" / "WDA_KatieHill_000.mp4"
-    with av.open(str(clip)) as src:
-        duration = float(src.duration / 1e6)
-    lst = INPUTS / "concat.txt"
-    loops = int(np.ceil(minutes * 60 / duration))
-    lst.write_text("".join(f"file '{clip}'\n" for _ in range(loops)))
     tmp = out.with_suffix(".part.mp4")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst),
-                    "-c", "copy", "-t", str(minutes * 60), str(tmp)], check=True)
+    with av.open(str(clip)) as src:
+        vs = src.streams.video[0]
+        rate, width, height = vs.average_rate, vs.codec_context.width, vs.codec_context.height
+        sr = src.streams.audio[0].codec_context.sample_rate if src.streams.audio else None
+    with av.open(str(tmp), "w") as dst:
+        v = dst.add_stream("libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.options = {"preset": "ultrafast", "crf": "20"}
+        a = dst.add_stream("aac", rate=sr) if sr else None
+        frames, samples = 0, 0
+        while frames < minutes * 60 * rate:
+            with av.open(str(clip)) as src:
+                for frame in src.decode(video=0):
+                    fr = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), "rgb24")
+                    fr.pts = frames
+                    dst.mux(v.encode(fr))
+                    frames += 1
+            if a is not None:
+                with av.open(str(clip)) as src:
+                    for frame in src.decode(audio=0):
+                        frame.pts = samples
+                        samples += frame.samples
+                        dst.mux(a.encode(frame))
+        dst.mux(v.encode())
+        if a is not None:
+            dst.mux(a.encode())
     tmp.rename(out)
     return out
 

@@ -118,3 +118,29 @@ def test_pitch_in_blocks_agrees_with_one_pass(monkeypatch: pytest.MonkeyPatch) -
     both = (whole > 0) & (blocks > 0)
     assert np.mean((whole > 0) == (blocks > 0)) > 0.98
     assert np.median(np.abs(whole[both] - blocks[both]) / whole[both]) < 0.01
+
+
+def test_a_face_video_plays_back_and_forth_without_being_held(tmp_path) -> None:
+    """Lip-sync under a longer speech track plays the picture forward, backward, forward:
+    the backward passes are decoded in pieces from keyframes (a small budget forces many
+    pieces and seeks), frame for frame what holding the whole video gave."""
+    from retake.video import media
+    from retake.video.lipsync import ping_pong
+
+    path = tmp_path / "count.mp4"
+    rng = np.random.default_rng(5)
+    with media.VideoWriter(path, 25, 64, 48, crf=0, preset="ultrafast") as w:
+        for k in range(37):
+            rgb = np.full((48, 64, 3), (k * 7) % 256, np.uint8)
+            rgb[:8, :8] = rng.integers(0, 255, (8, 8, 3))
+            w.write(rgb, k / 25)
+    frames = list(media.read_frames(path))
+    pts = [f.pts for f in frames]
+    back = list(media.read_frames_backward(path, pts, 30, 3, budget_bytes=64 * 48 * 3 * 8))
+    assert [f.index for f in back] == list(range(29, 2, -1))
+    assert all(np.array_equal(f.rgb, frames[f.index].rgb) for f in back)
+    n = len(frames)
+    got = list(ping_pong(path, pts, 3 * n))
+    period = 2 * n - 2
+    want = [k % period if k % period < n else period - k % period for k in range(3 * n)]
+    assert [f.index for f in got] == want

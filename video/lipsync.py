@@ -157,18 +157,43 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
 
 
 def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500,
-                     frames: Iterable | None = None) -> MouthBank:
+                     frames: Iterable | None = None, pts: list | None = None) -> MouthBank:
     """The mouths of a video's tracked face (at most `limit`, evenly spread); `frames`, if
-    the caller already decoded them, saves decoding the video again."""
+    the caller already decoded them, saves decoding the video again; `pts`, if given, is
+    filled with every frame's timestamp in decode order."""
     from retake.video.media import read_frames
 
     bank = MouthBank([], 1.0)
     step = max(1, len(track.frames) // limit)
     for fr in frames if frames is not None else read_frames(path):
+        if pts is not None:
+            pts.append(fr.pts)
         lms = track.at(fr.index)
         if lms is not None and fr.index % step == 0:
             bank.add(fr.index, fr.rgb, lms)
     return bank.finish()
+
+
+def ping_pong(path: str | os.PathLike, pts: list, n_out: int) -> Iterator:
+    """`n_out` frames of a video played forward, then backward, then forward again (the
+    picture under a longer speech track), decoded as they are needed: forward passes read
+    the file in order, backward passes in pieces (`read_frames_backward`)."""
+    from retake.video.media import read_frames, read_frames_backward
+
+    n = len(pts)
+    given = 0
+    forward = True
+    while given < n_out:
+        if forward:
+            run = read_frames(path)
+        else:  # back from the last-but-one frame to the second: the ends are not doubled
+            run = read_frames_backward(path, pts, n - 1, 1) if n > 2 else iter(())
+        for fr in run:
+            if given >= n_out:
+                return
+            yield fr
+            given += 1
+        forward = n == 1 or not forward  # a single frame is held
 
 
 def _mark(samples: np.ndarray, rate: int, text: str) -> np.ndarray:
@@ -205,7 +230,7 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
     """
     from retake.align import align, load_audio, transcribe
     from retake.video.faces import FaceModels
-    from retake.video.media import VideoWriter, is_image, probe, read_frames, read_image
+    from retake.video.media import VideoWriter, is_image, probe, read_image
     from retake.video.track import choose, load_tracks
 
     models = models or FaceModels()
@@ -250,18 +275,16 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         if not tracks:
             raise FaceError(f"{face}: no face found in any of its {info.frames} frames")
         track = choose(tracks)[0]
-        decoded = list(read_frames(face))
-        bank = _bank_from_video(face, track, frames=decoded)
+        pts: list[int | None] = []
+        bank = _bank_from_video(face, track, pts=pts)
         if not bank.samples:
             raise FaceError(f"{face}: no face found to lip-sync")
-        frames = [(fr.rgb, track.at(fr.index)) for fr in decoded]
-        del decoded
         n_out = max(1, int(round(speech.duration * float(rate))))
-        period = max(1, 2 * len(frames) - 2)
+        frames = ping_pong(face, pts, n_out)  # streamed: a long face video is never held
 
         def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
-            j = k % period if len(frames) > 1 else 0
-            return frames[j if j < len(frames) else period - j]
+            fr = next(frames)
+            return fr.rgb, track.at(fr.index)
 
     times = np.arange(n_out) / float(rate)
     visemes = frame_visemes(phones, times)

@@ -164,6 +164,54 @@ def read_frames(path: str | os.PathLike, start: int = 0) -> Iterator[Frame]:
         raise VideoError(f"{path}: no picture could be decoded")
 
 
+def read_frames_backward(path: str | os.PathLike, pts: list[int | None], stop: int,
+                         start: int = 0, budget_bytes: int = 256 << 20) -> Iterator[Frame]:
+    """Frames stop-1, stop-2, ..., start of a video, in that order, without decoding it all
+    into memory: pieces of about `budget_bytes` are decoded forward from the keyframe
+    before them (found by seeking) and given back reversed. `pts` are the frames' own
+    timestamps in decode order (as `read_frames` gives them), which name each decoded frame's
+    index; a video without timestamps is decoded from its start for each piece."""
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        width = stream.codec_context.width or 1
+        height = stream.codec_context.height or 1
+        cap = max(8, budget_bytes // (width * height * 3))
+        index = {p: i for i, p in enumerate(pts) if p is not None}
+        tb = stream.time_base
+        end = stop
+        while end > start:
+            first = max(start, end - cap)
+            if pts[first] is not None and len(index) == len(pts):
+                container.seek(int(pts[first]), stream=stream, backward=True)
+                numbered = ((index.get(fr.pts), fr) for fr in container.decode(stream))
+            else:  # no timestamps to seek by: count from the start
+                container.seek(0, stream=stream)
+                numbered = enumerate(container.decode(stream))
+            held: list[Frame] = []
+            try:
+                for i, fr in numbered:
+                    if i is None:
+                        continue
+                    if i >= end:
+                        break
+                    if i >= first:
+                        t = float(fr.pts * tb) if fr.pts is not None else 0.0
+                        held.append(Frame(i, t, fr.to_ndarray(format="rgb24"), fr.pts))
+            except av.error.FFmpegError as exc:
+                raise VideoError(f"{path}: could not decode frames {first}-{end - 1} again "
+                                 f"({exc})") from None
+            if not held:
+                raise VideoError(f"{path}: frames {first}-{end - 1} could not be decoded again")
+            yield from reversed(held)
+            end = held[0].index
+    finally:
+        container.close()
+
+
 def read_audio_track(path: str | os.PathLike) -> tuple[np.ndarray, int] | None:
     """The video's first audio stream as (float32 samples × channels, rate), or None."""
     import av
