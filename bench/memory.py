@@ -10,8 +10,9 @@ process, and reads the child's peak RSS from the kernel (`os.wait4`), with its C
     .venv/bin/python bench/memory.py --minutes 1 10  # a shorter run
     .venv/bin/python bench/memory.py --commands align detect
 
-Writes bench/results/memory.json. Inputs are cached under bench/results/memory_inputs/
-(ignored by git; they are generated). Skips cleanly when the shared media is absent.
+Writes bench/results/memory.json (rows from earlier runs of other lengths kept). Inputs are
+cached under bench/results/memory_inputs/ (ignored by git; they are generated). Skips
+cleanly when the shared media is absent.
 """
 
 from __future__ import annotations
@@ -205,6 +206,12 @@ def main() -> None:
         return
     result = run(args.minutes, args.video_minutes, args.commands)
     out = RESULTS / "memory.json"
+    if out.exists():  # rows of other lengths and commands from earlier runs are kept
+        fresh = {(r["command"], r["minutes"]) for r in result["rows"]}
+        old = json.loads(out.read_text()).get("rows", [])
+        result["rows"] = [r for r in old if (r["command"], r["minutes"]) not in fresh] + \
+            result["rows"]
+        result["rows"].sort(key=lambda r: (r["command"], r["minutes"]))
     tmp = out.with_suffix(".json.part")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.rename(out)

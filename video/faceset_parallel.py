@@ -27,13 +27,12 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from retake.core.atomic import write_text
-from retake.core.errors import RetakeError, VideoError
+from retake.core.errors import RetakeError
 from retake.core.progress import Progress
 from retake.video.faces import FaceModels
 from retake.video.faceset import (
@@ -47,57 +46,10 @@ from retake.video.faceset import (
     extract,
     load,
 )
-from retake.video.media import Frame, _open, is_image
+from retake.video.media import Frame, frame_pts, is_image, read_range
 from retake.video.track import FaceTrack, TrackOptions, track_faces
 
 PIECES_DIR = ".pieces"
-
-
-def frame_pts(path: str | os.PathLike) -> tuple[list[int], list[int]]:
-    """Presentation times of every video frame in order, and the frame numbers of the
-    keyframes, from one demux pass (no decoding: a few ms per thousand frames)."""
-    with contextlib.closing(_open(path)) as c:
-        s = c.streams.video[0]
-        pts, keys = [], []
-        for pkt in c.demux(s):
-            if pkt.pts is None or pkt.size == 0:
-                continue
-            pts.append(int(pkt.pts))
-            if pkt.is_keyframe:
-                keys.append(int(pkt.pts))
-    order = sorted(pts)
-    if len(set(order)) != len(order):
-        raise VideoError(f"{path}: frames share presentation times; cannot split it")
-    index = {p: i for i, p in enumerate(order)}
-    return order, sorted(index[k] for k in keys)
-
-
-def read_range(path: str | os.PathLike, start: int, stop: int, pts: list[int],
-               keys: list[int]) -> Iterator[Frame]:
-    """Frames `start` <= index < `stop`, decoded from the keyframe at or before `start`.
-
-    Frame numbers and times equal `media.read_frames`' (numbered by presentation order)."""
-    index = {p: i for i, p in enumerate(pts)}
-    key = max((k for k in keys if k <= start), default=0)
-    with contextlib.closing(_open(path)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        tb = s.time_base
-        if key > 0:
-            c.seek(pts[key], stream=s, backward=True, any_frame=False)
-        seen_start = False
-        for fr in c.decode(s):
-            i = index.get(fr.pts)
-            if i is None:
-                raise VideoError(f"{path}: decoded a frame with an unknown time ({fr.pts})")
-            if i < start:
-                continue
-            if i >= stop:
-                break
-            if not seen_start and i != start:
-                raise VideoError(f"{path}: seeking landed after frame {start}")
-            seen_start = True
-            yield Frame(i, float(fr.pts * tb), fr.to_ndarray(format="rgb24"), fr.pts)
 
 
 def _signature(frame: Frame, t: FaceTrack) -> dict:

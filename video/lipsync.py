@@ -157,37 +157,35 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
 
 
 def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500,
-                     frames: Iterable | None = None, pts: list | None = None) -> MouthBank:
+                     frames: Iterable | None = None) -> MouthBank:
     """The mouths of a video's tracked face (at most `limit`, evenly spread); `frames`, if
-    the caller already decoded them, saves decoding the video again; `pts`, if given, is
-    filled with every frame's timestamp in decode order."""
+    the caller already decoded them, saves decoding the video again."""
     from retake.video.media import read_frames
 
     bank = MouthBank([], 1.0)
     step = max(1, len(track.frames) // limit)
     for fr in frames if frames is not None else read_frames(path):
-        if pts is not None:
-            pts.append(fr.pts)
         lms = track.at(fr.index)
         if lms is not None and fr.index % step == 0:
             bank.add(fr.index, fr.rgb, lms)
     return bank.finish()
 
 
-def ping_pong(path: str | os.PathLike, pts: list, n_out: int) -> Iterator:
+def ping_pong(path: str | os.PathLike, n_out: int) -> Iterator:
     """`n_out` frames of a video played forward, then backward, then forward again (the
     picture under a longer speech track), decoded as they are needed: forward passes read
     the file in order, backward passes in pieces (`read_frames_backward`)."""
-    from retake.video.media import read_frames, read_frames_backward
+    from retake.video.media import frame_pts, read_frames, read_frames_backward
 
-    n = len(pts)
+    index = frame_pts(path)
+    n = len(index[0])
     given = 0
     forward = True
     while given < n_out:
         if forward:
             run = read_frames(path)
         else:  # back from the last-but-one frame to the second: the ends are not doubled
-            run = read_frames_backward(path, pts, n - 1, 1) if n > 2 else iter(())
+            run = read_frames_backward(path, n - 1, 1, index=index) if n > 2 else iter(())
         for fr in run:
             if given >= n_out:
                 return
@@ -275,12 +273,11 @@ def lipsync(face: str | os.PathLike, audio: str | os.PathLike, out: str | os.Pat
         if not tracks:
             raise FaceError(f"{face}: no face found in any of its {info.frames} frames")
         track = choose(tracks)[0]
-        pts: list[int | None] = []
-        bank = _bank_from_video(face, track, pts=pts)
+        bank = _bank_from_video(face, track)
         if not bank.samples:
             raise FaceError(f"{face}: no face found to lip-sync")
         n_out = max(1, int(round(speech.duration * float(rate))))
-        frames = ping_pong(face, pts, n_out)  # streamed: a long face video is never held
+        frames = ping_pong(face, n_out)  # streamed: a long face video is never held
 
         def source(k: int) -> tuple[np.ndarray, np.ndarray | None]:
             fr = next(frames)

@@ -7,6 +7,7 @@ rate input stays in sync, and copies the source's audio (re-encoded to AAC).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -164,52 +165,67 @@ def read_frames(path: str | os.PathLike, start: int = 0) -> Iterator[Frame]:
         raise VideoError(f"{path}: no picture could be decoded")
 
 
-def read_frames_backward(path: str | os.PathLike, pts: list[int | None], stop: int,
-                         start: int = 0, budget_bytes: int = 256 << 20) -> Iterator[Frame]:
-    """Frames stop-1, stop-2, ..., start of a video, in that order, without decoding it all
-    into memory: pieces of about `budget_bytes` are decoded forward from the keyframe
-    before them (found by seeking) and given back reversed. `pts` are the frames' own
-    timestamps in decode order (as `read_frames` gives them), which name each decoded frame's
-    index; a video without timestamps is decoded from its start for each piece."""
-    import av
+def frame_pts(path: str | os.PathLike) -> tuple[list[int], list[int]]:
+    """Presentation times of every video frame in order, and the frame numbers of the
+    keyframes, from one demux pass (no decoding: a few ms per thousand frames)."""
+    with contextlib.closing(_open(path)) as c:
+        s = c.streams.video[0]
+        pts, keys = [], []
+        for pkt in c.demux(s):
+            if pkt.pts is None or pkt.size == 0:
+                continue
+            pts.append(int(pkt.pts))
+            if pkt.is_keyframe:
+                keys.append(int(pkt.pts))
+    order = sorted(pts)
+    if len(set(order)) != len(order):
+        raise VideoError(f"{path}: frames share presentation times; cannot split it")
+    index = {p: i for i, p in enumerate(order)}
+    return order, sorted(index[k] for k in keys)
 
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        width = stream.codec_context.width or 1
-        height = stream.codec_context.height or 1
-        cap = max(8, budget_bytes // (width * height * 3))
-        index = {p: i for i, p in enumerate(pts) if p is not None}
-        tb = stream.time_base
-        end = stop
-        while end > start:
-            first = max(start, end - cap)
-            if pts[first] is not None and len(index) == len(pts):
-                container.seek(int(pts[first]), stream=stream, backward=True)
-                numbered = ((index.get(fr.pts), fr) for fr in container.decode(stream))
-            else:  # no timestamps to seek by: count from the start
-                container.seek(0, stream=stream)
-                numbered = enumerate(container.decode(stream))
-            held: list[Frame] = []
-            try:
-                for i, fr in numbered:
-                    if i is None:
-                        continue
-                    if i >= end:
-                        break
-                    if i >= first:
-                        t = float(fr.pts * tb) if fr.pts is not None else 0.0
-                        held.append(Frame(i, t, fr.to_ndarray(format="rgb24"), fr.pts))
-            except av.error.FFmpegError as exc:
-                raise VideoError(f"{path}: could not decode frames {first}-{end - 1} again "
-                                 f"({exc})") from None
-            if not held:
-                raise VideoError(f"{path}: frames {first}-{end - 1} could not be decoded again")
-            yield from reversed(held)
-            end = held[0].index
-    finally:
-        container.close()
+
+def read_range(path: str | os.PathLike, start: int, stop: int, pts: list[int],
+               keys: list[int]) -> Iterator[Frame]:
+    """Frames `start` <= index < `stop`, decoded from the keyframe at or before `start`.
+
+    Frame numbers and times equal `media.read_frames`' (numbered by presentation order)."""
+    index = {p: i for i, p in enumerate(pts)}
+    key = max((k for k in keys if k <= start), default=0)
+    with contextlib.closing(_open(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        tb = s.time_base
+        if key > 0:
+            c.seek(pts[key], stream=s, backward=True, any_frame=False)
+        seen_start = False
+        for fr in c.decode(s):
+            i = index.get(fr.pts)
+            if i is None:
+                raise VideoError(f"{path}: decoded a frame with an unknown time ({fr.pts})")
+            if i < start:
+                continue
+            if i >= stop:
+                break
+            if not seen_start and i != start:
+                raise VideoError(f"{path}: seeking landed after frame {start}")
+            seen_start = True
+            yield Frame(i, float(fr.pts * tb), fr.to_ndarray(format="rgb24"), fr.pts)
+
+
+def read_frames_backward(path: str | os.PathLike, stop: int, start: int = 0,
+                         budget_bytes: int = 256 << 20,
+                         index: tuple[list[int], list[int]] | None = None) -> Iterator[Frame]:
+    """Frames stop-1, stop-2, ..., start of a video, in that order, without decoding it all
+    into memory: pieces of about `budget_bytes` are decoded from the keyframe before them
+    (`read_range`) and given back reversed. `index` is `frame_pts(path)` if known."""
+    pts, keys = index or frame_pts(path)
+    info = probe(path)
+    cap = max(8, budget_bytes // max(1, info.width * info.height * 3))
+    end = stop
+    while end > start:
+        first = max(start, end - cap)
+        yield from reversed(list(read_range(path, first, end, pts, keys)))
+        end = first
 
 
 def read_audio_track(path: str | os.PathLike) -> tuple[np.ndarray, int] | None:
