@@ -144,11 +144,23 @@ def ray_cluster(start: bool) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loop-minutes", type=float, default=0.0,
+                        help="extract from the longest clip looped to this many minutes (a "
+                             "long job amortises the workers' start-up as a real one does)")
+    args = parser.parse_args()
     os.environ["RAY_AUTH_MODE"] = "disabled"
     vids = sorted((MEDIA / "video").glob("*.mp4"), key=lambda p: -p.stat().st_size)
     from retake.video.media import probe
 
     video = max(vids, key=lambda p: probe(p).frames)
+    if args.loop_minutes:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from memory import long_video
+
+        video = long_video(args.loop_minutes, video)
     load_before = os.getloadavg()
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_start": load_before,
                                  "note": "shared machine (4 sessions on 2 cores): "

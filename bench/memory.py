@@ -82,15 +82,17 @@ def long_speech(minutes: float) -> tuple[Path, Path]:
     return wav, txt
 
 
-def long_video(minutes: float) -> Path:
-    """A talking clip looped to `minutes` (re-encoded with PyAV: picture and sound)."""
+def long_video(minutes: float, clip: Path | None = None) -> Path:
+    """A talking clip (Katie Hill's by default) looped to `minutes` (re-encoded with PyAV:
+    picture and sound)."""
     import av
 
     INPUTS.mkdir(parents=True, exist_ok=True)
-    out = INPUTS / f"video_{minutes:g}min.mp4"
+    clip = clip or MEDIA / "video" / "WDA_KatieHill_000.mp4"
+    tag = "" if clip.stem == "WDA_KatieHill_000" else f"_{clip.stem}"
+    out = INPUTS / f"video{tag}_{minutes:g}min.mp4"
     if out.exists():
         return out
-    clip = MEDIA / "video" / "WDA_KatieHill_000.mp4"
     tmp = out.with_suffix(".part.mp4")
     with av.open(str(clip)) as src:
         vs = src.streams.video[0]

@@ -290,3 +290,28 @@ def test_one_euro_follows_a_step_within_a_few_frames():
     out = np.array([f(np.array([x]), i / 25)[0] for i, x in enumerate(sig)])
     assert out[29] == 0
     assert out[30 + 4] > 0.9  # within 4 frames (160 ms) of a one-unit jump
+
+
+def test_a_near_face_is_swapped_at_a_capped_scale(clip, swapper, models):
+    """A face wider than `max_iod` is rendered and merged at that size and laid back scaled
+    up: the face still changes like a full-size swap, the frame beyond it is untouched."""
+    import cv2
+
+    from retake.video.geometry import inter_ocular
+    from retake.video.live import LiveSwap
+
+    rgb = next(iter(read_frames(clip))).rgb
+    big = cv2.resize(rgb, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    outs = {}
+    for cap in (None, 60.0):
+        live = LiveSwap(swapper, models, label=False, max_iod=cap)
+        _, lms = live.track(big, 0.0)
+        assert lms is not None and inter_ocular(lms) > 60
+        outs[cap], _ = live.compose(big, lms)
+    full, scaled = outs[None].astype(float), outs[60.0].astype(float)
+    face = (slice(int(lms[:, 1].min()), int(lms[:, 1].max())),
+            slice(int(lms[:, 0].min()), int(lms[:, 0].max())))
+    moved = np.abs(full[face] - big[face]).mean()
+    assert moved > 8  # the swap changed the face...
+    assert np.abs(scaled[face] - full[face]).mean() < 0.35 * moved  # ...and so did this one
+    assert np.array_equal(outs[60.0][:40], big[:40])  # the top of the frame is untouched

@@ -33,6 +33,10 @@ def live(
                                                         "(off needs consent recorded).")] =
     "on",
     keep_mouth: Annotated[bool, typer.Option(help="Keep the target's own mouth.")] = False,
+    face_cap: Annotated[float, typer.Option(
+        "--face-cap", min=0.0, help="Swap faces wider than this many pixels between the eyes "
+        "at that size and scale them back up (a near 720p face costs far more per frame); "
+        "0: always full size.")] = 100.0,
     shape: Annotated[float, typer.Option(min=0.0, max=1.0, help="How much of the source's "
                                          "face shape to carry.")] = 0.4,
     realtime: Annotated[bool, typer.Option(help="Play a file at its own rate, dropping "
@@ -83,7 +87,7 @@ def live(
 
     res = run_live(where, swapper, models, record=record, virtual_camera=virtual_camera,
                    label=label == "on", realtime=realtime, provenance=provenance,
-                   keep_mouth=keep_mouth, progress=started)
+                   keep_mouth=keep_mouth, progress=started, max_iod=face_cap or None)
     s = res.stats
     note = {"disconnected": f"the {'camera' if camera else 'input'} disconnected; stopped "
             "cleanly. ", "stopped": "stopped. "}.get(res.ended, "")
