@@ -55,3 +55,28 @@ def test_a_token_is_read_as_the_speaker_read_it() -> None:
     segs = pending(al, "white letter, i.e. in 1905.")
     assert [s.kind for s in segs].count("insert") == 1
     assert [s.text.strip() for s in segs if s.kind == "insert"] == ["white"]
+
+
+def test_each_token_is_read_as_that_occurrence_was() -> None:
+    """The same written token read two ways in one recording keeps each reading where it
+    was heard (a 60-minute talk read one "i.e." of ten as "that is")."""
+    al = Alignment([_word("i.e.", 0, .4, ["i", "e"]), _word("so", .4, .6),
+                    _word("i.e.", .6, 1.0, ["that", "is"]), _word("end", 1.0, 1.4)], 1.5)
+    assert {s.kind for s in pending(al, "i.e. so i.e. end")} == {"keep"}
+
+
+def test_repetitive_text_edits_stay_local() -> None:
+    """A refrain repeated many times: one changed word is one replacement where it was
+    typed, not a paragraph cut here and re-used one repeat later (difflib's
+    longest-block-first search on periodic text)."""
+    from retake.voice.plan import diff
+
+    verse = "the quick brown fox jumps over the lazy dog and runs away".split()
+    old = verse * 12
+    new = list(old)
+    new[len(verse) * 7 + 3] = "cat"
+    new[len(verse) * 1 + 5] = "under"
+    ops = [op for op in diff(old, new) if op.kind != "keep"]
+    assert [(op.kind, op.i0, op.i1, op.words) for op in ops] == [
+        ("replace", len(verse) + 5, len(verse) + 6, ["under"]),
+        ("replace", len(verse) * 7 + 3, len(verse) * 7 + 4, ["cat"])]

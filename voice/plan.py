@@ -43,10 +43,24 @@ class Source:
 
 
 def diff(old: list[str], new: list[str]) -> list[Op]:
-    """Edit operations turning the old word sequence into the new one (in new order)."""
-    sm = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    ops: list[Op] = []
+    """Edit operations turning the old word sequence into the new one (in new order).
+
+    The words both share at the start and at the end are kept as they are before difflib
+    sees the rest: on repetitive text (a refrain, a talk that quotes itself) its
+    longest-block-first search can otherwise match a run to its repeat, one period off, and
+    turn a one-word edit into "cut a paragraph here, re-use it there"."""
+    n = min(len(old), len(new))
+    head = 0
+    while head < n and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    ops: list[Op] = [Op("keep", 0, head)] if head else []
+    sm = difflib.SequenceMatcher(a=old[head:len(old) - tail], b=new[head:len(new) - tail],
+                                 autojunk=False)
     for tag, i0, i1, j0, j1 in sm.get_opcodes():
+        i0, i1, j0, j1 = i0 + head, i1 + head, j0 + head, j1 + head
         if tag == "equal":
             ops.append(Op("keep", i0, i1))
         elif tag == "delete":
@@ -55,7 +69,20 @@ def diff(old: list[str], new: list[str]) -> list[Op]:
             ops.append(Op("insert", i0, i0, new[j0:j1]))
         else:
             ops.append(Op("replace", i0, i1, new[j0:j1]))
-    return ops
+    if tail:
+        ops.append(Op("keep", len(old) - tail, len(old)))
+    return _joined(ops)
+
+
+def _joined(ops: list[Op]) -> list[Op]:
+    """Neighbouring keeps as one (the trimmed ends meet difflib's own keeps)."""
+    out: list[Op] = []
+    for op in ops:
+        if out and op.kind == "keep" and out[-1].kind == "keep" and out[-1].i1 == op.i0:
+            out[-1] = Op("keep", out[-1].i0, op.i1)
+        else:
+            out.append(op)
+    return out
 
 
 def as_recorded(tokens: list, words: list) -> list:
@@ -65,21 +92,29 @@ def as_recorded(tokens: list, words: list) -> list:
     number) is tokenized with its first reading, but the aligner may have heard another;
     the diff compares spoken words, so an untouched "i.e." read "i e" in the recording
     would otherwise be re-made as "that is" by every edit. `words` are the alignment's
-    words (`text`, `spoken`, `aligned`); a reading heard for a written form is used for
-    every new token written the same way, when it is one of that token's readings."""
+    words (`text`, `spoken`, `aligned`). Each new token takes the reading of the old word
+    it stands for (matched by written text, in order), else the first reading heard for
+    its written form anywhere, when that is one of the token's readings."""
     from dataclasses import replace
 
+    old = [w.text.lower() for w in words]
+    matched: dict[int, int] = {}
+    sm = difflib.SequenceMatcher(a=old, b=[t.text.lower() for t in tokens], autojunk=False)
+    for i0, j0, n in sm.get_matching_blocks():
+        matched.update({j0 + k: i0 + k for k in range(n)})
     heard: dict[str, tuple[str, ...]] = {}
     for w in words:
         if w.aligned and w.spoken:
             heard.setdefault(w.text.lower(), tuple(w.spoken))
     out = []
-    for t in tokens:
-        reading = heard.get(t.text.lower())
-        if t.alternatives and reading and reading != tuple(t.spoken) and \
-                reading in t.alternatives:
-            others = tuple(a for a in (tuple(t.spoken), *t.alternatives) if a != reading)
-            t = replace(t, spoken=reading, alternatives=others)
+    for j, t in enumerate(tokens):
+        if t.alternatives:
+            w = words[matched[j]] if j in matched else None
+            reading = (tuple(w.spoken) if w is not None and w.aligned and w.spoken
+                       else heard.get(t.text.lower()))
+            if reading and reading != tuple(t.spoken) and reading in t.alternatives:
+                others = tuple(a for a in (tuple(t.spoken), *t.alternatives) if a != reading)
+                t = replace(t, spoken=reading, alternatives=others)
         out.append(t)
     return out
 
