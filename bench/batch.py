@@ -29,6 +29,7 @@ RESULTS = ROOT / "bench" / "results"
 RAY = str(Path(sys.executable).with_name("ray"))
 PORT = 6391
 DFL_FRAMES = 123_676
+JOBS = 20  # jobs in the batch (--jobs)
 TEXTS = ["Please call Stella now.", "Bring these things with her from the store.",
          "Six spoons of fresh snow peas.", "We also need a small plastic snake."]
 
@@ -44,7 +45,7 @@ def job_with_memory(payload: dict) -> dict:
 
 
 def make_batch(folder: Path) -> list:
-    """20 tasks: align and detect of four generated sentences."""
+    """`JOBS` tasks: align and detect of four generated sentences."""
     from retake.align.audio import write_wav
     from retake.align.espeak import synthesize
     from retake.ui.batch_jobs import build_job, task
@@ -54,7 +55,7 @@ def make_batch(folder: Path) -> list:
         write_wav(folder / f"a{i}.wav", s.audio, s.sample_rate)
         (folder / f"a{i}.txt").write_text(text + "\n")
     specs = []
-    for n in range(20):
+    for n in range(JOBS):
         i = n % 4
         if n % 5 == 4:
             specs.append({"name": f"j{n}", "command": "detect", "args": [f"a{i}.wav"],
@@ -93,7 +94,7 @@ def _tasks(folder: Path) -> list:
     from retake.ui.batch_jobs import build_job, task
 
     jobs = []
-    for n in range(20):
+    for n in range(JOBS):
         i = n % 4
         spec = ({"name": f"j{n}", "command": "detect", "args": [f"a{i}.wav"],
                  "output": f"out/j{n}", "transcript": f"a{i}.txt"} if n % 5 == 4 else
@@ -150,7 +151,11 @@ def main() -> None:
     parser.add_argument("--loop-minutes", type=float, default=0.0,
                         help="extract from the longest clip looped to this many minutes (a "
                              "long job amortises the workers' start-up as a real one does)")
+    parser.add_argument("--jobs", type=int, default=20,
+                        help="jobs in the mixed batch (a longer batch amortises Ray's start)")
     args = parser.parse_args()
+    global JOBS
+    JOBS = args.jobs
     os.environ["RAY_AUTH_MODE"] = "disabled"
     vids = sorted((MEDIA / "video").glob("*.mp4"), key=lambda p: -p.stat().st_size)
     from retake.video.media import probe
