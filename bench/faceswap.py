@@ -104,6 +104,18 @@ def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int],
             "blinks_extra": int(sum(extra))}
 
 
+def _as_in_the_clip(swapper, track, k: int, window: int = 25) -> None:
+    """Show the swapper the tracked face of the `window` frames before frame `k`, as
+    rendering the clip in order would have: a frame rendered alone has no open-eye level
+    of the target's (`expression.OpenEyes`), so its eyes are judged by the photo only."""
+    eyes = getattr(swapper, "open_eyes", None)
+    if eyes is None:
+        return
+    for j in track.frames:
+        if k - window <= j < k:
+            eyes.update(track.at(j))
+
+
 def _corr(a: list[float], b: list[float]) -> float:
     return round(float(np.corrcoef(a, b)[0, 1]), 3) if len(a) > 2 and np.std(a) > 0 \
         and np.std(b) > 0 else float("nan")
@@ -271,6 +283,7 @@ def expression_sheet(source: Path, target: Path, out: Path) -> dict:
         x1, y1 = np.ceil(lms.max(0)).astype(int) + 12
         x0, y0 = max(x0, 0), max(y0, 0)
         crops = [frames[k][y0:y1, x0:x1]]
+        _as_in_the_clip(new[0], track, k)
         for sw, opts in (old, new):
             crops.append(merge(frames[k], sw.render(frames[k], lms), lms, opts)[y0:y1, x0:x1])
         tiles.append((f"frame {k}: {label}", crops))
@@ -386,6 +399,7 @@ def readme_sheet(pairs: list[tuple[Path, Path]], out: Path, tile: int = 200) -> 
             iod = inter_ocular(lms)
             x0, y0 = np.floor(lms.min(0) - [0.35 * iod, 0.8 * iod]).astype(int).clip(0)
             x1, y1 = np.ceil(lms.max(0) + 0.35 * iod).astype(int)
+            _as_in_the_clip(swapper, track, k)
             swapped = merge(frames[k], swapper.render(frames[k], lms), lms)
             pair = []
             for img in (frames[k], swapped):

@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 from conftest import media
 
-from retake.video.blend import PREVIOUS, MergeOptions, lab_transfer, merge, skin_transfer
+from retake.video.blend import (
+    PREVIOUS,
+    MergeOptions,
+    lab_transfer,
+    merge,
+    merge_parts,
+    skin_transfer,
+)
 from retake.video.geometry import TEMPLATE, outline, region_mask
 from retake.video.swap_quality import feature_chroma, skin_delta_e
 
@@ -194,3 +201,107 @@ def test_brows_keep_their_hue_from_a_dark_skinned_photo_on_light_skin() -> None:
     assert np.mean(shift) <= 0.75 * spread
     # Mean colour of cheek and forehead patches: 5.2-7.6 per frame (12.8-14.3 before).
     assert np.mean(d_e) <= 7 and max(d_e) <= 8.5
+
+
+def test_a_brighter_photo_forehead_takes_the_targets_darker_one() -> None:
+    """A photo whose forehead catches more light than its cheeks, onto a target whose
+    forehead is darker than its cheeks: measured on the cheeks alone, the laid-in forehead
+    kept the photo's light (biden2 on retalking_1: 21 L* lighter than the target's, skin
+    ΔE 10.5); measured up the forehead too, it takes the target's."""
+    import cv2
+
+    from retake.video import blend
+    from retake.video.geometry import forehead
+
+    src, lms = _face(*LIGHT, seed=1)
+    ref, _ = _face(*LIGHT, seed=2)
+    top = np.zeros(src.shape[:2], np.uint8)
+    cv2.fillPoly(top, [np.round(np.vstack([lms[17:27] - [0, 10], forehead(lms, 0.45)[::-1]]))
+                       .astype(np.int32)], 1)
+    top = cv2.GaussianBlur(top.astype(np.float32), (0, 0), 3)[..., None]
+    src = np.clip(src * (1 + 0.12 * top), 0, 255)  # the photo's lit forehead
+    ref = ref * (1 - 0.12 * top)  # the target's shadowed one
+    brows = lms[17:27].mean(0)
+    spot = np.round(brows + (brows - lms[8]) / np.linalg.norm(brows - lms[8])
+                    * 0.12 * np.linalg.norm(lms[8] - brows)).astype(int)
+
+    def light(img: np.ndarray) -> float:
+        lab = cv2.cvtColor(_u8(img), cv2.COLOR_RGB2LAB).astype(float)
+        return lab[spot[1] - 3:spot[1] + 4, spot[0] - 3:spot[0] + 4, 0].mean()
+
+    new = skin_transfer(src, ref, lms, lms)
+    old_height = blend.SHADING_FOREHEAD
+    try:
+        blend.SHADING_FOREHEAD = 0.0
+        old = skin_transfer(src, ref, lms, lms)
+    finally:
+        blend.SHADING_FOREHEAD = old_height
+    assert abs(light(new) - light(ref)) < 0.5 * abs(light(old) - light(ref))
+    assert abs(light(new) - light(ref)) < 12  # (8-bit L: 0..255)
+    # Below the brows nothing changes: the forehead's light is carried above them only.
+    cheek = np.round(0.5 * lms[31] + 0.25 * lms[2] + 0.25 * lms[41]).astype(int)
+    assert np.abs(new[cheek[1], cheek[0]] - old[cheek[1], cheek[0]]).max() < 2
+
+
+def test_the_boundary_takes_the_frames_light_not_the_photos_step() -> None:
+    """A photo with its own shadow along the jaw where the target's jaw is evenly lit: the
+    multi-band blend alone leaves a step along the boundary (3.1x the frame's own edge
+    energy there); near the edge the face takes the frame's coarser light
+    (`match_boundary`), so the edge carries about what the frame's does (1.1x), while the
+    face a little inside keeps its own light."""
+    import cv2
+
+    from retake.video.swap_quality import seam_ratio
+    from retake.video.swappers import Patch
+
+    src, lms = _face(*LIGHT, seed=1)
+    ref, _ = _face(*LIGHT, seed=2)
+    frame = _u8(ref)
+    inside = np.zeros(src.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(outline(lms, 0.45)).astype(np.int32)], 1)
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    shadow = ((depth > 2) & (depth < 14)).astype(np.float32)
+    shadow[:int(lms[33, 1])] = 0  # along the jaw, below the nose
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 2)[..., None]
+    lit = src * (1 - 0.3 * shadow)  # the photo's own shadow along its jaw
+    patch = Patch(0, 0, lit, np.ones(src.shape[:2], np.float32), lms)
+    options = MergeOptions()
+    new = merge_parts(frame, patch, lms, options)
+    from retake.video import blend
+
+    keep = blend.match_boundary
+    try:
+        blend.match_boundary = lambda rgb, *args, **kw: rgb
+        old = merge_parts(frame, patch, lms, options)
+    finally:
+        blend.match_boundary = keep
+    before = seam_ratio(old.frame, frame, old.alpha, old.x0, old.y0)
+    after = seam_ratio(new.frame, frame, new.alpha, new.x0, new.y0)
+    assert after < 1.3 < before, (before, after)
+    # The face's middle is untouched (only a band of 0.15 inter-ocular at the edge moves).
+    c = np.round(lms[30]).astype(int)
+    assert np.abs(new.frame[c[1], c[0]].astype(int) - old.frame[c[1], c[0]]).max() <= 1
+
+
+def test_a_light_photo_on_a_darker_foreheaded_clip_matches_and_has_no_seam() -> None:
+    """biden2 (lit forehead and chin) onto retalking_1 (its forehead and jaw darker than its
+    cheeks): skin ΔE2000 was 10.5 and seam energy 1.9x the target's; now both hold."""
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap_quality import seam_ratio
+
+    models = FaceModels()
+    src = read_image(media("faces", "biden2.jpg"))
+    sw = LandmarkSwapper(src, source_face(src, models))
+    clip = media("video", "retalking_1.mp4")
+    d_e, seams = [], []
+    for f in read_frames(clip):
+        if f.index not in (30, 60, 90):
+            continue
+        lms = models.landmarks(f.rgb, models.detect(f.rgb)[0])
+        merged = merge_parts(f.rgb, sw.render(f.rgb, lms), lms, MergeOptions())
+        d_e.append(skin_delta_e(merged.frame, f.rgb, lms))
+        seams.append(seam_ratio(merged.frame, f.rgb, merged.alpha, merged.x0, merged.y0))
+    assert np.mean(d_e) <= 6, d_e
+    assert np.mean(seams) <= 1.3, seams

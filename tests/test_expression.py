@@ -16,10 +16,13 @@ from conftest import media
 
 from retake.video.blend import MergeOptions, merge
 from retake.video.expression import (
+    OpenEyes,
     carry_eyes,
     carry_weight,
+    closure_weight,
     eye_aspect_ratio,
     eye_openness,
+    eye_weights,
     inner_mouth_mask,
     mouth_opening,
     without_teeth,
@@ -83,6 +86,71 @@ def test_carry_weight_ramps_from_the_photos_eye_to_the_targets() -> None:
         assert np.all(np.diff(w) <= 1e-12)  # closes monotonically
         fading = grid[(w > 0.02) & (w < 0.98)]
         assert fading.max() - fading.min() > 0.015  # a ramp, not a switch
+
+
+def test_closure_against_the_targets_own_open_level() -> None:
+    """A squinting photo (EAR 0.18) on a target whose eyes are open at 0.33: half a blink
+    (0.19, a third of the target's open aperture) is no narrower than the photo's eye, so
+    the photo rule carries nothing; judged against the target's own open level it does."""
+    for open_ear in (0.26, 0.33, 0.40):
+        assert closure_weight(open_ear, open_ear) == 0.0  # open is the photo's
+        assert closure_weight(0.9 * open_ear, open_ear) == 0.0  # and a little narrower
+        assert closure_weight(0.13, open_ear) > 0.95  # closed is the target's
+        grid = np.arange(0.10, open_ear, 0.001)
+        w = np.array([closure_weight(e, open_ear) for e in grid])
+        assert np.all(np.diff(w) <= 1e-12)
+        third = 0.12 + 0.33 * (open_ear - 0.12)
+        assert closure_weight(third, open_ear) >= 0.5
+    half_blink = 0.19
+    assert carry_weight(half_blink, 0.18) == 0.0
+    lms = _face()  # open: EAR 0.295
+
+    def lids(ear: float) -> np.ndarray:
+        out = lms.copy()
+        for eye in (LEFT_EYE, RIGHT_EYE):
+            p = out[eye]
+            mid = (p[[1, 2]] + p[[5, 4]]) / 2
+            k = ear / eye_aspect_ratio(lms, eye)
+            p[[1, 2]] = mid + (p[[1, 2]] - mid) * k
+            p[[5, 4]] = mid + (p[[5, 4]] - mid) * k
+            out[eye] = p
+        return out
+
+    photo, target = lids(0.20), lids(0.177)  # a squinting photo; lids a third open
+    assert max(eye_weights(target, photo)) == 0.0  # the photo rule: not narrow enough
+    level = eye_aspect_ratio(lms, LEFT_EYE)
+    assert min(eye_weights(target, photo, (level, level))) > 0.5
+
+
+def test_open_eyes_follows_each_face_and_its_level() -> None:
+    lms = _face()
+    eyes = OpenEyes(window=10, least=3)
+    assert eyes.update(lms) is None and eyes.update(lms) is None  # too few frames yet
+    level = eyes.update(lms)
+    assert level == pytest.approx((eye_aspect_ratio(lms, LEFT_EYE),) * 2)
+    shut = lms.copy()
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        shut[up] = shut[low] = (lms[up] + lms[low]) / 2
+    # A blink does not lower the level (its 90th percentile over the window).
+    for _ in range(2):
+        assert eyes.update(shut) == pytest.approx(level)
+    # Another face elsewhere in the frame keeps its own level (here: squinting).
+    other = _face(at=(400, 30))
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        mid = (other[up] + other[low]) / 2
+        other[up], other[low] = mid + (other[up] - mid) * 0.5, mid + (other[low] - mid) * 0.5
+    for _ in range(3):
+        theirs = eyes.update(other)
+    assert theirs[0] < 0.6 * level[0]
+    assert eyes.update(lms) == pytest.approx(level)
+    # A long look down becomes the level once it fills the window.
+    low = lms.copy()
+    for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        mid = (low[up] + low[lo]) / 2
+        low[up], low[lo] = mid + (low[up] - mid) * 0.6, mid + (low[lo] - mid) * 0.6
+    for _ in range(10):
+        now = eyes.update(low)
+    assert now == pytest.approx((eye_aspect_ratio(low, LEFT_EYE),) * 2)
 
 
 def test_a_wink_carries_one_eye_and_matches_its_colour() -> None:
@@ -238,3 +306,33 @@ def test_an_open_mouth_shows_the_targets_own_inside(katie) -> None:
     assert inside.sum() > 500
     diff = np.abs(out.astype(int) - own.astype(int))[inside].mean()
     assert diff < 6, diff  # the photo's teeth here differed by ~98
+
+
+def test_a_blink_no_narrower_than_a_squinting_photo_is_still_a_blink() -> None:
+    """biden2's photo squints (EAR 0.18-0.19); retalking_1's speaker blinks (frames 81-83)
+    only down to about that. Warping the photo's eye onto those lids left the output's
+    eyes open (0.74-0.83 of their open EAR: no blink by the bench's rule); judged against
+    the target's own open level, the output's measured EAR dips below 0.7 of its own
+    median for at least two frames."""
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.track import smooth_landmarks
+
+    clip = media("video", "retalking_1.mp4")
+    photo = read_image(media("faces", "biden2.jpg"))
+    models = FaceModels()
+    sw = LandmarkSwapper(photo, source_face(photo, models))
+    frames = [f.rgb for f in read_frames(clip) if 56 <= f.index <= 96]
+    raw = [models.landmarks(f, models.detect(f)[0]) for f in frames]
+    tracked = smooth_landmarks(np.array(raw), list(range(len(raw))), 25.0)
+    ear_in, ear_out = [], []
+    for rgb, lms, found in zip(frames, tracked, raw, strict=True):
+        out = merge(rgb, sw.render(rgb, lms), lms)
+        ear_in.append(eye_openness(found))
+        ear_out.append(eye_openness(models.landmarks(out, models.detect(out)[0])))
+    ear_in, ear_out = np.array(ear_in), np.array(ear_out)
+    blink = np.arange(81, 84) - 56
+    assert (ear_in[blink] < 0.7 * np.median(ear_in)).sum() >= 2  # the target blinks
+    dipped = ear_out[blink[0] - 1:blink[-1] + 2] < 0.7 * np.median(ear_out)
+    assert dipped.sum() >= 2, ear_out / np.median(ear_out)

@@ -11,8 +11,10 @@ inner face without brows, eyes, lips and nostrils, kept off the jaw line; off-hu
 and for the means the darkest tenth and brightest few percent, left out). Lightness moves
 by the ratio of the two skins' means times the target's own shading over the source's,
 smoothed at 0.1 inter-ocular where both show skin (not around the mouth, whose relief
-stays the source's), so the target's light falls across the new face; the source's finer
-detail takes the target's contrast within bounds. Skin chroma
+stays the source's; out nearer the jaw line than the colour statistics, and above the
+brows up the forehead too, where a photo often catches more light than on its cheeks),
+so the target's light falls across the new face; the source's finer detail takes the
+target's contrast within bounds. Skin chroma
 scales about neutral to the target's, with a small clamped offset. Brows, irises and lips
 (what near them does not look like skin) keep their own hue and saturation, lit like the
 skin around them, so a shift computed on skin never turns dark brows green or blue.
@@ -24,9 +26,12 @@ forehead or temples (pixels far from its skin's colour, joined to the outline's 
 The default "multiband" blend lays the patch in with a Laplacian pyramid (Burt and Adelson
 1983) over the face's box: fine detail changes over a few pixels (no doubled jaw or
 ghosted hair), colour and shading over about a fifth of the inter-ocular distance (no
-seam). The merge before (Reinhard statistics over the whole inner face, a wide feather on
-the rendered outline) is `PREVIOUS` (`colour="reinhard"`, `blend="feather"`,
-`contour=False`).
+seam); what lies between (a photo's lit chin or jaw shadow against the target's) can
+still make a step, and where it does (more edge across the boundary than the frame has
+there: `SEAM_FREE`, `SEAM_FULL`) the face is laid in again with the frame's own light near
+the edge (`match_boundary`). The merge before
+(Reinhard statistics over the whole inner face, a wide feather on the rendered outline)
+is `PREVIOUS` (`colour="reinhard"`, `blend="feather"`, `contour=False`).
 """
 
 from __future__ import annotations
@@ -160,16 +165,18 @@ def feature_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
 
 
-def skin_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
-    """Where skin should be (bool (h, w)): the inner face (brows to jaw) kept off the jaw
-    line, without brows, eyes, lips and nostrils. `skin_pixels` then drops what is not."""
+def skin_mask(shape: tuple[int, ...], landmarks: np.ndarray, margin: float = 0.16,
+              jaw: slice = slice(2, 15)) -> np.ndarray:
+    """Where skin should be (bool (h, w)): the inner face (brows to the `jaw` points) kept
+    `margin` inter-ocular distances off the jaw line, without brows, eyes, lips and
+    nostrils. `skin_pixels` then drops what is not."""
     import cv2
 
     lms = np.asarray(landmarks, float)
     iod = max(inter_ocular(lms), 1.0)
     inner = np.zeros(shape[:2], np.uint8)
-    _draw_hull(inner, np.vstack([lms[17:27], lms[2:15]]))
-    k = max(int(0.16 * iod) | 1, 3)
+    _draw_hull(inner, np.vstack([lms[17:27], lms[jaw]]))
+    k = max(int(margin * iod) | 1, 3)
     inner = cv2.erode(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     out = np.zeros_like(inner)
     _draw_brows(out, lms, iod, 0.3)
@@ -203,6 +210,43 @@ def skin_pixels(lab: np.ndarray, where: np.ndarray, light: bool = True) -> np.nd
     return sel
 
 
+def forehead_band(shape: tuple[int, ...], landmarks: np.ndarray, height: float) -> np.ndarray:
+    """The forehead from 0.15 inter-ocular above the brows' points (clear of their hair) up
+    to `height` (as `geometry.forehead`: a share of the brow-to-chin distance), bool (h, w);
+    empty when that is no height. Whether it shows skin is for the caller to test."""
+    import cv2
+
+    lms = np.asarray(landmarks, float)
+    iod = max(inter_ocular(lms), 1.0)
+    up = lms[27] - lms[8]
+    up = up / (np.linalg.norm(up) + 1e-9)
+    brows = lms[17:27] + up * 0.15 * iod
+    top = forehead(lms, height)
+    if np.linalg.norm(top[4:6].mean(0) - lms[17:27].mean(0)) <= 0.2 * iod:
+        return np.zeros(shape[:2], bool)
+    band = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(band, [np.round(np.vstack([brows, top[::-1]])).astype(np.int32)], 255)
+    return band > 0
+
+
+def _above_brows(shape: tuple[int, ...], lms: np.ndarray, soft: float) -> np.ndarray:
+    """A weight (float32 (h, w)): 0 at the brows and below, 1 higher up the forehead; the
+    step sits 0.1 inter-ocular plus `soft` above the brows (extended sideways by one
+    inter-ocular), softened by a Gaussian of `soft`."""
+    import cv2
+
+    iod = max(inter_ocular(lms), 1.0)
+    up = lms[27] - lms[8]
+    up = up / (np.linalg.norm(up) + 1e-9)
+    brows = lms[17:27]
+    side = (brows[-1] - brows[0]) / (np.linalg.norm(brows[-1] - brows[0]) + 1e-9) * iod
+    low = np.vstack([brows[0] - side, brows, brows[-1] + side]) + up * (0.1 * iod + soft)
+    poly = np.vstack([low, (low + up * 4 * iod)[::-1]])
+    out = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(out, [np.round(poly).astype(np.int32)], 255)
+    return cv2.GaussianBlur(out.astype(np.float32) / 255, (0, 0), max(soft, 0.5))
+
+
 @dataclass
 class _Skin:
     """One face at low resolution: its LAB pixels, skin mask and skin statistics."""
@@ -212,25 +256,48 @@ class _Skin:
     shading: np.ndarray  # skin for its low-frequency lightness (shadows kept)
     mean: np.ndarray
     std: np.ndarray
+    forehead: np.ndarray | None = None  # forehead skin, for its shading above the brows
 
 
-def _analyse(rgb: np.ndarray, lms: np.ndarray, f: int, valid: np.ndarray | None = None
-             ) -> _Skin | None:
+def _analyse(rgb: np.ndarray, lms: np.ndarray, f: int, valid: np.ndarray | None = None,
+             forehead_height: float = 0.0) -> _Skin | None:
+    """One face's skin at 1/`f` resolution; with `forehead_height`, its shading mask also
+    takes the forehead up to there (`forehead_band`: what of it is skin)."""
     import cv2
 
     h, w = rgb.shape[:2]
     size = (max(w // f, 1), max(h // f, 1))
     small = cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA)
     lab = _lab(small)
-    where = skin_mask(lab.shape, (np.asarray(lms, float) - (f - 1) / 2) / f)
+    p = (np.asarray(lms, float) - (f - 1) / 2) / f
+    where = skin_mask(lab.shape, p)
+    ok = None
     if valid is not None:
-        where &= cv2.resize(np.asarray(valid, np.float32), size,
-                            interpolation=cv2.INTER_AREA) > 0.99
+        ok = cv2.resize(np.asarray(valid, np.float32), size,
+                        interpolation=cv2.INTER_AREA) > 0.99
+        where &= ok
     sel = skin_pixels(lab, where)
     if sel.sum() < 16:
         return None
     px = lab[sel]
-    return _Skin(lab, sel, skin_pixels(lab, where, light=False), px.mean(0), px.std(0) + 1e-6)
+    shading = skin_pixels(lab, where, light=False)
+    brow = np.zeros(lab.shape[:2], bool)
+    if forehead_height > 0:
+        # Out to where the blend ends: nearer the jaw line, and up the forehead (its
+        # pixels kept apart: their light is carried above the brows only).
+        jaw = skin_mask(lab.shape, p, SHADING_MARGIN, slice(0, 17)) & ~where
+        brow = forehead_band(lab.shape, p, forehead_height) & ~where & ~jaw
+        if ok is not None:
+            jaw &= ok
+            brow &= ok
+        # They must look like this face's skin (a fringe can share its hue).
+        mean, std = px.mean(0), px.std(0)
+        like = ((np.abs(lab[..., 0] - mean[0]) < 3 * std[0] + 10)
+                & (np.abs(lab[..., 1] - mean[1]) < 3 * std[1] + 3)
+                & (np.abs(lab[..., 2] - mean[2]) < 3 * std[2] + 3))
+        shading |= jaw & like
+        brow &= like
+    return _Skin(lab, sel, shading, px.mean(0), px.std(0) + 1e-6, brow)
 
 
 def _scale(landmarks: np.ndarray) -> int:
@@ -257,6 +324,13 @@ MOUTH_SHADING = 0.0
 # The source's skin detail (about its local mean) is scaled toward the target's contrast
 # within these bounds (a soft, dim target softens it; a sharper one barely sharpens it).
 DETAIL_GAIN = (0.9, 1.1)
+# How far up the forehead (a share of the brow-to-chin distance, as `geometry.forehead`;
+# the blend's forehead is 0.3) the shading is measured: a photo's forehead often catches
+# more light than its cheeks, a target's less, and measured on the cheeks alone the laid-in
+# forehead kept the photo's (up to 21 L* lighter than the target's).
+SHADING_FOREHEAD = 0.3
+# and how near the jaw line (inter-ocular distances; colour statistics keep 0.16 off it).
+SHADING_MARGIN = 0.06
 # Where both faces show less skin than this (blurred density), the local corrections
 # fade to the global ones.
 LOCAL_SUPPORT = 0.05
@@ -298,6 +372,8 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     `CHROMA_GAIN`), plus what that leaves of the difference, locally, at most
     `CHROMA_OFFSET`. Detail: lightness about the
     source skin's local mean is scaled toward the target's contrast (`DETAIL_GAIN`).
+    The shading is also measured nearer the jaw line (`SHADING_MARGIN`) and, for what lies
+    above the brows only, up the forehead (`SHADING_FOREHEAD`).
     Features, the pixels near brows, eyes and lips (`feature_mask`) that do not look like
     the source's skin, take `FEATURE_LIGHT` of the lightness change and keep their detail;
     their chroma is scaled with their lightness (same hue and saturation, as under a
@@ -308,8 +384,8 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     import cv2
 
     f = _scale(ref_landmarks)
-    s = _analyse(src, src_landmarks, f, valid)
-    r = _analyse(ref, ref_landmarks, f)
+    s = _analyse(src, src_landmarks, f, valid, SHADING_FOREHEAD)
+    r = _analyse(ref, ref_landmarks, f, forehead_height=SHADING_FOREHEAD)
     if s is None or r is None:
         return src
     iod = inter_ocular(np.asarray(ref_landmarks, float)) / f
@@ -321,6 +397,15 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     bounds = np.log(SHADING_LOCAL)
     local = np.clip(np.log((r.lab[..., 0] + 16) / ((s.lab[..., 0] + 16) * ratio)), *bounds)
     correction = _local(local, both, sigma)
+    brow = s.forehead & r.forehead if s.forehead is not None and r.forehead is not None \
+        else None
+    if brow is not None and brow.sum() >= 8:
+        # Above the brows the light measured on the forehead too (a photo's forehead
+        # often catches more light than its cheeks, a target's less); at and below them
+        # not (the brow ridge's relief is much of the photo's likeness).
+        drawn = (np.asarray(src_landmarks, float) - (f - 1) / 2) / f
+        above = _above_brows(correction.shape, drawn, sigma)
+        correction = (1 - above) * correction + above * _local(local, both | brow, sigma)
     if MOUTH_SHADING < 1:
         # Around the mouth the source's own shading stays (its lips' and philtrum's
         # relief is what finds the lips again, and much of the expression).
@@ -628,6 +713,86 @@ def match_sharpness(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     return out
 
 
+# Near the blend's boundary the new face takes the frame's own light and shading at scales
+# above `BOUNDARY_SCALE` (Gaussian sigma, inter-ocular distances), fully at the boundary and
+# fading out `BOUNDARY_BAND` inside it; its finer detail stays its own. The difference is
+# measured where the alpha is above `BOUNDARY_SUPPORT`, and the frame's pixels count less
+# the farther (in 8-bit RGB, by a Gaussian of `BOUNDARY_UNLIKE`) they are from its face's
+# median colour: its hair or background beside the edge must not darken the new face's
+# edge. Applied where there was no seam, it pulled the output's identity toward the
+# target's (dlib distance to the photo +0.03 on astronaut onto liveportrait_d10), so
+# `merge_parts` applies it only where the blend leaves one.
+BOUNDARY_SCALE = 0.025
+BOUNDARY_BAND = 0.15
+BOUNDARY_SUPPORT = 0.1
+BOUNDARY_UNLIKE = 40.0
+
+
+def match_boundary(rgb: np.ndarray, region: np.ndarray, alpha: np.ndarray, iod: float,
+                   valid: np.ndarray | None = None) -> np.ndarray:
+    """`rgb` (the patch, float RGB) with the frame's (`region`) coarser light near the edge.
+
+    The multi-band blend changes colour and shading over a wide band, but what lies
+    between its finest and coarsest levels (a photo's lit chin against a target's shadowed
+    jaw, a cheek's contour) still changes within a few pixels: a visible step. Here the
+    difference frame - patch, smoothed at `BOUNDARY_SCALE` where the patch has pixels, is
+    added to the patch, all of it where `alpha` crosses 0.5 and none `BOUNDARY_BAND` inside
+    (a membrane from the boundary inward, as Poisson blending does, but only near the edge:
+    the face within keeps its own relief). Returns a new float32 array.
+    """
+    import cv2
+
+    inside = (alpha >= 0.5).astype(np.uint8)
+    if inside.sum() < 16:
+        return rgb
+    band = max(BOUNDARY_BAND * iod, 2.0)
+    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    t = np.clip(1 - depth / band, 0, 1)
+    reach = (t * t * (3 - 2 * t)).astype(np.float32)
+    wt = (depth < 1.5 * band).astype(np.float32) * (alpha > BOUNDARY_SUPPORT)
+    if valid is not None:
+        wt *= valid > 0.99
+    sigma = max(BOUNDARY_SCALE * iod, 1.0)
+    region = np.asarray(region, np.float32)
+    # What of the frame there is far from its face's usual colour (its hair or the
+    # background beside the edge) is not what the new face's edge should take on.
+    core = region[::3, ::3][alpha[::3, ::3] > 0.9]
+    face = np.median(core, 0) if len(core) >= 16 else None
+    if face is not None:
+        wt = wt * np.exp(-(np.abs(region - face).max(-1) / BOUNDARY_UNLIKE) ** 2)
+    diff = (region - rgb) * wt[..., None]
+    num = cv2.GaussianBlur(diff, (0, 0), sigma)
+    den = cv2.GaussianBlur(wt, (0, 0), sigma)[..., None]
+    smooth = num / np.maximum(den, 1e-3) * np.clip(den / 0.05, 0, 1)
+    return (rgb + smooth * reach[..., None]).astype(np.float32)
+
+
+# The seam (edge energy across the blend's boundary, over the frame's own there) from which
+# the boundary takes the frame's light (`match_boundary`), and at which it takes all of it.
+SEAM_FREE, SEAM_FULL = 1.0, 1.3
+
+
+def _edge_energy(rgb: np.ndarray, alpha: np.ndarray) -> float:
+    """Mean squared lightness (L*) derivative across the 0.5 level of `alpha`, after a
+    Gaussian of 1 pixel (as `swap_quality.seam_energy`, in OpenCV's colour conversion)."""
+    import cv2
+
+    inside = (alpha >= 0.5).astype(np.uint8)
+    edge = (inside - cv2.erode(inside, np.ones((3, 3), np.uint8))) > 0
+    edge[[0, -1], :] = False
+    edge[:, [0, -1]] = False
+    if edge.sum() < 8:
+        return 0.0
+    light = cv2.GaussianBlur(_lab(rgb)[..., 0], (0, 0), 1.0)
+    gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3) / 8
+    soft = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 1.0)
+    ax = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+    ay = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    across = (gx * ax + gy * ay) / (np.sqrt(ax ** 2 + ay ** 2) + 1e-9)
+    return float((across[edge] ** 2).mean())
+
+
 @dataclass
 class Merged:
     """A merge's result: the new frame and the alpha it was laid in with (over the frame
@@ -678,6 +843,7 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
     alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour,
                        patch=np.asarray(patch.rgb[sl], np.float32))  # the photo's colours
     alpha = np.minimum(alpha, valid)
+    fix_edges = opts.colour == "lab" and opts.contour  # (`match_boundary`, multi-band)
     if opts.keep_mouth:
         mouth = region_mask(region.shape, target, "mouth", feather=0.05)
         alpha = alpha * (1 - mouth)
@@ -718,12 +884,27 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
         px0, py0 = max(cx0 - pad, 0), max(cy0 - pad, 0)
         px1, py1 = min(x1 + pad, fw), min(y1 + pad, fh)
         bg = frame[py0:py1, px0:px1].astype(np.float32)
-        diff, a_all = np.zeros_like(bg), np.zeros(bg.shape[:2], np.float32)
+        a_all = np.zeros(bg.shape[:2], np.float32)
         inner = (slice(cy0 - py0, y1 - py0), slice(cx0 - px0, x1 - px0))
-        diff[inner] = (rgb - region) * support
         a_all[inner] = alpha
-        bg += _blend_difference(diff, a_all, levels) + 0.5
-        out[py0:py1, px0:px1] = np.clip(bg, 0, 255).astype(np.uint8)
+
+        def lay(face: np.ndarray) -> np.ndarray:
+            diff = np.zeros_like(bg)
+            diff[inner] = (face - region) * support
+            return bg + _blend_difference(diff, a_all, levels) + 0.5
+
+        laid = lay(rgb)
+        if fix_edges:
+            # The boundary's own light only where the blend left a seam: more edge across
+            # the boundary than the frame has there (elsewhere the photo's face reaches
+            # the edge, which much of its likeness is).
+            excess = _edge_energy(laid[inner], alpha) / max(_edge_energy(region, alpha), 1e-6)
+            t = float(np.clip((excess - SEAM_FREE) / (SEAM_FULL - SEAM_FREE), 0, 1))
+            if t > 0.01:
+                rgb = np.asarray(rgb, np.float32)
+                fix = match_boundary(rgb, region, alpha, iod, valid) - rgb
+                laid = lay(rgb + fix * (t * t * (3 - 2 * t)))
+        out[py0:py1, px0:px1] = np.clip(laid, 0, 255).astype(np.uint8)
         return Merged(out, alpha, cx0, cy0)
     a = alpha[..., None]
     out[cy0:y1, cx0:x1] = np.clip(rgb * a + region * (1 - a) + 0.5, 0, 255).astype(np.uint8)

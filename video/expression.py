@@ -7,6 +7,13 @@ carried through instead, shifted to where the output's eye sits and colour-match
 swapped skin around it, faded in by how closed the eye is: each eye on its own, so a wink
 survives. Open eyes keep the photo's (they carry much of the identity).
 
+How closed is judged two ways, and the more closed wins: against the photo's own aperture
+(`carry_weight`: a target eye far narrower than the photo's), and against the target's own
+recent open level (`closure_weight`, with `OpenEyes` following that level through a clip):
+a squinting photo's eye warped onto a target that blinks only down to the photo's aperture
+would otherwise stay open, half a blink being the target's lids at a third of their open
+height while the photo's eye is still wide there.
+
 Measures are on dlib's 68 points: the eye aspect ratio (EAR, Soukupová and Čech 2016:
 lid-to-lid heights over corner-to-corner width; about 0.3 open and 0.13 closed in dlib's
 landmarks on the shared clips) and the mouth opening (inner-lip height / inter-ocular).
@@ -63,17 +70,92 @@ def carry_weight(target_ear: float, source_ear: float) -> float:
     return 1 - _smoothstep(aperture, 0.4, 0.7)
 
 
-def eye_weights(target: np.ndarray, source: np.ndarray) -> tuple[float, float]:
-    """`carry_weight` for each eye (the image's left then right), target vs source landmarks."""
-    w = [carry_weight(eye_aspect_ratio(target, e), eye_aspect_ratio(source, e)) for e in EYES]
+# The target's own closure: its lid aperture (EAR above `CLOSED_EAR`) as a share of its
+# recent open level. A blink's deepest frames are below 0.25 of the open aperture and its
+# half-closed frames 0.3-0.4 on the shared clips; looking down or smiling stays above about
+# 0.45. Over `CLOSURE_RAMP` the target's eye fades in to `CLOSURE_HALF`, over
+# `CLOSURE_DEEP` the rest of the way: half-closed, the photo's eye (squashed to the
+# target's lids) and the target's own are mixed, which reads as closing, keeps some of the
+# photo's eye, and shows no photo iris in a shut eye.
+CLOSURE_RAMP = (0.3, 0.45)
+CLOSURE_DEEP = (0.05, 0.2)
+CLOSURE_HALF = 0.6
+
+
+def closure_weight(target_ear: float, open_ear: float) -> float:
+    """How much of the target's own eye to show, judged by the target alone (0..1).
+
+    `open_ear` is the target's recent open-eye EAR (`OpenEyes`). The share of that open
+    aperture (EAR above `CLOSED_EAR`, the open one counting as at least 0.05) the eye keeps
+    now: from 0.45 down to 0.3 the target's eye fades in to `CLOSURE_HALF`, from 0.2 down
+    to 0.05 to all of it.
+    """
+    aperture = (target_ear - CLOSED_EAR) / max(open_ear - CLOSED_EAR, 0.05)
+    return (CLOSURE_HALF * (1 - _smoothstep(aperture, *CLOSURE_RAMP))
+            + (1 - CLOSURE_HALF) * (1 - _smoothstep(aperture, *CLOSURE_DEEP)))
+
+
+class OpenEyes:
+    """Each eye's recent open level (EAR) of the faces a swapper renders, frame by frame.
+
+    The level is the 90th percentile of the eye's EAR over the last `window` renders of
+    that face (about a second of video: a blink is a dip below it, a long look down soon
+    becomes the level). Faces are told apart by where their eyes are (nearest within one
+    inter-ocular distance), so swapping every face of a clip keeps each face's own level;
+    a face not seen for `forget` renders is dropped. Until a face has `least` frames there
+    is no level (None): a still image or a clip's first frames are judged by the photo.
+    """
+
+    def __init__(self, window: int = 25, least: int = 5, forget: int = 50) -> None:
+        self.window, self.least, self.forget = window, least, forget
+        self._faces: list[dict] = []
+        self._clock = 0
+
+    def update(self, landmarks: np.ndarray) -> tuple[float, float] | None:
+        """Record this face's eyes; its open level per eye (image-left, right) or None."""
+        from collections import deque
+
+        p = np.asarray(landmarks, float)
+        centre, iod = p[36:48].mean(0), max(inter_ocular(p), 1.0)
+        self._clock += 1
+        self._faces = [f for f in self._faces if self._clock - f["seen"] <= self.forget]
+        near = [f for f in self._faces if np.linalg.norm(f["centre"] - centre) < iod]
+        face = min(near, key=lambda f: np.linalg.norm(f["centre"] - centre)) if near else None
+        if face is None:
+            face = {"ears": deque(maxlen=self.window)}
+            self._faces.append(face)
+        face["centre"], face["seen"] = centre, self._clock
+        face["ears"].append([eye_aspect_ratio(p, e) for e in EYES])
+        if len(face["ears"]) < self.least:
+            return None
+        level = np.percentile(np.array(face["ears"]), 90, axis=0)
+        return float(level[0]), float(level[1])
+
+
+def eye_weights(target: np.ndarray, source: np.ndarray,
+                open_levels: tuple[float, float] | None = None) -> tuple[float, float]:
+    """How much of the target's own eye to show, each eye (the image's left then right).
+
+    `carry_weight` against the photo's (`source` landmarks) aperture, or, given the
+    target's recent `open_levels` (`OpenEyes`), `closure_weight` where that is higher.
+    """
+    w = []
+    for i, e in enumerate(EYES):
+        ear = eye_aspect_ratio(target, e)
+        weight = carry_weight(ear, eye_aspect_ratio(source, e))
+        if open_levels is not None:
+            weight = max(weight, closure_weight(ear, open_levels[i]))
+        w.append(weight)
     return w[0], w[1]
 
 
 def _eye_mask(points: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
-    """A soft ellipse over one eye, its lids and lashes (float32 (h, w) in [0, 1]).
+    """A soft oval over one eye, its lids and lashes (float32 (h, w) in [0, 1]).
 
-    Centred a little above the eye, 1.6 eye widths across and 0.9 high, so a closed lid's
-    crease is inside; full weight within 55% of the radius, fading to 0 at the rim.
+    Centred a little above the eye, 1.6 eye widths across, reaching 0.45 of a width up
+    (a closed lid's crease is inside) and 0.7 down (the lower lid and the skin under it:
+    a photo's under-eye folds around a target's closed lids read as an open eye); full
+    weight within 55% of the radius, fading to 0 at the rim.
     """
     c = points.mean(0)
     axis = points[3] - points[0]
@@ -84,7 +166,8 @@ def _eye_mask(points: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarra
     yy, xx = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float32)
     dx, dy = xx - c[0], yy - c[1]
     u = (dx * ux[0] + dy * ux[1]) / (0.8 * width)
-    v = (dx * uy[0] + dy * uy[1]) / (0.45 * width)
+    v = dx * uy[0] + dy * uy[1]
+    v = v / (np.where(v > 0, 0.7, 0.45) * width)
     r = np.sqrt(u * u + v * v)
     t = np.clip((1.0 - r) / 0.45, 0, 1)
     return (t * t * (3 - 2 * t)).astype(np.float32)

@@ -10,13 +10,14 @@ and size follow the source), so speech and blinks are the target's own.
 
 The warp is piecewise affine over one fixed Delaunay triangulation of the template (68
 points plus 10 on the forehead), so triangles never flip between frames. Where the target's
-eye closes or narrows far past the photo's, warping the photo's open eye onto it would only
-squash it: there the target's own eye region is faded in (`video/expression.py`), each eye
-on its own. The photo's teeth are painted out once (`photo_teeth=False`), its inner-lip
-points refit to the lips' real edge, and its lips open in the mesh only as far as the
-target's do, so the target's closed lips stay closed; an open mouth shows the target's
-own interior, which `merge` lays in (`MergeOptions.keep_inner_mouth`, on by default:
-turn both off together to get the photo's teeth back).
+eye closes or narrows far past the photo's, or past its own recent open level, warping the
+photo's open eye onto it would only squash it: there the target's own eye region is faded
+in (`video/expression.py`), each eye on its own. The photo's teeth are painted out once
+(`photo_teeth=False`), its inner-lip points refit to the lips' real edge, and its lips
+open in the mesh only as far as the target's do, so the target's closed lips stay closed;
+an open mouth shows the target's own interior, which `merge` lays in
+(`MergeOptions.keep_inner_mouth`, on by default: turn both off together to get the
+photo's teeth back).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from retake.core.errors import FaceError
-from retake.video.expression import carry_eyes, eye_weights, without_teeth
+from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
 from retake.video.geometry import (
     INNER_LIPS,
@@ -154,12 +155,15 @@ class LandmarkSwapper:
             without_teeth(source_rgb, self.src_lms)
         self.src_pts = extended(self.mesh_lms, forehead_height)
         self.src_gaps = _gaps(self.mesh_lms)
+        self.open_eyes = OpenEyes()  # the target's recent open-eye level, face by face
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
         """Warp the source face onto this frame's target landmarks.
 
-        With `target_eyes`, an eye the target closes or narrows far past the photo's is the
-        target's own (faded in by `expression.carry_weight`).
+        With `target_eyes`, an eye the target closes or narrows far past the photo's, or
+        closes far past its own recent open level, is the target's own (faded in by
+        `expression.eye_weights`). Frames are expected in order (a clip, a live feed): the
+        open level follows the renders before this one.
         """
         target = np.asarray(landmarks, float)
         out_lms = target_shape(self.src_lms, target, self.shape)
@@ -173,7 +177,7 @@ class LandmarkSwapper:
         if warped is None:
             raise FaceError("the target face is outside the frame")
         if self.target_eyes:
-            weights = eye_weights(target, self.src_lms)
+            weights = eye_weights(target, self.src_lms, self.open_eyes.update(target))
             if max(weights) > 0.01:
                 carry_eyes(warped.rgb, warped.x0, warped.y0, frame, target, out_lms, weights)
         return Patch(warped.x0, warped.y0, warped.rgb, warped.valid, out_lms)
