@@ -143,3 +143,20 @@ def test_a_face_video_plays_back_and_forth_without_being_held(tmp_path) -> None:
     period = 2 * n - 2
     want = [k % period if k % period < n else period - k % period for k in range(3 * n)]
     assert [f.index for f in got] == want
+
+
+def test_a_padded_stretch_joins_like_its_array() -> None:
+    """A long kept stretch at the recording's start is padded without being copied: the
+    join gives what joining the padded array gives."""
+    from retake.voice.render import Padded
+
+    rng = np.random.default_rng(6)
+    core = rng.standard_normal(200_000).astype(np.float32)
+    padded = Padded(300, core, 500)
+    whole = np.asarray(padded)
+    assert len(padded) == len(whole)
+    for sl in (slice(0, 100), slice(250, 400), slice(len(whole) - 700, None)):
+        assert np.array_equal(padded[sl], whole[sl])
+    other = rng.standard_normal(5000).astype(np.float32)
+    assert np.array_equal(concatenate([padded, other, padded], 16000, fades=[0.01, 0.02]),
+                          concatenate([whole, other, whole], 16000, fades=[0.01, 0.02]))

@@ -6,6 +6,7 @@ words made and shaped to their context, joined, and described (alignment, time m
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from retake.voice.query import QUERY_TIMING, Around, Query, converted, query_gli
 from retake.voice.records import EditOptions, EditResult, Take
 from retake.voice.render import (
     XFADE_S,
+    Padded,
     Rendered,
     concatenate,
     render_external,
@@ -76,6 +78,8 @@ class Assembly:
         self.rate = local_rate(rec, inv)
         self.final = final_lengthening(rec, inv)
         self._contours: dict[tuple[str, bool], np.ndarray] | None = None
+        self._words: tuple[list[float], list[Word]] | None = None
+        self._levels: tuple[float, float, float] | None = None
         self.cuts = Cuts(rec, old)
 
     # -- cuts -------------------------------------------------------------------------
@@ -103,6 +107,8 @@ class Assembly:
         if a >= 0 and b <= len(x):
             return piece  # a view: the kept stretches of a long recording are not copied
         # at the ends of the recording, pad so every piece carries exactly its margin
+        if len(piece) > 10 * self.sr:
+            return Padded(max(0, -a), piece, max(0, b - len(x)))  # still not copied
         return np.pad(piece, (max(0, -a), max(0, b - len(x))))
 
     # -- new speech ---------------------------------------------------------------------
@@ -394,9 +400,11 @@ class Assembly:
             right_word = None
         left = left_word.phones[-1].label if left_word else "SIL"
         right = right_word.phones[0].label if right_word else "SIL"
-        voiced = self.rec.f0[self.rec.f0 > 0]
-        lo, mid, hi = (np.percentile(voiced, [15, 50, 65]) if len(voiced)
-                       else (120.0, 150.0, 180.0))
+        if self._levels is None:  # the speaker's pitch levels, once per edit
+            voiced = self.rec.f0[self.rec.f0 > 0]
+            self._levels = (tuple(np.percentile(voiced, [15, 50, 65])) if len(voiced)
+                            else (120.0, 150.0, 180.0))
+        lo, mid, hi = self._levels
         f0l = self._edge_f0(left_word.end - 0.06, left_word.end) if left_word else float(hi)
         if right_word:
             f0r = self._edge_f0(right_word.start, right_word.start + 0.06)
@@ -428,10 +436,14 @@ class Assembly:
         if i < 0 or i >= len(self.old) or not self.old[i].usable:
             return None
         t = self.old[i].start
-        for w in self.rec.alignment.words:
-            if w.aligned and w.phones and w.start - 1e-6 <= t < w.end - 1e-6:
-                return w
-        return None
+        if self._words is None:  # aligned words by start, searched by bisection
+            ws = [w for w in self.rec.alignment.words if w.aligned and w.phones]
+            self._words = ([w.start - 1e-6 for w in ws], ws)
+        starts, ws = self._words
+        k = bisect.bisect_right(starts, t) - 1
+        hits = [ws[j] for j in (k - 1, k) if 0 <= j < len(ws)
+                and ws[j].start - 1e-6 <= t < ws[j].end - 1e-6]
+        return hits[0] if hits else None
 
     def _edge_f0(self, t0: float, t1: float) -> float:
         f = self.rec.f0[self.rec.frame(t0):self.rec.frame(t1) + 1]
@@ -678,6 +690,7 @@ def _fill_bands(audio: np.ndarray, noise: np.ndarray, n_fft: int = 512) -> np.nd
 
 def match_level(audio: np.ndarray, rec: Recording, level_db: float, sr: int) -> np.ndarray:
     """Scale new audio so its loud frames match the surrounding speech's level."""
+    audio = np.asarray(audio, np.float32)
     hop = int(0.01 * sr)
     if len(audio) < 2 * hop:
         return audio

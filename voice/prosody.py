@@ -21,12 +21,18 @@ def local_rate(rec: Recording, inv: Inventory) -> float:
     return float(np.clip(np.median(ratios), 0.6, 1.6)) if ratios else 1.0
 
 
+CONTOUR_WORDS = 3000  # words looked at for the pitch contours, at most (about)
+
+
 def learn_contours(asm: Assembly) -> dict[tuple[str, bool], np.ndarray]:
     """Mean pitch shape of the recording's words relative to their context line."""
     rec = asm.rec
     groups: dict[tuple[str, bool], list[np.ndarray]] = {}
+    # a few thousand words, evenly spread, give the shapes as well as every word of a long
+    # recording (an hour's talk has ~9000; each costs a context look-up)
+    every = max(1, len(asm.old) // CONTOUR_WORDS)
     for i, o in enumerate(asm.old):
-        if not o.usable or o.end - o.start < 0.1:
+        if i % every or not o.usable or o.end - o.start < 0.1:
             continue
         word = asm._aligned_word(i, 0)
         if word is None:

@@ -39,7 +39,41 @@ def _fade(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sin(t), np.cos(t)
 
 
-def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFADE_S,
+class Padded:
+    """A stretch of a long recording with silence before and/or after it, without copying
+    the stretch (`concatenate` writes the three parts; `np.asarray` makes the array)."""
+
+    def __init__(self, left: int, core: np.ndarray, right: int) -> None:
+        self.left, self.core, self.right = left, core, right
+
+    def __len__(self) -> int:
+        return self.left + len(self.core) + self.right
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.pad(np.asarray(self.core, np.float32), (self.left, self.right))
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        return np.asarray(self)[index] if len(self) < (1 << 16) else self._slice(index)
+
+    def _slice(self, index: slice) -> np.ndarray:
+        a, b, _ = index.indices(len(self))
+        out = np.zeros(max(0, b - a), np.float32)
+        c0, c1 = max(a, self.left), min(b, self.left + len(self.core))
+        if c1 > c0:
+            out[c0 - a:c1 - a] = self.core[c0 - self.left:c1 - self.left]
+        return out
+
+    def write_into(self, out: np.ndarray, at: int, skip: int) -> None:
+        """Write all but the first `skip` samples into `out` from index `at`."""
+        n = len(self) - skip
+        c0, c1 = max(skip, self.left), self.left + len(self.core)
+        out[at:at + n] = 0.0
+        if c1 > c0:
+            out[at + c0 - skip:at + c1 - skip] = self.core[c0 - self.left:c1 - self.left]
+
+
+def concatenate(pieces: list, sample_rate: int, xfade_s: float = XFADE_S,
                 fades: list[float] | None = None) -> np.ndarray:
     """Join pieces that each carry half a crossfade of extra audio at both joined ends, with
     equal-power crossfades: `xfade_s` long, or `fades[k]` seconds at join k. The output is
@@ -51,15 +85,23 @@ def concatenate(pieces: list[np.ndarray], sample_rate: int, xfade_s: float = XFA
         overlaps.append(m)
         size += len(p) - m
     out = np.empty(size, np.float32)
-    out[:len(pieces[0])] = pieces[0]
+    _put(out, pieces[0], 0, 0)
     at = len(pieces[0])
     for p, m in zip(pieces[1:], overlaps, strict=True):
         if m > 0:
             f_in, f_out = _fade(m)
             out[at - m:at] = out[at - m:at] * f_out + p[:m].astype(np.float32) * f_in
-        out[at:at + len(p) - m] = p[m:]
+        _put(out, p, at, m)
         at += len(p) - m
     return out
+
+
+def _put(out: np.ndarray, piece, at: int, skip: int) -> None:
+    """Piece [skip:] into out[at:] (a `Padded` piece without materialising it)."""
+    if isinstance(piece, Padded):
+        piece.write_into(out, at, skip)
+    else:
+        out[at:at + len(piece) - skip] = piece[skip:]
 
 
 def _cut(rec: Recording, t: float, search_s: float = 0.006) -> int:
