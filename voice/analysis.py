@@ -110,7 +110,7 @@ def pitch_track(samples: np.ndarray, sample_rate: int, n_frames: int) -> np.ndar
     out = np.zeros(n_frames)
     step, ctx = int(PITCH_BLOCK_S / HOP_S), int(PITCH_CONTEXT_S / HOP_S)
     # Praat calls a frame silent against the whole sound's peak: give each block that peak
-    peak = max(float(np.max(np.abs(samples[a:a + 1 << 20])))
+    peak = max(float(np.max(np.abs(samples[a:a + (1 << 20)])))
                for a in range(0, len(samples), 1 << 20))
     for f0 in range(0, n_frames, step):
         f1 = min(n_frames, f0 + step)
