@@ -254,7 +254,7 @@ def edit(
     for w in sound.warnings:
         err.print(f"[yellow]warning[/]: {w}")
     provenance = require_consent(consent, consent_recording, consent_statement, sound, [audio])
-    resolved = resolve(request, lambda: run_transcribe(sound, language=language).text)
+    resolved = resolve(request, lambda s=sound: run_transcribe(s, language=language).text)
     if resolved.drafted:
         err.print(f"[yellow]using the recogniser's draft transcript[/]: {resolved.transcript}")
     editor = Editor(language=language, cache_dir=default_cache_dir())
@@ -271,6 +271,7 @@ def edit(
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
         similarity=similarity, seed=seed, own_phones=own_phones), voices)
+    del rec, sound, voices  # the input is no longer needed: not held while the output is signed
     paths = write_result(result, output, provenance)
     if as_json:
         _print_json({"report": result.report.to_dict(),
