@@ -56,8 +56,8 @@ def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.n
     """Per 10 ms frame: energy (dB), 13 MFCCs, F0 (Hz, 0 unvoiced).
 
     Frames and mel spectra are computed block by block (the same frames as one pass over
-    the whole file; the dB floor and the DCT are applied to the whole mel spectrogram, as
-    librosa's `mfcc` does), so a long recording is never framed whole."""
+    the whole file; a first pass finds the loudest bin, which sets librosa's 80 dB floor),
+    so neither the frames nor the mel spectrogram of a long recording is held whole."""
     import librosa
 
     x = np.asarray(samples, np.float32)
@@ -66,17 +66,27 @@ def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.n
         x = np.pad(x, (0, win - len(x)))
     count = 1 + (len(x) - win) // hop
     energy = np.empty(count)
-    mels = []
+
+    def mel(f0: int, f1: int) -> np.ndarray | None:
+        seg = x[f0 * hop:(f1 - 1) * hop + n_fft]
+        return (librosa.feature.melspectrogram(y=seg, sr=sr, hop_length=hop, n_fft=n_fft,
+                                               center=False) if len(seg) >= n_fft else None)
+
+    top = 1e-10  # the loudest mel bin of the whole file: power_to_db's 80 dB floor hangs on it
     for f0 in range(0, count, FEATURE_BLOCK):
         f1 = min(count, f0 + FEATURE_BLOCK)
         seg = x[f0 * hop:(f1 - 1) * hop + win]
         energy[f0:f1] = 10 * np.log10(np.mean(_frames(seg, sr) ** 2, axis=1) + 1e-10)
-        seg = x[f0 * hop:(f1 - 1) * hop + n_fft]
-        if len(seg) >= n_fft:
-            mels.append(librosa.feature.melspectrogram(y=seg, sr=sr, hop_length=hop,
-                                                       n_fft=n_fft, center=False))
-    mfcc = (librosa.feature.mfcc(S=librosa.power_to_db(np.concatenate(mels, axis=1)),
-                                 n_mfcc=13).T if mels else np.zeros((0, 13)))
+        m = mel(f0, f1)
+        top = max(top, float(m.max())) if m is not None else top
+    floor = 10 * np.log10(top) - 80.0
+    parts = []
+    for f0 in range(0, count, FEATURE_BLOCK):  # again, now that the floor is known
+        m = mel(f0, min(count, f0 + FEATURE_BLOCK))
+        if m is not None:
+            db = np.maximum(librosa.power_to_db(m, top_db=None), floor)
+            parts.append(librosa.feature.mfcc(S=db, n_mfcc=13).T)
+    mfcc = np.concatenate(parts) if parts else np.zeros((0, 13))
     from retake.voice.analysis import pitch_track
 
     f0 = pitch_track(samples, sr, len(energy))

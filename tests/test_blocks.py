@@ -160,3 +160,15 @@ def test_a_padded_stretch_joins_like_its_array() -> None:
     other = rng.standard_normal(5000).astype(np.float32)
     assert np.array_equal(concatenate([padded, other, padded], 16000, fades=[0.01, 0.02]),
                           concatenate([whole, other, whole], 16000, fades=[0.01, 0.02]))
+
+
+def test_splice_features_in_blocks_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retake.awareness import forensics
+
+    x = _speechy(20, 16000, seed=7)
+    monkeypatch.setattr(forensics, "FEATURE_BLOCK", 10**9)
+    whole = forensics.features(x, 16000)
+    monkeypatch.setattr(forensics, "FEATURE_BLOCK", 700)
+    blocks = forensics.features(x, 16000)
+    for a, b in zip(whole, blocks, strict=True):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) < 1e-3
