@@ -50,27 +50,25 @@ class Padded:
         return self.left + len(self.core) + self.right
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = np.pad(np.asarray(self.core, np.float32), (self.left, self.right))
+        out = self[:]
         return out if dtype is None else out.astype(dtype)
 
     def __getitem__(self, index: slice) -> np.ndarray:
-        return np.asarray(self)[index] if len(self) < (1 << 16) else self._slice(index)
-
-    def _slice(self, index: slice) -> np.ndarray:
         a, b, _ = index.indices(len(self))
-        out = np.zeros(max(0, b - a), np.float32)
-        c0, c1 = max(a, self.left), min(b, self.left + len(self.core))
-        if c1 > c0:
-            out[c0 - a:c1 - a] = self.core[c0 - self.left:c1 - self.left]
+        out = np.empty(max(0, b - a), np.float32)
+        self._into(a, out)
         return out
 
     def write_into(self, out: np.ndarray, at: int, skip: int) -> None:
         """Write all but the first `skip` samples into `out` from index `at`."""
-        n = len(self) - skip
-        c0, c1 = max(skip, self.left), self.left + len(self.core)
-        out[at:at + n] = 0.0
+        self._into(skip, out[at:at + len(self) - skip])
+
+    def _into(self, a: int, dest: np.ndarray) -> None:
+        """Samples [a, a + len(dest)) into `dest`: silence, then the stretch, then silence."""
+        dest[:] = 0.0
+        c0, c1 = max(a, self.left), min(a + len(dest), self.left + len(self.core))
         if c1 > c0:
-            out[at + c0 - skip:at + c1 - skip] = self.core[c0 - self.left:c1 - self.left]
+            dest[c0 - a:c1 - a] = self.core[c0 - self.left:c1 - self.left]
 
 
 def concatenate(pieces: list, sample_rate: int, xfade_s: float = XFADE_S,
