@@ -55,15 +55,16 @@ def read_counter(rgb: np.ndarray) -> int:
     return int(sum(1 << b for b, v in enumerate(cells.mean((0, 2, 3))) if v > 127))
 
 
-def prepare(clip: Path, size: tuple[int, int], out: Path) -> int:
-    """The clip letterboxed to `size`, counter burnt in, at its own rate; frame count."""
+def prepare(clip: Path, size: tuple[int, int], out: Path, fps: float | None = None) -> int:
+    """The clip letterboxed to `size`, counter burnt in, at its own rate (or every frame
+    1/`fps` after the last: a camera at that rate; the motion plays faster); frame count."""
     import cv2
 
     from retake.video.media import VideoWriter, probe, read_frames
 
     w, h = size
     n = 0
-    with VideoWriter(out, probe(clip).fps, w, h) as wr:
+    with VideoWriter(out, fps or probe(clip).fps, w, h) as wr:
         for fr in read_frames(clip):
             s = min(w / fr.rgb.shape[1], h / fr.rgb.shape[0])
             im = cv2.resize(fr.rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
@@ -71,7 +72,7 @@ def prepare(clip: Path, size: tuple[int, int], out: Path) -> int:
             y0, x0 = (h - im.shape[0]) // 2, (w - im.shape[1]) // 2
             canvas[y0:y0 + im.shape[0], x0:x0 + im.shape[1]] = im
             burn(canvas, fr.index)
-            wr.write(canvas, fr.time)
+            wr.write(canvas, n / fps if fps else fr.time)
             n += 1
     return n
 
@@ -115,14 +116,15 @@ def _round(v: float | None, digits: int) -> float | None:
 
 
 def evaluate(clip: Path, size: tuple[int, int], source: Path, models, swapper, src_emb,
-             tmp: Path, offline: bool, workers: int | None = None) -> dict:
+             tmp: Path, offline: bool, workers: int | None = None,
+             camera_fps: float | None = None) -> dict:
     """One clip at one size: live run at real rate, then the measures."""
     from retake.awareness.provenance import Provenance
     from retake.video.live import run_live
     from retake.video.swap import swap_video
 
     inp = tmp / f"in_{size[0]}.mp4"
-    n_in = prepare(clip, size, inp)
+    n_in = prepare(clip, size, inp, camera_fps)
     out = tmp / f"live_{size[0]}.mp4"
     t0 = time.perf_counter()
     res = run_live(str(inp), swapper, models, record=out, realtime=True,
@@ -162,6 +164,10 @@ def main() -> None:
                         help="only this size, e.g. 640x480 (repeatable)")
     parser.add_argument("--workers", type=int, default=None,
                         help="run_live's worker threads (default: its own choice)")
+    parser.add_argument("--camera-fps", type=float, default=None,
+                        help="play every clip at this frame rate, as a camera would deliver "
+                             "it (the clips are 22-25 fps: a 25 fps goal cannot show on "
+                             "them); results go to live_<fps>fps.json")
     parser.add_argument("--no-offline", action="store_true",
                         help="skip the offline swap (no jitter ratio)")
     args = parser.parse_args()
@@ -188,7 +194,7 @@ def main() -> None:
         for size in sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 row = evaluate(clip, size, source, models, swapper, src_emb, Path(tmp),
-                               not args.no_offline, args.workers)
+                               not args.no_offline, args.workers, args.camera_fps)
             print(json.dumps(row), flush=True)
             rows.append(row)
     summary = {}
@@ -233,11 +239,13 @@ def main() -> None:
                "note": "load is the 1-minute load average of the whole (shared) machine"}
     if not args.size:  # a subset of clips is recorded as such
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "live.json").write_text(json.dumps(
+        name = f"live_{args.camera_fps:g}fps.json" if args.camera_fps else "live.json"
+        (RESULTS / name).write_text(json.dumps(
             {"source": SOURCE, "clips": [c.name for c in clips], "all_clips": not args.clip,
+             "camera_fps": args.camera_fps or "each clip's own",
              "machine": machine, "summary": summary, "goals": goals, "rows": rows},
             indent=1) + "\n")
-        print(f"wrote {RESULTS / 'live.json'}")
+        print(f"wrote {RESULTS / name}")
 
 
 if __name__ == "__main__":

@@ -305,6 +305,12 @@ def _scale(landmarks: np.ndarray) -> int:
     return max(1, int(inter_ocular(np.asarray(landmarks, float)) / 24))
 
 
+def target_skin(rgb: np.ndarray, landmarks: np.ndarray) -> _Skin | None:
+    """The target face's skin as `skin_transfer` and `blend_mask` both read it (its
+    colour statistics do not depend on the forehead's shading band), analysed once."""
+    return _analyse(rgb, landmarks, _scale(landmarks), forehead_height=SHADING_FOREHEAD)
+
+
 # Chroma: gain about neutral within these bounds; the offset that is left, at most this.
 CHROMA_GAIN = (0.5, 2.0)
 CHROMA_OFFSET = 6.0
@@ -357,7 +363,8 @@ def _local(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
-                  ref_landmarks: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+                  ref_landmarks: np.ndarray, valid: np.ndarray | None = None,
+                  ref_skin: _Skin | None = None) -> np.ndarray:
     """Recolour `src` (float RGB 0..255) so its skin matches `ref`'s skin; the same rectangle.
 
     `src_landmarks` are where the face in `src` is drawn, `ref_landmarks` the face in `ref`
@@ -379,13 +386,14 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     their chroma is scaled with their lightness (same hue and saturation, as under a
     different light) plus `FEATURE_CHROMA` of the skin's mapping, so a shift computed on
     skin never turns dark brows or irises green or blue. Returns a new float32 array (or
-    `src` itself when either face shows too little skin).
+    `src` itself when either face shows too little skin). `ref_skin`: `target_skin` of
+    `ref`, when the caller already has it.
     """
     import cv2
 
     f = _scale(ref_landmarks)
     s = _analyse(src, src_landmarks, f, valid, SHADING_FOREHEAD)
-    r = _analyse(ref, ref_landmarks, f, forehead_height=SHADING_FOREHEAD)
+    r = ref_skin if ref_skin is not None else target_skin(ref, ref_landmarks)
     if s is None or r is None:
         return src
     iod = inter_ocular(np.asarray(ref_landmarks, float)) / f
@@ -514,13 +522,13 @@ NOT_SKIN = 3.0
 
 
 def _not_skin(rgb: np.ndarray, lms: np.ndarray, f: int, inside: np.ndarray,
-              zone: np.ndarray) -> np.ndarray:
+              zone: np.ndarray, skin: _Skin | None = None) -> np.ndarray:
     """Low-resolution mask (bool) of what a face shows within `inside` and `zone` that is
     not skin (hair over the forehead or temple): pixels far from its skin's colour
     (`NOT_SKIN`), outside the features' hull, joined to the edge of `inside`."""
     import cv2
 
-    r = _analyse(rgb, lms, f)
+    r = skin if skin is not None else _analyse(rgb, lms, f)
     h, w = inside.shape
     if r is None:
         return np.zeros((h, w), bool)
@@ -599,7 +607,8 @@ def _below_hairline(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height:
 
 def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
                feather: float = 0.03, forehead_height: float = 0.3,
-               contour: bool = True, patch: np.ndarray | None = None) -> np.ndarray:
+               contour: bool = True, patch: np.ndarray | None = None,
+               skin: _Skin | None = None) -> np.ndarray:
     """The blend's alpha (float32 (h, w)) over `region` (the frame's pixels of the patch).
 
     The rendered face's outline (`region_mask` 'face'); with `contour`, also inside the
@@ -627,7 +636,7 @@ def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
     upper = np.zeros(small, np.uint8)
     top = np.vstack([target[[16]], forehead(target, forehead_height), target[[0]]])
     cv2.fillPoly(upper, [np.round((top - (f - 1) / 2) / f).astype(np.int32)], 1)
-    keep = inside * (1 - _not_skin(region, target, f, inside, upper))
+    keep = inside * (1 - _not_skin(region, target, f, inside, upper, skin))
     if patch is not None:
         keep = keep * _below_hairline(patch, rendered, f, forehead_height, small)
 
@@ -833,15 +842,17 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
     region = frame[cy0:y1, cx0:x1].astype(np.float32)
     local = patch.landmarks - [cx0, cy0]
     target = np.asarray(target_landmarks, float) - [cx0, cy0]
+    skin = target_skin(region, target) if opts.colour == "lab" else None
     if opts.colour == "lab":
-        rgb = skin_transfer(rgb, region, local, target, valid)
+        rgb = skin_transfer(rgb, region, local, target, valid, skin)
         rgb = match_sharpness(rgb, region, local, target, valid)
     elif opts.colour in ("reinhard", "histogram"):
         inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
         fn = lab_transfer if opts.colour == "reinhard" else histogram_transfer
         rgb = fn(rgb, region, inner)
     alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour,
-                       patch=np.asarray(patch.rgb[sl], np.float32))  # the photo's colours
+                       patch=np.asarray(patch.rgb[sl], np.float32),  # the photo's colours
+                       skin=skin)
     alpha = np.minimum(alpha, valid)
     fix_edges = opts.colour == "lab" and opts.contour  # (`match_boundary`, multi-band)
     if opts.keep_mouth:
