@@ -125,10 +125,18 @@ def colour_and_seams(swapper, src: np.ndarray, src_lms: np.ndarray, frames: dict
                      track, merge_options=None) -> dict:
     """Colour, feature hue, seam and time measures over `frames` ({index: rgb})."""
     from retake.video.blend import merge_parts
-    from retake.video.swap_quality import feature_chroma, seam_ratio, skin_delta_e
+    from retake.video.swap_quality import (
+        feature_chroma,
+        feature_hue,
+        hue_difference,
+        seam_ratio,
+        skin_delta_e,
+    )
 
     brow_src, brow_spread = feature_chroma(src, src_lms, "brows")
     eye_src, eye_spread = feature_chroma(src, src_lms, "eyes")
+    hue_src = {f: feature_hue(src, src_lms, f) for f in ("brows", "eyes")}
+    hues: dict = {"brows": [], "eyes": []}
     d_e, brows, eyes, seams, times = [], [], [], [], []
     for k, rgb in frames.items():
         lms = track.at(k)
@@ -141,6 +149,9 @@ def colour_and_seams(swapper, src: np.ndarray, src_lms: np.ndarray, frames: dict
         d_e.append(skin_delta_e(merged.frame, rgb, lms))
         brows.append(feature_chroma(merged.frame, patch.landmarks, "brows")[0])
         eyes.append(feature_chroma(merged.frame, patch.landmarks, "eyes")[0])
+        for f in hues:
+            hues[f].append(hue_difference(feature_hue(merged.frame, patch.landmarks, f)[0],
+                                          hue_src[f][0]))
         seams.append(seam_ratio(merged.frame, rgb, merged.alpha, merged.x0, merged.y0))
     brow_out, eye_out = np.nanmean(brows, 0), np.nanmean(eyes, 0)
     shift = [float(np.linalg.norm(b - brow_src)) for b in brows]
@@ -156,6 +167,10 @@ def colour_and_seams(swapper, src: np.ndarray, src_lms: np.ndarray, frames: dict
         "eye_ab_out": [round(float(v), 1) for v in eye_out],
         "eye_ab_shift": round(float(np.linalg.norm(eye_out - eye_src)), 2),
         "eye_ab_spread_source": round(eye_spread, 2),
+        **{f"{f[:-1] if f == 'brows' else 'eye'}_hue_{k}": v for f in hues for k, v in (
+            ("source_deg", round(hue_src[f][0], 1)),
+            ("spread_source_deg", round(hue_src[f][1], 1)),
+            ("shift_deg", round(float(np.nanmean(hues[f])), 1)))},
         "seam_ratio": round(float(np.nanmean(seams)), 3),
         "seam_ratio_max": round(float(np.nanmax(seams)), 3),
         "render_merge_ms": round(1000 * float(np.median(times)), 1),
@@ -571,6 +586,14 @@ def main() -> None:
         "brow_shift_over_spread_max": round(max(r["brow_ab_shift"] / r["brow_ab_spread_source"]
                                                 for r in rows), 3),
         "eye_ab_shift_mean": mean("eye_ab_shift"),
+        "brow_hue_shift_deg_abs_max": max(abs(r["brow_hue_shift_deg"]) for r in rows),
+        "brow_hue_shift_over_spread_max": round(max(
+            abs(r["brow_hue_shift_deg"]) / max(r["brow_hue_spread_source_deg"], 1e-6)
+            for r in rows), 3),
+        "eye_hue_shift_deg_abs_max": max(abs(r["eye_hue_shift_deg"]) for r in rows),
+        "eye_hue_shift_over_spread_max": round(max(
+            abs(r["eye_hue_shift_deg"]) / max(r["eye_hue_spread_source_deg"], 1e-6)
+            for r in rows), 3),
         "seam_ratio_mean": mean("seam_ratio"),
         "seam_ratio_pair_max": max(r["seam_ratio"] for r in rows),
         "render_merge_ms_mean": mean("render_merge_ms"),
@@ -585,7 +608,12 @@ def main() -> None:
         "jitter below the input's": summary["jitter_ratio_mean"] < 1.0,
         "target blinks kept >= 90%": summary["blinks_kept_share"] >= 0.9,
         "skin ΔE2000 <= 6 (each pair's mean)": summary["skin_delta_e_pair_max"] <= 6,
-        "brow hue within the source's range": summary["brow_shift_over_spread_max"] <= 1.0,
+        # The issue asks for the hue of brows and eyes; the (a*, b*) distance above also
+        # counts the chroma a face loses with its light, and is kept as information.
+        "brow hue within the source's range (each pair)":
+            summary["brow_hue_shift_over_spread_max"] <= 1.0,
+        "eye hue within the source's range (each pair)":
+            summary["eye_hue_shift_over_spread_max"] <= 1.0,
         "seam energy <= 1.3x the target's (each pair's mean)":
             summary["seam_ratio_pair_max"] <= 1.3,
     }

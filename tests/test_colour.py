@@ -305,3 +305,28 @@ def test_a_light_photo_on_a_darker_foreheaded_clip_matches_and_has_no_seam() -> 
         seams.append(seam_ratio(merged.frame, f.rgb, merged.alpha, merged.x0, merged.y0))
     assert np.mean(d_e) <= 6, d_e
     assert np.mean(seams) <= 1.3, seams
+
+
+def test_feature_hue_holds_under_dimming_and_turns_with_a_cast() -> None:
+    """The bench's brow measure: a face laid into dimmer light keeps its brows' hue (their
+    chroma falls with their light), a green cast turns it."""
+    import cv2
+
+    from retake.video.swap_quality import feature_hue, hue_difference
+
+    src, lms = _face(*LIGHT, seed=3)
+    lab = cv2.cvtColor(_u8(src).astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    dim = lab.copy()
+    dim[..., 0] = (lab[..., 0] + 16) * 0.7 - 16
+    dim[..., 1:] *= 0.7
+    dim = _u8(cv2.cvtColor(dim, cv2.COLOR_LAB2RGB) * 255)
+    green = lab.copy()
+    green[..., 1] -= 12
+    green = _u8(cv2.cvtColor(green, cv2.COLOR_LAB2RGB) * 255)
+    hue, spread = feature_hue(_u8(src), lms, "brows")
+    assert 0 <= spread < 30  # (drawn brows: one colour)
+    assert abs(hue_difference(feature_hue(dim, lms, "brows")[0], hue)) < 3
+    assert feature_chroma(dim, lms, "brows")[0][1] < 0.8 * feature_chroma(_u8(src), lms,
+                                                                             "brows")[0][1]
+    assert abs(hue_difference(feature_hue(green, lms, "brows")[0], hue)) > 30
+    assert hue_difference(350, 10) == -20 and hue_difference(10, 350) == 20

@@ -100,9 +100,8 @@ def _eye_inside(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     return inside > 0
 
 
-def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
-                   ) -> tuple[np.ndarray, float]:
-    """Mean (a*, b*) of the brows' or irises' darkest quarter, and its pixels' RMS spread."""
+def _feature_ab(rgb: np.ndarray, landmarks: np.ndarray, feature: str) -> np.ndarray | None:
+    """(a*, b*) of the brows' or irises' darkest quarter (None: too few pixels)."""
     p = np.asarray(landmarks, float)
     iod = inter_ocular(p)
     sel = p[17:27] if feature == "brows" else p[36:48]
@@ -118,11 +117,42 @@ def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows
         raise ValueError(f"unknown feature {feature!r}")
     lab = _lab(box)[where]
     if len(lab) < 8:
+        return None
+    return lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)][:, 1:]
+
+
+def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
+                   ) -> tuple[np.ndarray, float]:
+    """Mean (a*, b*) of the brows' or irises' darkest quarter, and its pixels' RMS spread."""
+    ab = _feature_ab(rgb, landmarks, feature)
+    if ab is None:
         return np.array([np.nan, np.nan]), float("nan")
-    dark = lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)]
-    ab = dark[:, 1:]
     mean = ab.mean(0)
     return mean, float(np.sqrt(((ab - mean) ** 2).sum(1).mean()))
+
+
+def feature_hue(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
+                ) -> tuple[float, float]:
+    """Hue angle (degrees) of the mean (a*, b*) of `feature_chroma`'s pixels, and their
+    chroma-weighted circular spread (degrees).
+
+    Hue, not the (a*, b*) vector: a face laid into dimmer light keeps its brows' hue but
+    loses chroma with lightness (as the skin around them does); a green or red cast is a
+    turn of the hue angle."""
+    ab = _feature_ab(rgb, landmarks, feature)
+    if ab is None:
+        return float("nan"), float("nan")
+    a, b = ab[:, 0].astype(float), ab[:, 1].astype(float)
+    w = np.hypot(a, b) + 1e-9
+    ang = np.arctan2(b, a)
+    r = float(np.hypot((w * np.cos(ang)).sum(), (w * np.sin(ang)).sum()) / w.sum())
+    spread = float(np.degrees(np.sqrt(-2 * np.log(min(max(r, 1e-9), 1.0)))))
+    return float(np.degrees(np.arctan2(b.mean(), a.mean()))), spread
+
+
+def hue_difference(a: float, b: float) -> float:
+    """Signed difference of two hue angles (degrees), in (-180, 180]."""
+    return float((a - b + 180) % 360 - 180)
 
 
 def seam_energy(rgb: np.ndarray, alpha: np.ndarray) -> float:
