@@ -216,6 +216,12 @@ Event = Callable[[str, Outcome | None, int], None]  # (kind, outcome, running) -
 
 
 def _pool(tasks: list[Task], fn, workers: int, limits: Limits, event: Event):
+    """Run `tasks` on a bounded pool of spawned worker processes, yielding each as it ends.
+
+    When a worker dies (killed, out of memory, a native abort), the process pool fails
+    every job running at that moment, the innocent with the guilty: those jobs run again,
+    one at a time with nothing beside them, and only a job whose worker dies alone is
+    reported as failed."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
@@ -225,25 +231,40 @@ def _pool(tasks: list[Task], fn, workers: int, limits: Limits, event: Event):
                                    initializer=_init_worker, initargs=(limits.threads,))
 
     pending = list(tasks)
-    running: dict = {}
+    suspects: list[Task] = []  # caught in a dying pool: each runs again, alone
+    running: dict = {}  # future -> (task, ran alone)
     ex = new_pool()
     try:
-        while pending or running:
-            while pending and len(running) < workers:  # bounded: one job per worker
+        while pending or running or suspects:
+            while True:  # bounded: one job per worker; a suspect only with none beside it
+                if suspects:
+                    if running:
+                        break
+                    task, alone = suspects[0], True
+                elif pending and len(running) < workers:
+                    task, alone = pending[0], False
+                else:
+                    break
                 try:
-                    fut = ex.submit(run_limited, fn, pending[0].payload, limits)
+                    fut = ex.submit(run_limited, fn, task.payload, limits)
                 except BrokenProcessPool:  # a worker was killed: a fresh pool for the rest
                     ex.shutdown(wait=False, cancel_futures=True)
                     ex = new_pool()
                     continue
-                running[fut] = pending.pop(0)
+                (suspects if alone else pending).pop(0)
+                running[fut] = (task, alone)
+                if alone:
+                    break
             event("running", None, len(running))
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
-                t = running.pop(fut)
+                t, alone = running.pop(fut)
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - its worker died (killed, OOM)
+                    if isinstance(exc, BrokenProcessPool) and not alone:
+                        suspects.append(t)  # perhaps a neighbour's death: once more alone
+                        continue
                     hint = (f" (over the per-job memory limit of {limits.memory >> 20} MiB?)"
                             if limits.memory else "")
                     res = {"status": "failed",

@@ -4,6 +4,8 @@ a failing job, a resumed batch, and job files refused per job before anything ru
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,9 @@ def test_bad_job_file_is_refused_per_job_before_anything_runs(folder):
 - command: align
   args: [a0.wav, a0.txt]
   output: out/fine
+- command: align
+  args: [a0.wav, a0.txt]
+  output: nowhere/a
 """)
     r = batch(str(jobs), "--results", str(folder / "res"))
     assert r.exit_code == 1
@@ -152,8 +157,10 @@ def test_bad_job_file_is_refused_per_job_before_anything_runs(folder):
     assert "job 5 (job5, line 13): Invalid value for '--size'" in out
     assert "job 6 (job6, line 17): Invalid value for '--takes'" in out
     assert "job 7 (job7, line 22): writes" in out
+    assert "job 8 (job8, line 25): output nowhere/a: the folder" in out
+    assert "does not exist (create it first)" in out
     assert "job 1 " not in out.replace("as job 1 ", "")
-    assert "6 of 7 job(s) are wrong; nothing was run" in out
+    assert "7 of 8 job(s) are wrong; nothing was run" in out
     assert not list((folder / "out").iterdir())
     assert not (folder / "res.state.json").exists() and not (folder / "res.json").exists()
 
@@ -213,3 +220,28 @@ def test_memory_limit_fails_the_job_alone(folder):
     assert got["status"] == "failed"
     # an allocation fails in the job (an error) or a native library aborts (worker died)
     assert "memory limit" in got["error"] and "100 MiB" in got["error"], got["error"]
+
+
+def _dies_or_sleeps(payload: dict) -> dict:
+    """A job function for the pool: its worker dies (as a native abort or the OOM killer
+    would end it) when asked, else it sleeps and succeeds."""
+    if payload.get("die"):
+        time.sleep(0.5)  # the neighbour is running by now
+        os._exit(9)
+    time.sleep(payload.get("sleep", 0.0))
+    return {"status": "done", "outputs": {}}
+
+
+def test_a_dying_worker_fails_only_its_own_job(tmp_path):
+    """A process pool fails every job running when one worker dies; the innocent neighbour
+    runs again alone and succeeds, and only the job that kills its worker is failed."""
+    from retake.core.batch import run_batch
+
+    tasks = [Task("slow", "s", {"sleep": 2.0}), Task("dies", "d", {"die": True}),
+             Task("after", "a", {})]
+    outcomes = {o.name: o for o in run_batch(tasks, _dies_or_sleeps,
+                                             State(tmp_path / "s.json"), workers=2)}
+    assert outcomes["slow"].status == "done", outcomes["slow"].error
+    assert outcomes["after"].status == "done", outcomes["after"].error
+    assert outcomes["dies"].status == "failed"
+    assert "worker died" in outcomes["dies"].error

@@ -164,6 +164,13 @@ def build_job(number: int, line: int, spec: dict, base: Path) -> Job:
         f = Path(ctx.params["file"])
         out = f.with_name(f.stem + "-detect")
     job.output = str((base / out).resolve()) if out is not None else None
+    if job.output is not None:
+        folder = Path(job.output).parent
+        if not folder.is_dir():
+            job.errors.append(f"output {out}: the folder {folder} does not exist (create it "
+                              "first)")
+        elif not os.access(folder, os.W_OK):
+            job.errors.append(f"output {out}: the folder {folder} is not writable")
     return job
 
 
