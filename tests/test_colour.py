@@ -330,3 +330,25 @@ def test_feature_hue_holds_under_dimming_and_turns_with_a_cast() -> None:
                                                                              "brows")[0][1]
     assert abs(hue_difference(feature_hue(green, lms, "brows")[0], hue)) > 30
     assert hue_difference(350, 10) == -20 and hue_difference(10, 350) == 20
+
+
+def test_reuse_measures_slow_decisions_every_few_merges(monkeypatch) -> None:
+    """A live face's merges measure the softening (and hairline, edge light) on every
+    `every`-th merge and reuse it between; the measuring merge is the plain merge."""
+    from retake.video import blend
+    from retake.video.blend import Reuse, merge_parts
+    from retake.video.swappers import Patch
+
+    src, lms = _face(*LIGHT, seed=4)
+    ref, _ = _face(*DARK, seed=5, light=0.2)
+    frame = _u8(ref)
+    patch = Patch(0, 0, src.astype(np.float32), np.ones(src.shape[:2], np.float32), lms)
+    calls = []
+    real = blend.sharpness_sigma
+    monkeypatch.setattr(blend, "sharpness_sigma",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    reuse = Reuse(every=3)
+    outs = [merge_parts(frame, patch, lms, reuse=reuse).frame for _ in range(7)]
+    assert len(calls) == 3  # merges 1, 4 and 7
+    assert np.array_equal(outs[0], merge_parts(frame, patch, lms).frame)
+    assert all(np.array_equal(o, outs[0]) for o in outs)  # same input, same decisions

@@ -36,7 +36,7 @@ is `PREVIOUS` (`colour="reinhard"`, `blend="feather"`, `contour=False`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,6 +81,28 @@ class MergeOptions:
 
 # The merge before skin-only colour and the contour-following multi-band boundary.
 PREVIOUS = MergeOptions(colour="reinhard", blend="feather", contour=False)
+
+
+@dataclass
+class Reuse:
+    """Slow-changing merge decisions for one face followed frame by frame (live): how much
+    the photo is softened, where its hairline is, how much of the frame's light its edge
+    takes. Measured on every `every`-th merge and reused in between (together about a
+    quarter of a live frame's merge time); a file swap measures every frame (no Reuse)."""
+
+    every: int = 6
+    merges: int = 0
+    values: dict = field(default_factory=dict)
+    fresh: bool = True
+
+
+def _kept(reuse: Reuse | None, key: str, compute):
+    """`compute()`, or its value from the last measuring merge when `reuse` says so."""
+    if reuse is None:
+        return compute()
+    if reuse.fresh or key not in reuse.values:
+        reuse.values[key] = compute()
+    return reuse.values[key]
 
 
 def lab_transfer(src: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -565,50 +587,69 @@ def _not_skin(rgb: np.ndarray, lms: np.ndarray, f: int, inside: np.ndarray,
 HAIRLINE_SKIN = 0.45
 
 
-def _below_hairline(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height: float,
-                    small: tuple[int, int]) -> np.ndarray:
-    """Low-resolution weight (float32) that is 0 above the rendered photo's hairline.
-
-    Bands of the forehead, from just above the brows upward, are tested for skin (close
-    to the photo's skin in lightness as well as hue: a fringe can share the skin's hue);
-    the forehead ends at the first band that is mostly not skin, fading over a band."""
-    r = _analyse(patch, lms, f)
-    out = np.ones(small, np.float32)
-    if r is None:
-        return out
+def _forehead_height(lms: np.ndarray, f: int, small: tuple[int, int]
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per low-resolution pixel: height above the brows and distance across the face's
+    axis (inter-ocular distances), and the brows' half width (the same units)."""
     p = (np.asarray(lms, float) - (f - 1) / 2) / f
     iod = max(inter_ocular(p), 1.0)
     brows = p[17:27].mean(0)
     up = brows - p[8]
-    length = float(np.linalg.norm(up)) + 1e-9
-    up = up / length
+    up = up / (float(np.linalg.norm(up)) + 1e-9)
     ys, xs = np.mgrid[0:small[0], 0:small[1]].astype(np.float32)
-    height = ((xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]) / iod  # above the brows
+    height = ((xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]) / iod
     across = np.abs((xs - brows[0]) * up[1] - (ys - brows[1]) * up[0]) / iod
+    return height, across, 0.5 * float(np.linalg.norm(p[26] - p[17])) / iod
+
+
+HAIRLINE_STEP = 0.08  # the bands' height (inter-ocular distances)
+
+
+def _hairline_cut(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height: float,
+                  small: tuple[int, int]) -> float | None:
+    """Height above the brows (inter-ocular distances) of the rendered photo's hairline,
+    None where its forehead is skin all the way up.
+
+    Bands of the forehead, from just above the brows upward, are tested for skin (close
+    to the photo's skin in lightness as well as hue: a fringe can share the skin's hue);
+    the forehead ends at the first band that is mostly not skin."""
+    r = _analyse(patch, lms, f)
+    if r is None:
+        return None
+    p = (np.asarray(lms, float) - (f - 1) / 2) / f
+    iod = max(inter_ocular(p), 1.0)
+    length = float(np.linalg.norm(p[17:27].mean(0) - p[8])) + 1e-9
+    height, across, half_width = _forehead_height(lms, f, small)
     lab = r.lab
     skin = ((np.abs(lab[..., 0] - r.mean[0]) < 2 * r.std[0] + 6)
             & (np.abs(lab[..., 1] - r.mean[1]) < 3 * r.std[1] + 3)
             & (np.abs(lab[..., 2] - r.mean[2]) < 3 * r.std[2] + 3))
-    half_width = 0.5 * float(np.linalg.norm(p[26] - p[17])) / iod
-    step = 0.08
     top = forehead_height * length / iod
-    cut = None
     h = 0.25  # above the brows' own hair
     while h < top:
-        band = (height >= h) & (height < h + step) & (across < 0.8 * half_width)
+        band = (height >= h) & (height < h + HAIRLINE_STEP) & (across < 0.8 * half_width)
         if band.sum() >= 3 and skin[band].mean() < HAIRLINE_SKIN:
-            cut = h
-            break
-        h += step
+            return h
+        h += HAIRLINE_STEP
+    return None
+
+
+def _below_hairline(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height: float,
+                    small: tuple[int, int], reuse: Reuse | None = None) -> np.ndarray:
+    """Low-resolution weight (float32) that is 0 above the rendered photo's hairline
+    (`_hairline_cut`), fading over a band."""
+    cut = _kept(reuse, "hairline",
+                lambda: _hairline_cut(patch, lms, f, forehead_height, small))
     if cut is None:
-        return out
-    return np.clip((cut + step - height) / step, 0, 1).astype(np.float32)
+        return np.ones(small, np.float32)
+    height = _forehead_height(lms, f, small)[0]
+    return np.clip((cut + HAIRLINE_STEP - height) / HAIRLINE_STEP, 0, 1).astype(np.float32)
 
 
 def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
                feather: float = 0.03, forehead_height: float = 0.3,
                contour: bool = True, patch: np.ndarray | None = None,
-               skin: _Skin | None = None) -> np.ndarray:
+               skin: _Skin | None = None, reuse: Reuse | None = None) -> np.ndarray:
     """The blend's alpha (float32 (h, w)) over `region` (the frame's pixels of the patch).
 
     The rendered face's outline (`region_mask` 'face'); with `contour`, also inside the
@@ -638,7 +679,7 @@ def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
     cv2.fillPoly(upper, [np.round((top - (f - 1) / 2) / f).astype(np.int32)], 1)
     keep = inside * (1 - _not_skin(region, target, f, inside, upper, skin))
     if patch is not None:
-        keep = keep * _below_hairline(patch, rendered, f, forehead_height, small)
+        keep = keep * _below_hairline(patch, rendered, f, forehead_height, small, reuse)
 
     keep = cv2.resize(keep.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     # A soft edge kept inside the contour: the rendered outline's, at most a narrow one
@@ -703,8 +744,19 @@ def match_sharpness(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     as pasted on, and its crisp texture meets the frame's soft skin at the boundary. Only
     ever softens (a soft photo is not sharpened). Returns `src` itself when nothing is done.
     """
+    return _soften(src, sharpness_sigma(src, ref, src_landmarks, ref_landmarks, valid))
+
+
+def _soften(src: np.ndarray, sigma: float) -> np.ndarray:
     import cv2
 
+    return cv2.GaussianBlur(np.asarray(src, np.float32), (0, 0), sigma) if sigma else src
+
+
+def sharpness_sigma(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
+                    ref_landmarks: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """The Gaussian sigma `match_sharpness` softens `src` by (0: none): the first of
+    `SHARPNESS_SIGMAS` that brings its skin's fine detail within 1.2x `ref`'s."""
     h, w = src.shape[:2]
     mine = skin_mask((h, w), src_landmarks)
     if valid is not None:
@@ -713,13 +765,11 @@ def match_sharpness(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     want = _fine_detail(ref, theirs)
     have = _fine_detail(src, mine)
     if want <= 0 or have <= 1.2 * want:
-        return src
-    out = src
+        return 0.0
     for sigma in SHARPNESS_SIGMAS:
-        out = cv2.GaussianBlur(np.asarray(src, np.float32), (0, 0), sigma)
-        if _fine_detail(out, mine) <= 1.2 * want:
+        if _fine_detail(_soften(src, sigma), mine) <= 1.2 * want:
             break
-    return out
+    return sigma
 
 
 # Near the blend's boundary the new face takes the frame's own light and shading at scales
@@ -781,6 +831,13 @@ def match_boundary(rgb: np.ndarray, region: np.ndarray, alpha: np.ndarray, iod: 
 SEAM_FREE, SEAM_FULL = 1.0, 1.3
 
 
+def _seam_share(laid: np.ndarray, region: np.ndarray, alpha: np.ndarray) -> float:
+    """How much of the frame's own light the edge takes (0..1): by the excess of edge
+    energy across the boundary over the frame's (`SEAM_FREE`, `SEAM_FULL`)."""
+    excess = _edge_energy(laid, alpha) / max(_edge_energy(region, alpha), 1e-6)
+    return float(np.clip((excess - SEAM_FREE) / (SEAM_FULL - SEAM_FREE), 0, 1))
+
+
 def _edge_energy(rgb: np.ndarray, alpha: np.ndarray) -> float:
     """Mean squared lightness (L*) derivative across the 0.5 level of `alpha`, after a
     Gaussian of 1 pixel (as `swap_quality.seam_energy`, in OpenCV's colour conversion)."""
@@ -814,15 +871,20 @@ class Merged:
 
 
 def merge(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
-          options: MergeOptions | None = None) -> np.ndarray:
-    """The frame with the patch laid in (a new uint8 array; the input is not modified)."""
-    return merge_parts(frame, patch, target_landmarks, options).frame
+          options: MergeOptions | None = None, reuse: Reuse | None = None) -> np.ndarray:
+    """The frame with the patch laid in (a new uint8 array; the input is not modified).
+    `reuse`: a live face's slow-changing decisions (`Reuse`)."""
+    return merge_parts(frame, patch, target_landmarks, options, reuse).frame
 
 
 def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
-                options: MergeOptions | None = None) -> Merged:
+                options: MergeOptions | None = None, reuse: Reuse | None = None) -> Merged:
     """`merge`, also returning the alpha the patch was laid in with (for measures)."""
     import cv2
+
+    if reuse is not None:
+        reuse.fresh = reuse.merges % max(reuse.every, 1) == 0
+        reuse.merges += 1
 
     opts = options or MergeOptions()
     if opts.colour not in COLOUR_MODES:
@@ -845,14 +907,15 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
     skin = target_skin(region, target) if opts.colour == "lab" else None
     if opts.colour == "lab":
         rgb = skin_transfer(rgb, region, local, target, valid, skin)
-        rgb = match_sharpness(rgb, region, local, target, valid)
+        rgb = _soften(rgb, _kept(reuse, "sigma", lambda: sharpness_sigma(
+            rgb, region, local, target, valid)))
     elif opts.colour in ("reinhard", "histogram"):
         inner = region_mask(region.shape, local, "inner", feather=0) * (valid > 0.99)
         fn = lab_transfer if opts.colour == "reinhard" else histogram_transfer
         rgb = fn(rgb, region, inner)
     alpha = blend_mask(region, local, target, feather, opts.forehead, opts.contour,
                        patch=np.asarray(patch.rgb[sl], np.float32),  # the photo's colours
-                       skin=skin)
+                       skin=skin, reuse=reuse)
     alpha = np.minimum(alpha, valid)
     fix_edges = opts.colour == "lab" and opts.contour  # (`match_boundary`, multi-band)
     if opts.keep_mouth:
@@ -909,8 +972,7 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
             # The boundary's own light only where the blend left a seam: more edge across
             # the boundary than the frame has there (elsewhere the photo's face reaches
             # the edge, which much of its likeness is).
-            excess = _edge_energy(laid[inner], alpha) / max(_edge_energy(region, alpha), 1e-6)
-            t = float(np.clip((excess - SEAM_FREE) / (SEAM_FULL - SEAM_FREE), 0, 1))
+            t = _kept(reuse, "seam", lambda: _seam_share(laid[inner], region, alpha))
             if t > 0.01:
                 rgb = np.asarray(rgb, np.float32)
                 fix = match_boundary(rgb, region, alpha, iod, valid) - rgb

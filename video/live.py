@@ -30,7 +30,7 @@ import numpy as np
 
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.errors import FaceError, RetakeError, VideoError
-from retake.video.blend import MergeOptions, merge
+from retake.video.blend import MergeOptions, Reuse, merge
 from retake.video.faces import FaceModels, box_from_landmarks
 from retake.video.geometry import LEFT_EYE, MOUTH, RIGHT_EYE, inter_ocular
 from retake.video.one_euro import OneEuro
@@ -113,6 +113,7 @@ def _textured(rgb: np.ndarray, landmarks: np.ndarray, min_std: float = 6.0) -> b
 
 
 MAX_LIVE_IOD = 100.0  # px between the eyes above which a face is swapped at reduced scale
+REUSE_EVERY = 6  # merges between measurements of the slow-changing merge decisions
 
 
 class LiveSwap:
@@ -128,6 +129,9 @@ class LiveSwap:
         self.max_iod = max_iod
         self.label = label
         self.options = merge_options or MergeOptions(keep_mouth=keep_mouth)
+        # The merge's slow-changing decisions (softening, hairline, edge light) measured
+        # every few frames, not every frame.
+        self.reuse = Reuse(every=REUSE_EVERY)
         self.detect_every = detect_every
         self.filter = landmark_filter()
         self._raw: np.ndarray | None = None  # the last frame's unfiltered landmarks
@@ -242,7 +246,8 @@ class LiveSwap:
                 if self.max_iod and iod > self.max_iod:
                     out = self._compose_scaled(rgb, lms, self.max_iod / iod)
                 else:
-                    out = merge(rgb, self.swapper.render(rgb, lms), lms, self.options)
+                    out = merge(rgb, self.swapper.render(rgb, lms), lms, self.options,
+                                self.reuse)
             except FaceError:  # the face left the frame: show the input
                 lms = None
         if self.label:
@@ -264,7 +269,8 @@ class LiveSwap:
         small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         sy, sx = small.shape[0] / crop.shape[0], small.shape[1] / crop.shape[1]
         local = (lms - [x0, y0]) * [sx, sy]
-        merged = merge(small, self.swapper.render(small, local), local, self.options)
+        merged = merge(small, self.swapper.render(small, local), local, self.options,
+                       self.reuse)
         changed = (np.abs(merged.astype(np.int16) - small).max(axis=2) > 1).astype(np.float32)
         changed = cv2.GaussianBlur(cv2.dilate(changed, np.ones((3, 3), np.uint8)), (0, 0), 1.0)
         size = (crop.shape[1], crop.shape[0])
