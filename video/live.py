@@ -271,7 +271,9 @@ class LiveSwap:
         local = (lms - [x0, y0]) * [sx, sy]
         merged = merge(small, self.swapper.render(small, local), local, self.options,
                        self.reuse)
-        changed = (np.abs(merged.astype(np.int16) - small).max(axis=2) > 1).astype(np.float32)
+        d = cv2.absdiff(merged, small)
+        changed = (np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > 1
+                   ).astype(np.float32)
         changed = cv2.GaussianBlur(cv2.dilate(changed, np.ones((3, 3), np.uint8)), (0, 0), 1.0)
         size = (crop.shape[1], crop.shape[0])
         up = cv2.resize(merged, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
