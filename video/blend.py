@@ -83,6 +83,11 @@ class MergeOptions:
 PREVIOUS = MergeOptions(colour="reinhard", blend="feather", contour=False)
 
 
+# Merges between measurements of the slow-changing decisions for a face followed frame by
+# frame (`Reuse`: live and file swaps alike).
+REUSE_EVERY = 6
+
+
 @dataclass
 class Reuse:
     """Slow-changing merge decisions for one face followed frame by frame (live): how much
@@ -90,7 +95,7 @@ class Reuse:
     takes. Measured on every `every`-th merge and reused in between (together about a
     quarter of a live frame's merge time); a file swap measures every frame (no Reuse)."""
 
-    every: int = 6
+    every: int = REUSE_EVERY
     merges: int = 0
     values: dict = field(default_factory=dict)
     fresh: bool = True

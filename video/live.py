@@ -30,7 +30,7 @@ import numpy as np
 
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.errors import FaceError, RetakeError, VideoError
-from retake.video.blend import MergeOptions, Reuse, merge
+from retake.video.blend import REUSE_EVERY, MergeOptions, Reuse, merge
 from retake.video.faces import FaceModels, box_from_landmarks
 from retake.video.geometry import LEFT_EYE, MOUTH, RIGHT_EYE, inter_ocular
 from retake.video.one_euro import OneEuro
@@ -113,7 +113,6 @@ def _textured(rgb: np.ndarray, landmarks: np.ndarray, min_std: float = 6.0) -> b
 
 
 MAX_LIVE_IOD = 100.0  # px between the eyes above which a face is swapped at reduced scale
-REUSE_EVERY = 6  # merges between measurements of the slow-changing merge decisions
 
 
 class LiveSwap:
