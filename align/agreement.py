@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from retake.align.audio import ALIGN_RATE, Audio, resample
+from retake.align.audio import ALIGN_RATE, Audio, resampled_blocks
 from retake.align.normalize import tokenize
 from retake.align.types import Alignment
 from retake.core import cache
@@ -118,6 +118,23 @@ def phone_share(expected: str, heard: str, pronounce: Callable[[str], list[str]]
     return sum(m.size for m in sm.get_matching_blocks()) / len(want)
 
 
+def _cut(blocks: Iterator[np.ndarray], spans: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The stretches [a, b) (sample indices, in order) of the signal `blocks` make up."""
+    out: list[list[np.ndarray]] = [[] for _ in spans]
+    if not spans:
+        return []
+    at = 0
+    for block in blocks:
+        for k, (a, b) in enumerate(spans):
+            lo, hi = max(a, at), min(b, at + len(block))
+            if hi > lo:
+                out[k].append(block[lo - at:hi - at])
+        at += len(block)
+        if at >= spans[-1][1]:
+            break
+    return [np.concatenate(parts) if parts else np.zeros(0, np.float32) for parts in out]
+
+
 def _placed_words(alignment: Alignment, duration: float) -> list[tuple[str, float]]:
     """Every transcript word with a time: its middle where aligned, else interpolated by
     position between its aligned neighbours (words the aligner gave up on count too: a
@@ -141,24 +158,36 @@ def transcript_agreement(audio: Audio, alignment: Alignment, transcriber: str = 
     from retake.align.g2p import g2p
 
     pronounce = pronounce or (lambda w: g2p(w, alignment.language))
-    x = resample(audio.samples, audio.sample_rate, ALIGN_RATE)
-    key = cache.content_key(x, alignment.transcript, transcriber, "agreement-v3")
+    # The recording at the recogniser's rate is streamed, never held whole (an hour at
+    # 16 kHz is 230 MB): once for the cache key, again on a miss for the stretches heard.
+    size = 0
+
+    def counted(blocks):
+        nonlocal size
+        for block in blocks:
+            size += len(block)
+            yield block
+
+    key = cache.blocks_key(counted(resampled_blocks(audio.samples, audio.sample_rate,
+                                                    ALIGN_RATE)),
+                           alignment.transcript, transcriber, "agreement-v3")
     hit = cache.load(cache_dir, "agreement", key, parse=lambda t: Agreement(**json.loads(t)))
     if hit is not None:
         return hit
     eng = ear() if ear is not None else None  # a recogniser the caller already loaded
     eng = eng or build(TRANSCRIBE_ENGINES, transcriber, "transcription",
                        language=alignment.language)
-    expected, pieces = [], []
-    placed = _placed_words(alignment, len(x) / ALIGN_RATE)
-    gap = np.zeros(int(GAP_S * ALIGN_RATE), np.float32)
-    for a, b in _stretches(alignment, len(x) / ALIGN_RATE):
+    expected, spans = [], []
+    placed = _placed_words(alignment, size / ALIGN_RATE)
+    for a, b in _stretches(alignment, size / ALIGN_RATE):
         words = [text for text, t in placed if a <= t < b]
-        if not words:
-            continue
-        expected += _words(" ".join(words), alignment.language)
-        pieces += [gap, x[int(a * ALIGN_RATE):int(b * ALIGN_RATE)]] if pieces else [
-            x[int(a * ALIGN_RATE):int(b * ALIGN_RATE)]]
+        if words:
+            expected += _words(" ".join(words), alignment.language)
+            spans.append((int(a * ALIGN_RATE), int(b * ALIGN_RATE)))
+    gap = np.zeros(int(GAP_S * ALIGN_RATE), np.float32)
+    pieces = []
+    for piece in _cut(resampled_blocks(audio.samples, audio.sample_rate, ALIGN_RATE), spans):
+        pieces += [gap, piece] if pieces else [piece]
     heard = (_words(" ".join(w.text for w in eng.recognize(np.concatenate(pieces))),
                     alignment.language) if pieces else [])
     if len(expected) < MIN_WORDS:

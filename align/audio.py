@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,22 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, "HQ")
+
+
+def resampled_blocks(samples: np.ndarray, from_rate: int, to_rate: int,
+                     block: int = 1 << 20) -> Iterator[np.ndarray]:
+    """`resample(samples, from_rate, to_rate)` a block at a time, never held whole: the same
+    samples (soxr's stream gives what its one-shot call gives, to the bit)."""
+    if from_rate == to_rate:
+        for a in range(0, len(samples), block):
+            yield samples[a:a + block].astype(np.float32, copy=False)
+        return
+    import soxr
+
+    stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality="HQ")
+    for a in range(0, len(samples), block):
+        piece = samples[a:a + block].astype(np.float32, copy=False)
+        yield stream.resample_chunk(piece, last=a + block >= len(samples))
 
 
 LOW_RATE = 16000  # below this, speech is band-limited (telephone, old recorders)

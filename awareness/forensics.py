@@ -85,8 +85,11 @@ def features(samples: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.n
         m = mel(f0, min(count, f0 + FEATURE_BLOCK))
         if m is not None:
             db = np.maximum(librosa.power_to_db(m, top_db=None), floor)
-            parts.append(librosa.feature.mfcc(S=db, n_mfcc=13).T)
+            # a copy: the 13 rows are a view of the block's whole DCT (n_mels rows), and
+            # 60 such views of an hour-long file held 300 MB
+            parts.append(librosa.feature.mfcc(S=db, n_mfcc=13).T.copy())
     mfcc = np.concatenate(parts) if parts else np.zeros((0, 13))
+    del parts
     from retake.voice.analysis import pitch_track
 
     f0 = pitch_track(samples, sr, len(energy))

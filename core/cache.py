@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,10 +63,18 @@ def max_bytes() -> int:
 
 def content_key(samples: np.ndarray, *settings: object) -> str:
     """A hex digest of audio samples and any JSON-serialisable settings."""
-    h = hashlib.sha256()
     flat = np.asarray(samples, dtype=np.float32).reshape(-1)
-    for a in range(0, len(flat), 1 << 20):  # block by block: a long recording is not copied
-        h.update(np.ascontiguousarray(flat[a:a + (1 << 20)]))
+    # block by block: a long recording is not copied
+    return blocks_key((flat[a:a + (1 << 20)] for a in range(0, len(flat), 1 << 20)),
+                      *settings)
+
+
+def blocks_key(blocks: Iterable[np.ndarray], *settings: object) -> str:
+    """`content_key` of the samples that `blocks` give one after another (a signal that is
+    never held whole has the key it would have whole)."""
+    h = hashlib.sha256()
+    for block in blocks:
+        h.update(np.ascontiguousarray(block, dtype=np.float32))
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
 

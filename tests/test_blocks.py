@@ -172,3 +172,131 @@ def test_splice_features_in_blocks_equal_one_pass(monkeypatch: pytest.MonkeyPatc
     blocks = forensics.features(x, 16000)
     for a, b in zip(whole, blocks, strict=True):
         assert a.shape == b.shape and np.max(np.abs(a - b)) < 1e-3
+
+
+def _mfcc_one_pass(samples: np.ndarray, sample_rate: int, n: int) -> np.ndarray:
+    """The MFCCs as computed before they went block by block (the whole padded signal)."""
+    from scipy.fft import dct
+
+    from retake.voice.analysis import HOP_S, _mel_filters, on_grid
+
+    hop = int(sample_rate * HOP_S)
+    n_fft = int(2 ** np.ceil(np.log2(0.025 * sample_rate)))
+    win = int(0.025 * sample_rate)
+    window = np.zeros(n_fft)
+    start = (n_fft - win) // 2
+    window[start:start + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
+    x = np.pad(np.asarray(samples, np.float32), n_fft // 2)
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    filters = _mel_filters(sample_rate, n_fft, 40, 60.0, float(min(7600, sample_rate // 2))).T
+    mel = np.empty((len(frames), filters.shape[1]))
+    for a in range(0, len(frames), 8192):
+        power = np.abs(np.fft.rfft(frames[a:a + 8192] * window, axis=1)) ** 2
+        mel[a:a + 8192] = power @ filters
+    db = 10 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db, db.max() - 80.0)
+    return on_grid(dct(db, type=2, axis=1, norm="ortho")[:, :13], hop, sample_rate, n)
+
+
+@pytest.mark.parametrize("seconds", [0.005, 1.3, 200.0])
+def test_mfcc_in_blocks_equal_one_pass_exactly(seconds: float) -> None:
+    """No padded copy of the recording, dB in place, DCT block by block: the same numbers
+    to the bit (the features are cached and edits must not change)."""
+    from retake.voice.analysis import mfcc_frames
+
+    x = _speechy(seconds, 22050, seed=8)
+    n = max(1, int(len(x) / 22050 / 0.01))
+    assert np.array_equal(mfcc_frames(x, 22050, n), _mfcc_one_pass(x, 22050, n))
+    x16 = _speechy(seconds, 16000, seed=9).astype(np.float64)
+    assert np.array_equal(mfcc_frames(x16, 16000), _mfcc_one_pass(x16, 16000,
+                                                                 max(1, int(seconds / 0.01))))
+
+
+def test_energy_of_a_zero_padded_view_equals_the_padded_copy() -> None:
+    from retake.voice.analysis import ZeroPadded
+
+    for dtype in (np.float32, np.float64):
+        x = _speechy(50, 22050, seed=10).astype(dtype)
+        view = ZeroPadded(x, 0, 220 * 3)
+        padded = np.pad(x, (0, 220 * 3))
+        assert len(view) == len(padded) and view[5:9].dtype == padded.dtype
+        for sl in (slice(0, 10), slice(len(x) - 5, len(x) + 700), slice(len(padded), None)):
+            assert np.array_equal(view[sl], padded[sl])
+        assert np.array_equal(chunks.frame_energy_db(view, hop=220, win=440),
+                              chunks.frame_energy_db(padded, hop=220, win=440))
+
+
+def test_a_join_read_in_stretches_equals_the_concatenation() -> None:
+    """The edit's audio is never built whole (voice.joined): any stretch of it, read in
+    blocks or all at once, is what `concatenate` gives, to the bit; written stretches (the
+    watermark) read back as written, later writes over earlier ones."""
+    from retake.voice.joined import Joined
+    from retake.voice.render import Padded
+
+    rng = np.random.default_rng(11)
+    core = rng.standard_normal(30_000).astype(np.float32)
+    pieces = [Padded(200, core, 0), rng.standard_normal(40),  # float64, shorter than a fade
+              rng.standard_normal(700).astype(np.float32), core[5000:9000],
+              Padded(0, core[:20_000], 333)]
+    fades = [0.01, 0.02, 0.005, 0.03]
+    whole = concatenate(pieces, 8000, fades=fades)
+    joined = Joined(pieces, 8000, fades=fades)
+    assert len(joined) == len(whole) and np.array_equal(np.asarray(joined), whole)
+    for block in (1, 97, 4096):
+        got = np.concatenate([joined[a:a + block] for a in range(0, len(joined), block)])
+        assert np.array_equal(got, whole)
+    cut = joined.crop(slice(66, 66 + 50_000))  # past the end: clamped as numpy clamps
+    ref = whole[66:66 + 50_000]
+    assert len(cut) == len(ref) and np.array_equal(cut[:], ref)
+    assert np.array_equal(cut[len(ref) - 10:len(ref) + 10], ref[-10:])
+    assert cut[300:200].shape == (0,)
+    arr = ref.copy()
+    for a, b in ((100, 900), (700, 1500), (len(ref) - 40, len(ref))):
+        mark = arr[a:b] * 0.5 + 0.25
+        arr[a:b] = mark
+        cut[a:b] = cut[a:b] * 0.5 + 0.25
+    assert np.array_equal(np.asarray(cut), arr)
+    assert np.array_equal(cut[650:1600], arr[650:1600])
+
+
+@pytest.mark.parametrize(("n", "rate"), [(0, 22050), (1000, 44100), (3 * 4096, 22050),
+                                         (200_001, 22050), (50_000, 16000)])
+def test_resampling_in_blocks_equals_one_pass_exactly(n: int, rate: int) -> None:
+    """The transcript check streams the recording at 16 kHz (never held whole): the same
+    samples and the same cache key as resampling it in one call."""
+    from retake.align.audio import resample, resampled_blocks
+    from retake.core.cache import blocks_key
+
+    x = _speechy(n / rate, rate, seed=12)[:n]
+    whole = resample(x, rate, 16000)
+    blocks = list(resampled_blocks(x, rate, 16000, block=4096))
+    got = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    assert got.dtype == np.float32 and np.array_equal(got, whole)
+    assert blocks_key(iter(blocks), "t", 1) == content_key(whole, "t", 1)
+
+
+def test_stretches_cut_from_blocks_equal_slices() -> None:
+    from retake.align.agreement import _cut
+
+    x = np.arange(10_000, dtype=np.float32)
+    spans = [(0, 150), (1000, 1000), (4000, 7777), (9990, 12_000)]
+    blocks = (x[a:a + 333] for a in range(0, len(x), 333))
+    for got, (a, b) in zip(_cut(blocks, spans), spans, strict=True):
+        assert np.array_equal(got, x[a:b])
+
+
+def test_large_freed_blocks_are_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI fixes glibc's mmap threshold (core.allocator); a user's own MALLOC_* wins."""
+    import sys
+
+    from retake.core.allocator import give_back_large_blocks
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert give_back_large_blocks() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    if sys.platform.startswith("linux"):
+        import platform
+
+        assert give_back_large_blocks() is (platform.libc_ver()[0] == "glibc")

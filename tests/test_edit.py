@@ -136,6 +136,32 @@ def test_outputs_disclose_and_chain(tmp_path, loaded):
     assert "iron" in realigned_words(editor, second)
 
 
+def test_a_streamed_edit_writes_what_its_one_array_writes(tmp_path, loaded):
+    """`EditOptions(stream=True)` (the CLI's: the edit computed a stretch at a time, never
+    held whole, watermark included) writes the same file as its samples built in one array
+    (that a join read in stretches is the concatenation: tests/test_blocks.py)."""
+    import dataclasses
+
+    import soundfile as sf
+
+    from retake.awareness.watermark import detect
+    from retake.voice.joined import Joined
+
+    editor, rec, text = loaded
+    new = text.replace("wood blocks", "stone blocks").replace("if not from all ", "")
+    streamed = editor.edit(rec, new, EditOptions(verify=False, stream=True))
+    assert isinstance(streamed.samples, Joined)
+    whole = dataclasses.replace(streamed, samples=np.asarray(streamed.samples))
+    [hit] = detect(whole.samples, whole.sample_rate)  # the watermark is in the stream
+    assert hit.payload.edit_id == streamed.report.watermark["edit_id"]
+    a = write_result(whole, tmp_path / "whole.wav")
+    b = write_result(streamed, tmp_path / "streamed.wav", drop_audio=True)
+    assert len(streamed.samples) == 0  # let go of once written
+    assert np.array_equal(sf.read(a["wav"], dtype="int16")[0], sf.read(b["wav"], dtype="int16")[0])
+    for kind in ("json", "timemap", "report"):
+        assert a[kind].read_text() == b[kind].read_text()
+
+
 @pytest.mark.parametrize(("new", "error"), [
     ("", EditError),
     ("Печать, в единственном смысле", EditError),

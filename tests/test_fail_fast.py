@@ -373,7 +373,7 @@ def _disk_full(memo: Path, tmp: Path, monkeypatch) -> list:
     def write(*args, **kwargs):
         raise sf.LibsndfileError(2, "Error writing file: ")  # SF_ERR_SYSTEM
 
-    def write_result(result, output, provenance=None):
+    def write_result(result, output, provenance=None, **kwargs):
         from retake.core.atomic import atomic_group
         from retake.voice.io import output_paths
 

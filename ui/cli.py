@@ -270,9 +270,12 @@ def edit(
               for r in (early[v] if v in early else resolve_voice(v, editor))]
     result = editor.edit(rec, new_text, EditOptions(
         engine=engine, takes=takes, pitch=pitch, emphasis=emphasis, speed=speed, reuse=reuse,
-        similarity=similarity, seed=seed, own_phones=own_phones), voices)
-    del rec, sound, voices  # the input is no longer needed: not held while the output is signed
-    paths = write_result(result, output, provenance)
+        similarity=similarity, seed=seed, own_phones=own_phones, stream=True), voices)
+    # The edited audio is computed a stretch at a time as it is written (stream=True) from
+    # the input's kept stretches; then neither it, the input nor the models are held while
+    # the output is signed.
+    del rec, sound, voices, editor
+    paths = write_result(result, output, provenance, drop_audio=True)
     if as_json:
         _print_json({"report": result.report.to_dict(),
                      "outputs": {k: str(v) for k, v in paths.items()}})
@@ -615,6 +618,9 @@ def environment_error(exc: BaseException) -> str | None:
 
 def main() -> None:
     """Entry point: run the app; exit codes as in EXIT_CODES."""
+    from retake.core.allocator import give_back_large_blocks
+
+    give_back_large_blocks()  # peak memory: large freed blocks go back to the system
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     for noisy in ("numba", "urllib3", "httpx", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.ERROR)

@@ -235,19 +235,57 @@ def mfcc_frames(samples: np.ndarray, sample_rate: int, n: int | None = None) -> 
     window = np.zeros(n_fft)
     start = (n_fft - win) // 2
     window[start:start + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
-    x = np.pad(np.asarray(samples, np.float32), n_fft // 2)
-    if len(x) < n_fft:
-        x = np.pad(x, (0, n_fft - len(x)))
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    half = n_fft // 2
+    total = max(len(samples) + 2 * half, n_fft)  # the zero-padded signal's length
+    count = (total - n_fft) // hop + 1
     filters = _mel_filters(sample_rate, n_fft, 40, 60.0, float(min(7600, sample_rate // 2))).T
-    mel = np.empty((len(frames), filters.shape[1]))
-    for a in range(0, len(frames), MFCC_BLOCK):  # in blocks: memory flat in length
-        power = np.abs(np.fft.rfft(frames[a:a + MFCC_BLOCK] * window, axis=1)) ** 2
-        mel[a:a + MFCC_BLOCK] = power @ filters
-    db = 10 * np.log10(np.maximum(mel, 1e-10))
-    db = np.maximum(db, db.max() - 80.0)
-    mfcc = dct(db, type=2, axis=1, norm="ortho")[:, :13]
+    # The padded signal is never built: each block's frames are cut from a padded copy of
+    # just its own stretch, and the mel energies turn into dB in place (a 60-minute file
+    # held its copy, the mel energies and three dB arrays at once: a gigabyte).
+    db = np.empty((count, filters.shape[1]))
+    for a in range(0, count, MFCC_BLOCK):  # in blocks: memory flat in length
+        b = min(count, a + MFCC_BLOCK)
+        seg = padded_span(samples, a * hop - half, (b - 1) * hop + n_fft - half)
+        frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        block = db[a:b]
+        block[:] = power @ filters
+        np.maximum(block, 1e-10, out=block)
+        np.log10(block, out=block)
+        block *= 10
+    floor = db.max() - 80.0
+    mfcc = np.empty((count, 13))
+    for a in range(0, count, MFCC_BLOCK):
+        block = np.maximum(db[a:a + MFCC_BLOCK], floor)
+        mfcc[a:a + MFCC_BLOCK] = dct(block, type=2, axis=1, norm="ortho")[:, :13]
+    del db
     return on_grid(mfcc, hop, sample_rate, n)
+
+
+def padded_span(samples: np.ndarray, a: int, b: int, dtype=np.float32) -> np.ndarray:
+    """Samples [a, b) of `samples` as `dtype`, with zeros where the range runs past either
+    end."""
+    out = np.zeros(b - a, dtype)
+    s0, s1 = max(a, 0), min(b, len(samples))
+    if s1 > s0:
+        out[s0 - a:s1 - a] = samples[s0:s1]
+    return out
+
+
+class ZeroPadded:
+    """`samples` with zeros before and after, sliceable without building the padded copy
+    (what `np.pad(samples, (left, right))` holds, a stretch at a time)."""
+
+    def __init__(self, samples: np.ndarray, left: int, right: int) -> None:
+        self.samples, self.left, self.right = samples, left, right
+
+    def __len__(self) -> int:
+        return self.left + len(self.samples) + self.right
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        a, b, _ = index.indices(len(self))
+        return padded_span(self.samples, a - self.left, max(a, b) - self.left,
+                           self.samples.dtype)
 
 
 def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Recording:
@@ -255,7 +293,7 @@ def _features(samples: np.ndarray, sample_rate: int, alignment: Alignment) -> Re
     n = max(1, int(len(samples) / sample_rate / HOP_S))
     mfcc = mfcc_frames(samples, sample_rate, n)
     # mean power of 2-hop windows every hop (a running sum, block by block: no frame copies)
-    energy = frame_energy_db(np.pad(samples, (0, hop * 3)), hop=hop, win=hop * 2)
+    energy = frame_energy_db(ZeroPadded(samples, 0, hop * 3), hop=hop, win=hop * 2)
     energy = on_grid(energy, hop, sample_rate, n)
     f0 = pitch_track(samples, sample_rate, n)
     rec = Recording(samples.astype(np.float32, copy=False), sample_rate, alignment, f0, mfcc,

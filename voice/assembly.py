@@ -19,6 +19,7 @@ from retake.core.engines import find
 from retake.voice.analysis import VOWELS, Recording
 from retake.voice.cuts import CUT_FADE_S, Cuts
 from retake.voice.engines import COQUI, VOICE_ENGINES
+from retake.voice.joined import Joined
 from retake.voice.phones import stand_in, substitutions
 from retake.voice.plan import Op, sources
 from retake.voice.prosody import (
@@ -33,7 +34,6 @@ from retake.voice.render import (
     XFADE_S,
     Padded,
     Rendered,
-    concatenate,
     render_external,
     render_fallback,
     render_units,
@@ -582,14 +582,16 @@ class Assembly:
             if op.i1 > op.i0:
                 knots.append((t_resume, t_out))
             del span_start
-        audio = concatenate(pieces, sr, fades=fades) if pieces else np.zeros(0, np.float32)
+        # the join is not built: it is computed a stretch at a time where it is read
+        audio = Joined(pieces, sr, fades=fades) if pieces else np.zeros(0, np.float32)
         half = int(XFADE_S * sr / 2)
-        audio = audio[half:half + int(round(t_out * sr))] if len(audio) > half else audio
+        if len(audio) > half:
+            keep = slice(half, half + int(round(t_out * sr)))
+            audio = audio.crop(keep) if isinstance(audio, Joined) else audio[keep]
         tm = TimeMap(monotone(knots), inserted, self.rec.duration, len(audio) / sr)
         al = new_alignment(tokens, words_out, new_text, len(audio) / sr, self.editor.language)
         report = EditReport(spans, measure_joins(audio, sr, joins))
-        result = EditResult(audio.astype(np.float32, copy=False), sr, al, tm, report,
-                            all_takes)
+        result = EditResult(audio, sr, al, tm, report, all_takes)
         if self.opt.verify:
             report.verify(self.editor.aligner, result)
             report.hear(result, self.editor.language, ear=self.editor.ear())

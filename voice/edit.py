@@ -27,6 +27,7 @@ from retake.core.errors import TranscriptError
 from retake.core.version import __version__
 from retake.voice.analysis import Recording, analyse
 from retake.voice.assembly import Assembly, old_words
+from retake.voice.joined import Joined, materialize
 from retake.voice.plan import Op, as_recorded, diff
 from retake.voice.records import EditError, EditOptions, EditResult, Take
 from retake.voice.units import Inventory
@@ -155,7 +156,7 @@ class Editor:
             result.report.transcript = {"heard_share": agreement.share,
                                         "verdict": agreement.verdict,
                                         "note": agreement.explain()}
-        return _watermark(result, new_text) if options.watermark else result
+        return _finish(_watermark(result, new_text) if options.watermark else result, options)
 
 
     def rebuild(self, rec: Recording, i0: int, i1: int, options: EditOptions = EditOptions()
@@ -173,7 +174,7 @@ class Editor:
         tokens = tokenize(text, self.language, is_word=self.aligner.engine.has_word)
         inv = Inventory(rec, list(options.exclude))
         result = Assembly(self, rec, old, inv, options).run(ops, tokens, text)
-        return _watermark(result, text) if options.watermark else result
+        return _finish(_watermark(result, text) if options.watermark else result, options)
 
     def pending(self, rec: Recording, new_text: str) -> list:
         """What `edit(rec, new_text)` would change, as `voice.pending.Segment`s (the same
@@ -223,7 +224,9 @@ def _watermark(result: EditResult, text: str) -> EditResult:
     payload = Payload(version_code(__version__), edit_id)
     # Each window is marked in a stretch with MARK_CONTEXT_S of context either side, written
     # back in place: a long recording is not copied once per window.
-    samples = result.samples.astype(np.float32, copy=False)  # fresh from the assembly
+    samples = result.samples  # fresh from the assembly: a Joined, patched where written
+    if not isinstance(samples, Joined):
+        samples = samples.astype(np.float32, copy=False)
     sr = result.sample_rate
     for a, b in windows:
         i0 = max(0, int((a - MARK_CONTEXT_S) * sr))
@@ -237,6 +240,12 @@ def _watermark(result: EditResult, text: str) -> EditResult:
                                "marked": [[round(a, 3), round(b, 3)] for a, b in windows]}
     return result
 
+
+def _finish(result: EditResult, options: EditOptions) -> EditResult:
+    """The result with its samples as one array, unless the options ask to stream them."""
+    if not options.stream:
+        result.samples = materialize(result.samples)
+    return result
 
 
 def _at_rate(rec: Recording, sample_rate: int) -> Recording:

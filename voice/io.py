@@ -59,7 +59,8 @@ def write_wav_with_metadata(path: str, samples: np.ndarray, sample_rate: int, co
 
 def write_result(result: EditResult, out: str | os.PathLike,
                  provenance: Provenance | None = None,
-                 source: str | os.PathLike | None = None) -> dict[str, Path]:
+                 source: str | os.PathLike | None = None,
+                 drop_audio: bool = False) -> dict[str, Path]:
     """Write the edited audio and its alignment, time map, report and OTIO timeline
     atomically.
 
@@ -69,6 +70,8 @@ def write_result(result: EditResult, out: str | os.PathLike,
     `provenance` defaults to the one the result carries (none: consent not recorded).
     `source`, the original recording, is what the timeline's kept clips refer to (default:
     the first ingredient, the edited recording; none known: a missing reference).
+    `drop_audio`: once the wav is written, let go of `result.samples` (left empty), so a
+    streamed edit no longer holds the original recording while the file is signed.
     """
     from retake.voice.otio import relative_url, write_otio
 
@@ -81,6 +84,8 @@ def write_result(result: EditResult, out: str | os.PathLike,
         tmp = dict(zip(keys, tmps, strict=True))
         write_wav_with_metadata(tmp["wav"], result.samples, result.sample_rate,
                                 disclosure(result))
+        if drop_audio:
+            result.samples = np.zeros(0, np.float32)
         Path(tmp["json"]).write_text(result.alignment.to_json(), encoding="utf-8")
         to_textgrid(result.alignment).save(tmp["textgrid"], format="long_textgrid",
                                            includeBlankSpaces=True)

@@ -49,6 +49,9 @@ class EditOptions:
     watermark: bool = True  # mark every synthesized span (awareness/watermark.py)
     seed: int = 0  # the same seed, input and options give the same audio; another, a variant
     use_takes: tuple[int, ...] = ()  # per synthesized span, the take (0 = best) to place
+    # leave the result's samples a `voice.joined.Joined` (the edit computed a stretch at a
+    # time as it is read) instead of one array: a long edit is written without a copy
+    stream: bool = False
 
 
 @dataclass
@@ -63,7 +66,7 @@ class Take:
 class EditResult:
     """The edited recording and everything that describes it."""
 
-    samples: np.ndarray
+    samples: np.ndarray  # a voice.joined.Joined (sliceable) with EditOptions.stream
     sample_rate: int
     alignment: Alignment
     timemap: TimeMap
