@@ -240,9 +240,12 @@ class Aligner:
         chosen = _try_alternatives(eng, x, tokens, words, results, spans, limits)
         out_words, missing = _to_words(tokens, results, limits, chosen)
         spans = sorted(spans + missing, key=lambda s: (s.start, s.end))
-        al = Alignment(out_words, duration, self.language, self.engine_name, transcript, spans)
-        cache.store(self.cache_dir, "align", key, al.to_json())
-        return al
+        text = Alignment(out_words, duration, self.language, self.engine_name, transcript,
+                         spans).to_json()
+        cache.store(self.cache_dir, "align", key, text)
+        # What the cache gives back (times and confidences to 4 decimals), so a first run
+        # and a cached one go on from the same alignment and write the same bytes.
+        return Alignment.from_json(text)
 
 
 def align(

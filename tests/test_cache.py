@@ -30,6 +30,20 @@ def test_a_damaged_entry_is_discarded_and_rebuilt(tmp_path, speech):
     assert cache.load(tmp_path, "align", entry.stem, parse=lambda t: t) is not None
 
 
+def test_a_cached_alignment_is_the_fresh_one(tmp_path, speech):
+    """The first run goes on from exactly what a cached run reads back (the cache keeps
+    4 decimals): a cold and a warm edit wrote different reports before."""
+    from retake.align import Audio, align
+
+    text = "Six spoons of fresh snow peas."
+    s, _ = speech(text)
+    audio = Audio(s.audio, s.sample_rate)
+    fresh = align(audio, text, cache_dir=tmp_path)
+    cached = align(audio, text, cache_dir=tmp_path)
+    assert fresh == cached
+    assert all(round(w.confidence, 4) == w.confidence for w in fresh.words)
+
+
 def test_least_recently_used_entries_are_evicted(tmp_path):
     keys = [cache.content_key(np.full(10, i, np.float32)) for i in range(5)]
     for i, k in enumerate(keys):
