@@ -96,6 +96,10 @@ class SphinxEngine:
         Never call `hyp()` after the sub-word alignment pass: pocketsphinx crashes there.
         """
         d = self._decoder
+        # Each utterance from the same state: the front end's dither generator and the
+        # cepstral mean otherwise carry over from the one before, so the same audio
+        # aligned twice in one process (a second render in the studio) came out different.
+        d.reinit_feat()
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
         d.end_utt()
@@ -272,6 +276,7 @@ class SphinxEngine:
         if self._recognizer is None:
             self._recognizer = self._ps.Decoder(dither=True, seed=1, loglevel="FATAL")
         d = self._recognizer
+        d.reinit_feat()  # from the same state every call (see `_run`)
         d.start_utt()
         d.process_raw(self._pcm(audio), full_utt=True)
         d.end_utt()
