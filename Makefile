@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/watermark.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/batch.py --loop-minutes 2
 	$(BIN)/python bench/autoencoder.py --minutes 10
 
 # Identity judged by an independent model as well as dlib: FaceNet + MTCNN need OpenCV 4.8,
