@@ -270,16 +270,34 @@ class LiveSwap:
         local = (lms - [x0, y0]) * [sx, sy]
         merged = merge(small, self.swapper.render(small, local), local, self.options,
                        self.reuse)
+        # Only the box the swap changed goes back up (an upscale of the whole crop cost
+        # more than the smaller merge saved on a face just over the cap).
         d = cv2.absdiff(merged, small)
         changed = (np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > 1
-                   ).astype(np.float32)
-        changed = cv2.GaussianBlur(cv2.dilate(changed, np.ones((3, 3), np.uint8)), (0, 0), 1.0)
-        size = (crop.shape[1], crop.shape[0])
-        up = cv2.resize(merged, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
-        weight = np.clip(cv2.resize(changed, size, interpolation=cv2.INTER_LINEAR) * 1.5,
-                         0, 1)[..., None]
+                   ).astype(np.uint8)
+        bx, by, bw, bh = cv2.boundingRect(changed)
         out = rgb.copy()
-        out[y0:y1, x0:x1] = np.clip(up * weight + crop * (1 - weight), 0, 255).astype(np.uint8)
+        if bw == 0:
+            return out
+        g = 4  # the dilation and blur below reach 4 px
+        bx0, by0 = max(bx - g, 0), max(by - g, 0)
+        bx1, by1 = min(bx + bw + g, small.shape[1]), min(by + bh + g, small.shape[0])
+        weight = cv2.GaussianBlur(cv2.dilate(changed[by0:by1, bx0:bx1].astype(np.float32),
+                                             np.ones((3, 3), np.uint8)), (0, 0), 1.0)
+        # The box in the crop's pixels, sampled where a resize of the whole crop samples.
+        cx0, cy0 = int(np.floor(bx0 / sx)), int(np.floor(by0 / sy))
+        cx1 = min(int(np.ceil(bx1 / sx)), crop.shape[1])
+        cy1 = min(int(np.ceil(by1 / sy)), crop.shape[0])
+        back = np.float32([[sx, 0, (cx0 + 0.5) * sx - 0.5 - bx0],
+                           [0, sy, (cy0 + 0.5) * sy - 0.5 - by0]])
+        size = (cx1 - cx0, cy1 - cy0)
+        inverse = cv2.WARP_INVERSE_MAP
+        up = cv2.warpAffine(merged[by0:by1, bx0:bx1], back, size,
+                            flags=cv2.INTER_CUBIC | inverse, borderMode=cv2.BORDER_REPLICATE)
+        wt = np.clip(cv2.warpAffine(weight, back, size, flags=cv2.INTER_LINEAR | inverse,
+                                    borderMode=cv2.BORDER_CONSTANT) * 1.5, 0, 1)
+        here = (slice(y0 + cy0, y0 + cy1), slice(x0 + cx0, x0 + cx1))
+        out[here] = cv2.blendLinear(up, rgb[here], wt, 1 - wt)
         return out
 
     def account(self, t: float, absent: bool, captured: float, cpu: float = 0.0) -> None:

@@ -49,15 +49,19 @@ def mesh_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray,
     rw, rh = x1 - x0, y1 - y0
     local = dst_pts - [x0, y0]
     ids = np.full((rh, rw), -1, np.int32)
-    maps = np.zeros((len(triangles), 2, 3), np.float32)
-    for k, (a, b, c) in enumerate(triangles):
-        d = local[[a, b, c]].astype(np.float32)
-        s = np.asarray(src_pts)[[a, b, c]].astype(np.float32)
-        e1, e2 = d[1] - d[0], d[2] - d[0]
-        if abs(e1[0] * e2[1] - e1[1] * e2[0]) < 1e-3:
-            continue  # a collapsed triangle (closed lips): nothing to draw
-        maps[k] = cv2.getAffineTransform(d, s)
-        cv2.fillConvexPoly(ids, np.round(d).astype(np.int32), k)
+    tri = np.asarray(triangles)
+    d = local[tri]  # (T, 3, 2) destination corners, region coordinates
+    s = np.asarray(src_pts, float)[tri]
+    e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+    # collapsed triangles (closed lips) draw nothing; the rest get their affine map at once
+    drawn = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) >= 1e-3
+    maps = np.zeros((len(tri), 2, 3), np.float32)
+    if drawn.any():
+        a = np.concatenate([d[drawn], np.ones((int(drawn.sum()), 3, 1))], axis=2)
+        maps[drawn] = np.linalg.solve(a, s[drawn]).transpose(0, 2, 1)
+    corners = np.round(d).astype(np.int32)
+    for k in np.flatnonzero(drawn):
+        cv2.fillConvexPoly(ids, corners[k], int(k))
     valid = ids >= 0
     yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
     m = maps[np.maximum(ids, 0)]
