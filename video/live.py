@@ -518,6 +518,10 @@ _WORKER: dict = {}  # inside a compose worker process only: its LiveSwap
 
 
 def _init_worker(swapper, options: MergeOptions, label: bool, max_iod: float | None) -> None:
+    import cv2
+
+    # One worker per core: OpenCV's own thread pool in each would fight the others.
+    cv2.setNumThreads(1)
     _WORKER["compose"] = _timed(LiveSwap(swapper, None, label=label, merge_options=options,
                                          max_iod=max_iod).compose)
 
