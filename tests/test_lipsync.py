@@ -336,6 +336,35 @@ def test_resync_never_repeats_a_frame_exactly(models: FaceModels) -> None:
     assert not any(np.array_equal(a, b) for a, b in zip(out, out[1:], strict=False))
 
 
+def test_resync_holds_no_more_pixels_than_its_budget(models: FaceModels) -> None:
+    """A run of speaking frames waits for its mouths in chunks of at most `max_bytes` of
+    pixels (a talking photo's 1200x1200 frames held 250 at a time took 1.35 GB), and every
+    chunk still closes on its bilabials and never repeats a frame."""
+    from retake.video.lipsync import MouthFrame, resync
+
+    frames, track, bank = _katie_bank(models)
+    vis = (["closed"] * 2 + ["open"] * 3 + ["mid"] * 2) * 4
+    seq = [MouthFrame(i, i / 25, frames[40 + i].rgb, track.at(40 + i), v)
+           for i, v in enumerate(vis)]
+    pulled = []
+
+    def source():
+        for f in seq:
+            pulled.append(f.index)
+            yield f
+
+    budget = 5 * seq[0].rgb.nbytes
+    out = []
+    for o in resync(source(), bank, max_bytes=budget):
+        assert len(pulled) - len(out) <= 5  # never more than 5 frames waiting
+        out.append(o)
+    assert len(out) == len(seq)
+    assert not any(np.array_equal(a, b) for a, b in zip(out, out[1:], strict=False))
+    for f, o in zip(seq, out, strict=True):
+        if f.viseme == "closed":
+            assert lip_gap(models.landmarks(o, models.detect(o)[0])) < 0.1
+
+
 def test_a_talking_photo_moves_its_head_not_the_background(models: FaceModels) -> None:
     """The head sways and nods a few pixels, smoothly; the frame's far corners stay put and
     dlib finds the landmarks where the move says they are."""

@@ -107,13 +107,20 @@ def _same_picture(a: MouthFrame | None, b: MouthFrame) -> bool:
             and np.array_equal(a.landmarks, b.landmarks) and np.array_equal(a.rgb, b.rgb))
 
 
+# The most pixels a run of frames waiting for their mouths may hold (bytes): 250 frames of
+# a 512x512 video, 30 of a 1080p one (a talking photo's frames are the photo's size).
+RUN_BYTES = 200 * 2**20
+
+
 def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
            progress: Progress | None = None, total: int = 0,
-           chosen_log: dict[int, int] | None = None) -> Iterator[np.ndarray]:
+           chosen_log: dict[int, int] | None = None,
+           max_bytes: int = RUN_BYTES) -> Iterator[np.ndarray]:
     """Yield each frame's pixels, with the mouth re-rendered on flagged frames.
 
-    Runs of flagged frames are solved together (at most `longest` at a time, each chunk
-    joined to the last mouth of the previous one), so memory stays bounded. A flagged frame
+    Runs of flagged frames are solved together (at most `longest` frames and `max_bytes` of
+    pixels at a time, each chunk joined to the last mouth of the previous one), so memory
+    stays bounded whatever the frame size. A flagged frame
     that repeats the previous one's picture (a hold dwelling at its turning point) never
     gets the previous frame's mouth again, even in silence: that would be an exact copy of
     the frame before, which no camera makes.
@@ -144,7 +151,7 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
         if f.viseme is not None and f.landmarks is not None:
             still.append(_same_picture(previous, f))
             run.append(f)
-            if len(run) >= longest:
+            if len(run) >= longest or len(run) * f.rgb.nbytes >= max_bytes:
                 yield from flush()
         else:
             yield from flush()
