@@ -251,7 +251,7 @@ def read_audio_track(path: str | os.PathLike) -> tuple[np.ndarray, int] | None:
             chunks.append(a)
         if not chunks:
             return None
-        return np.concatenate(chunks).astype(np.float32), rate
+        return np.concatenate(chunks).astype(np.float32, copy=False), rate
     except av.error.FFmpegError as exc:
         log.warning("%s: audio could not be decoded (%s); writing without it", path, exc)
         return None
@@ -333,13 +333,16 @@ class VideoWriter:
         samples = samples[:, :2]
         layout = "mono" if samples.shape[1] == 1 else "stereo"
         stream = self.audio_stream
-        planar = np.ascontiguousarray(np.clip(samples, -1, 1).T.astype(np.float32))
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-        frame.sample_rate = rate
-        frame.pts = 0
-        frame.time_base = Fraction(1, rate)
-        for packet in stream.encode(frame):
-            self.container.mux(packet)
+        # A second at a time: an hour's track as one frame took four copies of it.
+        for start in range(0, len(samples), rate):
+            part = np.clip(samples[start:start + rate], -1, 1).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(part.T), format="fltp",
+                                               layout=layout)
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                self.container.mux(packet)
         for packet in stream.encode(None):
             self.container.mux(packet)
 
