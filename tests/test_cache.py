@@ -90,3 +90,28 @@ def test_arrays_round_trip_and_a_damaged_one_is_dropped(tmp_path):
     (entry,) = [p for p in cache.entries(tmp_path) if p.suffix == ".npz"]
     entry.write_bytes(entry.read_bytes()[:30])
     assert cache.load_arrays(tmp_path, "features", key) is None and not entry.exists()
+
+
+def test_face_tracks_cold_equal_cached_and_a_damaged_entry_is_rebuilt(tmp_path):
+    """A video tracked now and the same read back from the cache give the same landmarks
+    (the cache's 1/100 px rounding applies to both), kept as arrays, not JSON lists; a
+    damaged entry is tracked again, never fatal."""
+    from conftest import media
+
+    from retake.video.faces import FaceModels
+    from retake.video.track import load_tracks
+
+    clip = media("video", "retalking_1.mp4")
+    models = FaceModels()
+    cold = load_tracks(clip, models, cache_dir=tmp_path)
+    [entry] = list((tmp_path / "tracks").glob("*.npz"))
+    warm = load_tracks(clip, models, cache_dir=tmp_path)
+    assert len(cold) == len(warm) >= 1
+    for a, b in zip(cold, warm, strict=True):
+        assert a.frames == b.frames and a.times == b.times
+        assert all(np.array_equal(x, y) for x, y in zip(a.landmarks, b.landmarks, strict=True))
+        assert all(np.array_equal(x, y) for x, y in zip(a.raw, b.raw, strict=True))
+        assert sorted(a.embeddings) == sorted(b.embeddings)
+    entry.write_bytes(b"PK\x03\x04 not a zip")
+    again = load_tracks(clip, models, cache_dir=tmp_path)
+    assert [t.frames for t in again] == [t.frames for t in cold]

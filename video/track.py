@@ -90,23 +90,43 @@ class FaceTrack:
         """Mean box area in pixels (to pick the main face)."""
         return float(np.mean([(b[2] - b[0]) * (b[3] - b[1]) for b in self.boxes]))
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (landmarks rounded to 1/100 px)."""
-        return {"track_id": self.track_id, "frames": self.frames,
-                "times": [round(t, 6) for t in self.times],
-                "boxes": [np.round(b, 2).tolist() for b in self.boxes],
-                "raw": [np.round(x, 2).tolist() for x in self.raw],
-                "landmarks": [np.round(x, 2).tolist() for x in self.landmarks],
-                "embeddings": {str(k): np.round(v, 6).tolist()
-                               for k, v in self.embeddings.items()}}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> FaceTrack:
-        """Inverse of `to_dict`."""
-        return cls(d["track_id"], list(d["frames"]), list(d["times"]),
-                   [np.array(b) for b in d["boxes"]], [np.array(x) for x in d["raw"]],
-                   [np.array(x) for x in d["landmarks"]],
-                   {int(k): np.array(v, np.float32) for k, v in d["embeddings"].items()})
+def tracks_to_arrays(tracks: list[FaceTrack]) -> dict[str, np.ndarray]:
+    """The tracks as named numpy arrays (the cache's form: boxes and landmarks rounded to
+    1/100 px; an hour of video's landmarks as Python lists for JSON took ~1 GB)."""
+    out: dict[str, np.ndarray] = {}
+    for i, t in enumerate(tracks):
+        n, p = len(t.frames), f"t{i}_"
+        keys = sorted(t.embeddings)
+        out[p + "id"] = np.array(t.track_id, np.int64)
+        out[p + "frames"] = np.asarray(t.frames, np.int64)
+        out[p + "times"] = np.round(np.asarray(t.times, float), 6)
+        out[p + "boxes"] = np.round(np.asarray(t.boxes, float).reshape(n, 4), 2)
+        out[p + "raw"] = np.round(np.asarray(t.raw, float).reshape(n, -1, 2), 2)
+        out[p + "landmarks"] = np.round(np.asarray(t.landmarks, float).reshape(n, -1, 2), 2)
+        out[p + "embedded"] = np.asarray(keys, np.int64)
+        out[p + "embeddings"] = (np.stack([np.asarray(t.embeddings[k], np.float32)
+                                           for k in keys]) if keys
+                                 else np.zeros((0, 0), np.float32))
+    return out
+
+
+def tracks_from_arrays(arrays: dict[str, np.ndarray]) -> list[FaceTrack]:
+    """Inverse of `tracks_to_arrays`; ValueError when the arrays do not fit together."""
+    tracks = []
+    for i in range(sum(k.endswith("_id") for k in arrays)):
+        p = f"t{i}_"
+        frames, times = arrays[p + "frames"], arrays[p + "times"]
+        boxes, raw, lms = arrays[p + "boxes"], arrays[p + "raw"], arrays[p + "landmarks"]
+        embedded, emb = arrays[p + "embedded"], arrays[p + "embeddings"]
+        n = len(frames)
+        if not (len(times) == len(boxes) == len(raw) == len(lms) == n
+                and len(embedded) == len(emb)):
+            raise ValueError("a face track's arrays differ in length")
+        tracks.append(FaceTrack(int(arrays[p + "id"]), frames.tolist(), times.tolist(),
+                                list(boxes), list(raw), list(lms),
+                                {int(k): v for k, v in zip(embedded, emb, strict=True)}))
+    return tracks
 
 
 @dataclass(frozen=True)
@@ -307,15 +327,18 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
     from retake.video.media import probe, read_frames
 
     opts = options or TrackOptions()
-    key = video_key(path, "tracks-v2", models.detector, models.detect_side, opts.__dict__)
-    hit = cache.load(cache_dir, "tracks", key,
-                     parse=lambda t: [FaceTrack.from_dict(d) for d in json.loads(t)])
+    key = video_key(path, "tracks-v3", models.detector, models.detect_side, opts.__dict__)
+    hit = cache.load_arrays(cache_dir, "tracks", key)
     if hit is not None:
-        return hit
+        try:
+            return tracks_from_arrays(hit)
+        except (KeyError, ValueError):  # a damaged entry: track again
+            pass
     info = probe(path)
-    tracks = track_faces(read_frames(path), models, opts, progress, info.frames)
-    cache.store(cache_dir, "tracks", key, json.dumps([t.to_dict() for t in tracks]))
-    return tracks
+    arrays = tracks_to_arrays(track_faces(read_frames(path), models, opts, progress,
+                                          info.frames))
+    cache.store_arrays(cache_dir, "tracks", key, **arrays)
+    return tracks_from_arrays(arrays)  # what a later run reads back, so both agree
 
 
 def choose(tracks: list[FaceTrack], how: str = "largest",
