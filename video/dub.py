@@ -151,6 +151,8 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
                 writer.write(rgb, float(out_times[k]))
                 if report:
                     report(k + 1, len(recipes))
+        # Signing holds the file twice over: let the analysis, faces and mouths go first.
+        del writer, sound, rec, tracks, bank
         fps = float(info.fps)
         mouth = [(recipes[i].time, recipes[i].time + 1 / fps) for i in range(len(recipes))
                  if recipes[i].mouth]

@@ -22,7 +22,7 @@ from retake.awareness.provenance import Provenance, edit_action
 from retake.core.atomic import atomic_group
 from retake.core.errors import FaceError
 from retake.core.progress import Progress
-from retake.video.mouth import MouthBank, MouthRenderer, paste, pose_of, select_mouths
+from retake.video.mouth import MouthBank, MouthRenderer, mouth_box, paste, pose_of, select_mouths
 from retake.video.visemes import frame_visemes
 
 log = logging.getLogger(__name__)
@@ -163,13 +163,25 @@ def resync(frames: Iterable[MouthFrame], bank: MouthBank, longest: int = 250,
     yield from flush()
 
 
+# The most pixels a mouth bank keeps (bytes): its 1500 mouths of a long 512x512 video took
+# ~340 MB, of a 1080p one ~2 GB; evenly spread, a few hundred serve as well.
+BANK_BYTES = 160 * 2**20
+
+
 def _bank_from_video(path: str | os.PathLike, track, limit: int = 1500,
-                     frames: Iterable | None = None) -> MouthBank:
-    """The mouths of a video's tracked face (at most `limit`, evenly spread); `frames`, if
-    the caller already decoded them, saves decoding the video again."""
+                     frames: Iterable | None = None,
+                     max_bytes: int = BANK_BYTES) -> MouthBank:
+    """The mouths of a video's tracked face (at most `limit` and about `max_bytes` of
+    pixels, evenly spread); `frames`, if the caller already decoded them, saves decoding
+    the video again."""
     from retake.video.media import read_frames
 
     bank = MouthBank([], 1.0)
+    if track.frames:  # the crops' size from the track (unclipped: a little over)
+        some = track.landmarks[:: max(1, len(track.frames) // 50)]
+        boxes = [mouth_box(lms, (1 << 30, 1 << 30)) for lms in some]
+        crop = float(np.mean([(x1 - x0) * (y1 - y0) * 3 for x0, y0, x1, y1 in boxes]))
+        limit = max(50, min(limit, int(max_bytes / max(crop, 1.0))))
     step = max(1, len(track.frames) // limit)
     for fr in frames if frames is not None else read_frames(path):
         lms = track.at(fr.index)

@@ -77,6 +77,17 @@ def pose_of(landmarks: np.ndarray) -> np.ndarray:
     return np.array([yaw_estimate(landmarks), np.arctan2(eyes[1], eyes[0])])
 
 
+def mouth_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The lower face a bank keeps of a frame (x0, y0, x1, y1): the mouth mesh with a
+    margin of 0.2 inter-ocular distances, within the frame."""
+    pts = mesh_points(landmarks)
+    iod = inter_ocular(landmarks)
+    x0, y0 = np.maximum(np.floor(pts.min(0) - 0.2 * iod).astype(int), 0)
+    x1 = min(int(np.ceil(pts[:, 0].max() + 0.2 * iod)), shape[1])
+    y1 = min(int(np.ceil(pts[:, 1].max() + 0.2 * iod)), shape[0])
+    return int(x0), int(y0), x1, y1
+
+
 @dataclass
 class MouthBank:
     """The mouths available to re-render with, and the speaker's resting spread."""
@@ -87,11 +98,7 @@ class MouthBank:
     def add(self, frame: int, rgb: np.ndarray, landmarks: np.ndarray,
             viseme: str | None = None) -> None:
         """Keep one frame's lower face (cropped around the mesh with a margin)."""
-        pts = mesh_points(landmarks)
-        iod = inter_ocular(landmarks)
-        x0, y0 = np.maximum(np.floor(pts.min(0) - 0.2 * iod).astype(int), 0)
-        x1 = min(int(np.ceil(pts[:, 0].max() + 0.2 * iod)), rgb.shape[1])
-        y1 = min(int(np.ceil(pts[:, 1].max() + 0.2 * iod)), rgb.shape[0])
+        x0, y0, x1, y1 = mouth_box(landmarks, rgb.shape)
         m = umeyama(landmarks[POSE], TEMPLATE[POSE])
         self.samples.append(MouthSample(frame, rgb[y0:y1, x0:x1].copy(), (int(x0), int(y0)),
                                         np.asarray(landmarks, float), lip_gap(landmarks),
