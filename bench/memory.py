@@ -7,6 +7,7 @@ shared talking clips (looped by concatenation), runs each `retake` command on th
 process, and reads the child's peak RSS from the kernel (`os.wait4`), with its CPU seconds.
 
     .venv/bin/python bench/memory.py                 # 1, 10, 60 min audio; 10 min video
+    .venv/bin/python bench/memory.py --minutes --commands swap detect-video dub  # video only
     .venv/bin/python bench/memory.py --minutes 1 10  # a shorter run
     .venv/bin/python bench/memory.py --commands align detect
 
@@ -183,7 +184,13 @@ def run(minutes: list[float], video_minutes: list[float], commands: list[str]) -
             "swap": RETAKE + ["swap", "-s", str(photo), "-t", str(clip),
                               "-o", str(work / f"s{m:g}.mp4"), "--consent"],
             "detect-video": RETAKE + ["detect", str(clip), "-o", str(work / f"dv{m:g}")],
+            # one word replaced half way through, the transcript drafted by the recogniser
+            "dub": RETAKE + ["dub", str(clip), "--draft", "--edits", str(work / "dub.json"),
+                             "-o", str(work / f"db{m:g}.mp4"), "--consent"],
         }
+        words = int(m * 60 * 2.2)  # about 2.2 words a second in the looped clip
+        (work / "dub.json").write_text(json.dumps(
+            [{"op": "replace", "from": words // 2, "to": words // 2, "text": "tomorrow"}]))
         cache = Path(tempfile.mkdtemp(prefix="retake-mem-"))
         for name, cmd in cases.items():
             if name not in commands:
@@ -198,10 +205,10 @@ def run(minutes: list[float], video_minutes: list[float], commands: list[str]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
+    parser.add_argument("--minutes", type=float, nargs="*", default=[1, 10, 60])
     parser.add_argument("--video-minutes", type=float, nargs="*", default=[10])
     parser.add_argument("--commands", nargs="+",
-                        default=["align", "edit", "detect", "swap", "detect-video"])
+                        default=["align", "edit", "detect", "swap", "detect-video", "dub"])
     args = parser.parse_args()
     if not (MEDIA / "speech").exists():
         print("skipped: ../shared/media is absent")
