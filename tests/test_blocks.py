@@ -300,3 +300,30 @@ def test_large_freed_blocks_are_given_back(monkeypatch: pytest.MonkeyPatch) -> N
         import platform
 
         assert give_back_large_blocks() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_long_audio_is_transcribed_in_pieces_like_one_pass():
+    """Whisper on a long recording goes in pieces cut at pauses (its spectrogram of a whole
+    hour would be ~2.4 GB): the words and their times agree with one pass."""
+    import difflib
+
+    from conftest import media
+
+    from retake.align.audio import ALIGN_RATE, load_audio, resample
+    from retake.align.whisper import WhisperTranscriber
+
+    sound = load_audio(media("speech", "mfa", "acoustic_corpus.wav"))  # 26 s
+    x = resample(sound.samples, sound.sample_rate, ALIGN_RATE)
+    ear = WhisperTranscriber()
+    whole = ear.recognize(x, piece=1e9, longest=1e9)
+    pieces = ear.recognize(x, piece=8.0, longest=10.0)
+    a = [w.text.lower().strip(".,?!") for w in whole]
+    b = [w.text.lower().strip(".,?!") for w in pieces]
+    match = difflib.SequenceMatcher(None, a, b)
+    assert match.ratio() >= 0.85, (a, b)
+    starts = [w.start for w in pieces]
+    assert starts == sorted(starts) and starts[0] >= 0 and pieces[-1].end <= len(x) / ALIGN_RATE
+    # the same words at the same times (within 0.3 s) in both
+    gaps = [abs(whole[i + k].start - pieces[j + k].start)
+            for i, j, n in match.get_matching_blocks() for k in range(n)]
+    assert np.mean(np.array(gaps) < 0.3) >= 0.9, gaps
