@@ -27,7 +27,6 @@ import numpy as np
 from retake.core.errors import FaceError
 from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
-from retake.video.fringe import without_fringe
 from retake.video.geometry import (
     INNER_LIPS,
     LEFT_EYE,
@@ -154,8 +153,6 @@ class LandmarkSwapper:
         self.photo_teeth = photo_teeth
         self.src, self.mesh_lms = (source_rgb, self.src_lms) if photo_teeth else \
             without_teeth(source_rgb, self.src_lms)
-        # A fringe over the photo's forehead is painted out in its skin (video/fringe.py).
-        self.src, self.fringe = without_fringe(self.src, self.src_lms, forehead_height)
         self.src_pts = extended(self.mesh_lms, forehead_height)
         self.src_gaps = _gaps(self.mesh_lms)
         self.open_eyes = OpenEyes()  # the target's recent open-eye level, face by face
