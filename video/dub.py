@@ -103,6 +103,9 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
     text = transcript if transcript is not None else transcribe(sound).text
     rec = editor.load(sound, text, progress=progress)
     result = editor.edit(rec, new_text, options or EditOptions())
+    # The analysed recording (~500 MB at ten minutes) is not needed past the edit: let it
+    # go before the faces are tracked and the video is rendered.
+    del sound, rec
     timemap = result.timemap
     tracks = load_tracks(video, models, cache_dir=cache_dir, progress=progress)
     if not tracks:
@@ -151,8 +154,8 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
                 writer.write(rgb, float(out_times[k]))
                 if report:
                     report(k + 1, len(recipes))
-        # Signing holds the file twice over: let the analysis, faces and mouths go first.
-        del writer, sound, rec, tracks, bank
+        # Let the faces and mouths go before signing.
+        del writer, tracks, bank
         fps = float(info.fps)
         mouth = [(recipes[i].time, recipes[i].time + 1 / fps) for i in range(len(recipes))
                  if recipes[i].mouth]
