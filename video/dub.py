@@ -103,9 +103,11 @@ def dub(video: str | os.PathLike, out: str | os.PathLike, new_text: str,
     text = transcript if transcript is not None else transcribe(sound).text
     rec = editor.load(sound, text, progress=progress)
     result = editor.edit(rec, new_text, options or EditOptions())
-    # The analysed recording (~500 MB at ten minutes) is not needed past the edit: let it
-    # go before the faces are tracked and the video is rendered.
+    # The analysed recording and the editor (with its voice models) are not needed past
+    # the edit: let them go before the faces are tracked and the video is rendered (a
+    # caller's own editor stays theirs).
     del sound, rec
+    editor = None
     timemap = result.timemap
     tracks = load_tracks(video, models, cache_dir=cache_dir, progress=progress)
     if not tracks:
