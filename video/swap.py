@@ -151,7 +151,7 @@ def swap_video(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
                 result.frames += 1
                 if report:
                     report(result.frames, info.frames)
-        del audio, writer, tracks, chosen  # signing holds the file: let the rest go first
+        del audio, writer, tracks, chosen  # not needed to sign: let them go first
         _sign(tmp, out, target, swapper, provenance)
     if result.missing:
         log.warning("%s: no face in frames %s (copied unchanged)", target,
