@@ -477,7 +477,16 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
         lab[..., 0] = low + (lab[..., 0] - low) * (1 - (1 - detail) * (1 - feat))
     k = np.exp(log_k * (1 - FEATURE_LIGHT * feat))
     lab[..., 0] = (lab[..., 0] + 16) * k - 16
-    share = 1 - (1 - FEATURE_CHROMA) * feat
+    # Inside the eye opening (iris, pupil, white) none of the skin's chroma mapping: an
+    # iris is no skin, and 15% of a warm-skin shift turned a grey-blue one green. The lids
+    # keep their share (a carried blink's look depends on their colour).
+    opening = np.zeros((h, w), np.uint8)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        _draw_hull(opening, np.asarray(src_landmarks, float)[eye])
+    iod_px = max(inter_ocular(np.asarray(src_landmarks, float)), 1.0)
+    opening = cv2.GaussianBlur(opening.astype(np.float32) / 255, (0, 0),
+                               max(0.02 * iod_px, 0.5))
+    share = 1 - (1 - FEATURE_CHROMA * (1 - opening)) * feat
     skin = s.mask & r.mask
     # A pale pixel of skin (a specular highlight: the photo's light on the skin, under
     # 60% of the skin's mean chroma) takes the new skin's chroma there as it is darkened,
