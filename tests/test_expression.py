@@ -268,18 +268,35 @@ def _frame_by(k: dict, measure, pick) -> int:
 
 
 def test_a_blink_in_the_target_is_a_blink_in_the_output(katie) -> None:
+    """The clip's deepest blink, swapped as a clip is (the second around it, in order, by a
+    fresh swapper), is a deep blink in the output: dlib's eye openness on the output below
+    65% of its median over that second (the benchmark's `dips` counts a blink below 70%).
+    The target's own lids carried through read 0.55-0.59 of it at shape 0.4-0.5; the
+    photo's eye warped shut (`target_eyes=False`) 0.70.
+
+    (Against the single widest frame, as this test first did, the ratio read 0.47-0.51 at
+    shape 0.4-0.5 on pictures that all show the same closed lids: one frame's reading.)
+    """
+    from retake.video.swap_landmark import LandmarkSwapper
+
     models = katie["models"]
     blink = _frame_by(katie, eye_openness, np.argmin)
     wide = _frame_by(katie, eye_openness, np.argmax)
     tracked = katie["track"]
     assert eye_openness(tracked.at(blink)) < 0.5 * eye_openness(tracked.at(wide))
+    swapper = LandmarkSwapper(katie["photo"], katie["src_lms"])
     ear = {}
-    for i in (blink, wide):
-        out, _, _ = _swapped(katie, i)
-        found = models.landmarks(out, models.detect(out)[0])
-        ear[i] = eye_openness(found)
-    # The photo's eye warped shut read 0.56 of open here; the target's own closed lids ~0.43.
-    assert ear[blink] < 0.5 * ear[wide], ear
+    for i in range(blink - 12, blink + 13):
+        lms = tracked.at(i)
+        if lms is None:
+            continue
+        frame = katie["frames"][i]
+        out = merge(frame, swapper.render(frame, lms), lms)
+        boxes = models.detect(out)
+        if boxes:
+            ear[i] = eye_openness(models.landmarks(out, boxes[0]))
+    assert blink in ear and len(ear) >= 20
+    assert ear[blink] < 0.65 * float(np.median(list(ear.values()))), ear
 
 
 def test_a_closed_mouth_stays_closed_with_no_teeth(katie) -> None:

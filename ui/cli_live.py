@@ -12,6 +12,7 @@ from retake.core.atomic import refuse_inputs
 from retake.core.errors import RetakeError
 from retake.ui.console import err
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
+from retake.video.swappers import DEFAULT_SHAPE
 
 
 def live(
@@ -38,7 +39,7 @@ def live(
         "at that size and scale them back up (a near 720p face costs far more per frame); "
         "0: always full size.")] = 100.0,
     shape: Annotated[float, typer.Option(min=0.0, max=1.0, help="How much of the source's "
-                                         "face shape to carry.")] = 0.4,
+                                         "face shape to carry.")] = DEFAULT_SHAPE,
     realtime: Annotated[bool, typer.Option(help="Play a file at its own rate, dropping "
                                            "frames the swap cannot keep up with.")] = True,
     detector: Annotated[Literal["hog", "cnn"], typer.Option(help="Face detector.")] = "hog",

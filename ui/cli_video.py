@@ -14,6 +14,7 @@ from retake.core.errors import FaceError, RetakeError, VideoError
 from retake.ui.console import err, out
 from retake.ui.gate import ConsentOpt, ConsentTakeOpt, ConsentTextOpt, require_consent
 from retake.ui.request import read_transcript
+from retake.video.swappers import DEFAULT_SHAPE
 
 faces_app = typer.Typer(help="Face sets: extract aligned faces from videos or images, sort "
                         "them.", no_args_is_help=True)
@@ -145,7 +146,7 @@ def swap(
                                                     "photo (0 = largest).")] = None,
     shape: Annotated[float, typer.Option(min=0.0, max=1.0, help="How much of the source's "
                                          "face shape to carry (0 = target's, 1 = source's).")
-                     ] = 0.4,
+                     ] = DEFAULT_SHAPE,
     colour: Annotated[Literal["lab", "reinhard", "histogram", "none"],
                       typer.Option(help="Colour matching (lab: skin-only statistics, "
                                    "features keep their hue; reinhard: the older whole-"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from retake.core.engines import EngineSpec, WeightFile, build, module_missing
+from retake.video.swappers import DEFAULT_SHAPE
 
 DLIB_WEIGHTS = ("dlib HOG / MMOD CNN detector, 68-point predictor, ResNet embedding, inside "
                 "the face-recognition-models wheel")
@@ -33,7 +34,7 @@ def _faces(name: str, **_):
 
 
 def _landmark(name: str, models=None, source: str | os.PathLike | None = None,
-              source_face: int | None = None, shape: float = 0.4, **_):
+              source_face: int | None = None, shape: float = DEFAULT_SHAPE, **_):
     from retake.core.errors import RetakeError
     from retake.video.media import read_image
     from retake.video.swap_landmark import LandmarkSwapper

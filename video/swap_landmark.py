@@ -39,7 +39,7 @@ from retake.video.geometry import (
     inter_ocular,
     umeyama,
 )
-from retake.video.swappers import Patch
+from retake.video.swappers import DEFAULT_SHAPE, Patch
 from retake.video.warp import mesh_warp, triangulate
 
 
@@ -143,7 +143,7 @@ class LandmarkSwapper:
     name = "landmark"
 
     def __init__(self, source_rgb: np.ndarray, source_landmarks: np.ndarray,
-                 shape: float = 0.4, forehead_height: float = 0.45,
+                 shape: float = DEFAULT_SHAPE, forehead_height: float = 0.45,
                  target_eyes: bool = True, photo_teeth: bool = False) -> None:
         self.src_lms = np.asarray(source_landmarks, float)
         self.shape = shape
