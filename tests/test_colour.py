@@ -108,6 +108,34 @@ def test_a_hazel_iris_keeps_its_hue_on_other_skin() -> None:
     assert skin_delta_e(out, _u8(ref), lms) <= 6  # the skin still matches
 
 
+def _lip_to_skin(rgb: np.ndarray, lms: np.ndarray) -> float:
+    """(L* + 16) of the lips over that of the skin patches: how much darker the lips are."""
+    import cv2
+
+    from retake.video.swap_quality import skin_patches
+
+    lab = cv2.cvtColor(_u8(rgb), cv2.COLOR_RGB2LAB).astype(float)
+    light = lab[..., 0] * 100 / 255
+    lips = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(lms[48:60]).astype(np.int32)], 1)
+    lips = cv2.erode(lips, np.ones((3, 3), np.uint8)) > 0
+    yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
+    skin = np.zeros(rgb.shape[:2], bool)
+    for (cx, cy), r in skin_patches(lms):
+        skin |= (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    return float((light[lips].mean() + 16) / (light[skin].mean() + 16))
+
+
+def test_lips_stay_darker_than_the_skin_in_a_dimmer_face() -> None:
+    """Lips take the skin's whole lightness change. Kept half (as brows and irises are), a
+    light-skinned photo's lips laid into a darker face came out as light as its skin
+    (lip-to-skin 0.75 -> about 1.0: a pale patch where the target's lips are darker)."""
+    src, lms = _face(*LIGHT, seed=1)
+    ref, _ = _face(*DEEP, seed=2)
+    out = skin_transfer(src, ref, lms, lms)
+    assert abs(_lip_to_skin(out, lms) - _lip_to_skin(src, lms)) < 0.05
+
+
 def test_a_highlight_stays_skin_coloured_when_the_light_goes_down() -> None:
     """A specular highlight on the photo's cheek (near-white) darkened onto a darker skin
     takes that skin's hue, not a grey-blue smear (offsets added to a pale pixel used to

@@ -475,7 +475,14 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     if detail != 1.0:
         low = cv2.resize(low_s, (w, h), interpolation=cv2.INTER_LINEAR)
         lab[..., 0] = low + (lab[..., 0] - low) * (1 - (1 - detail) * (1 - feat))
-    k = np.exp(log_k * (1 - FEATURE_LIGHT * feat))
+    # Lips take the whole lightness change: kept half as features are, a photo's lips laid
+    # into a dimmer face came out as light as the skin around them (a pale pink patch),
+    # where the target's own lips are darker than its skin.
+    lips = np.zeros((h, w), np.uint8)
+    _draw_hull(lips, np.asarray(src_landmarks, float)[OUTER_LIPS], grow=0.08)
+    lips = cv2.GaussianBlur(lips.astype(np.float32) / 255, (0, 0),
+                            max(0.04 * inter_ocular(np.asarray(src_landmarks, float)), 0.5))
+    k = np.exp(log_k * (1 - FEATURE_LIGHT * feat * (1 - lips)))
     lab[..., 0] = (lab[..., 0] + 16) * k - 16
     # Inside the eye opening (iris, pupil, white) none of the skin's chroma mapping: an
     # iris is no skin, and 15% of a warm-skin shift turned a grey-blue one green. The lids
