@@ -167,6 +167,18 @@ def _draw_hull(mask: np.ndarray, pts: np.ndarray, grow: float = 0.0) -> None:
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255)
 
 
+def _soft_hulls(shape: tuple[int, int], hulls: list[np.ndarray], sigma: float,
+                grow: float = 0.0) -> np.ndarray:
+    """The filled convex hulls of `hulls` (point arrays), blurred by `sigma` pixels (at
+    least 0.5): a soft float32 (h, w) mask in [0, 1]."""
+    import cv2
+
+    mask = np.zeros(shape, np.uint8)
+    for pts in hulls:
+        _draw_hull(mask, pts, grow=grow)
+    return cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), max(sigma, 0.5))
+
+
 def _draw_brows(mask: np.ndarray, lms: np.ndarray, iod: float, thickness: float) -> None:
     """Each brow as a thick line a little below dlib's points (they trace its upper half)."""
     import cv2
@@ -412,10 +424,11 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     Features, the pixels near brows, eyes and lips (`feature_mask`) that do not look like
     the source's skin, take `FEATURE_LIGHT` of the lightness change and keep their detail;
     their chroma is scaled with their lightness (same hue and saturation, as under a
-    different light) plus `FEATURE_CHROMA` of the skin's mapping, so a shift computed on
-    skin never turns dark brows or irises green or blue. Returns a new float32 array (or
-    `src` itself when either face shows too little skin). `ref_skin`: `target_skin` of
-    `ref`, when the caller already has it.
+    different light) plus `FEATURE_CHROMA` of the skin's mapping (none inside the eye
+    opening), so a shift computed on skin never turns dark brows or irises green or blue.
+    Lips take the whole lightness change (they stay as much darker than the skin).
+    Returns a new float32 array (or `src` itself when either face shows too little skin).
+    `ref_skin`: `target_skin` of `ref`, when the caller already has it.
     """
     import cv2
 
@@ -478,21 +491,15 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     # Lips take the whole lightness change: kept half as features are, a photo's lips laid
     # into a dimmer face came out as light as the skin around them (a pale pink patch),
     # where the target's own lips are darker than its skin.
-    lips = np.zeros((h, w), np.uint8)
-    _draw_hull(lips, np.asarray(src_landmarks, float)[OUTER_LIPS], grow=0.08)
-    lips = cv2.GaussianBlur(lips.astype(np.float32) / 255, (0, 0),
-                            max(0.04 * inter_ocular(np.asarray(src_landmarks, float)), 0.5))
+    drawn_px = np.asarray(src_landmarks, float)
+    iod_px = max(inter_ocular(drawn_px), 1.0)
+    lips = _soft_hulls((h, w), [drawn_px[OUTER_LIPS]], 0.04 * iod_px, grow=0.08)
     k = np.exp(log_k * (1 - FEATURE_LIGHT * feat * (1 - lips)))
     lab[..., 0] = (lab[..., 0] + 16) * k - 16
     # Inside the eye opening (iris, pupil, white) none of the skin's chroma mapping: an
     # iris is no skin, and 15% of a warm-skin shift turned a grey-blue one green. The lids
     # keep their share (a carried blink's look depends on their colour).
-    opening = np.zeros((h, w), np.uint8)
-    for eye in (LEFT_EYE, RIGHT_EYE):
-        _draw_hull(opening, np.asarray(src_landmarks, float)[eye])
-    iod_px = max(inter_ocular(np.asarray(src_landmarks, float)), 1.0)
-    opening = cv2.GaussianBlur(opening.astype(np.float32) / 255, (0, 0),
-                               max(0.02 * iod_px, 0.5))
+    opening = _soft_hulls((h, w), [drawn_px[e] for e in (LEFT_EYE, RIGHT_EYE)], 0.02 * iod_px)
     share = 1 - (1 - FEATURE_CHROMA * (1 - opening)) * feat
     skin = s.mask & r.mask
     # A pale pixel of skin (a specular highlight: the photo's light on the skin, under
