@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from retake.video.brows import erase_brows
 from retake.video.expression import carry_inner_mouth
 from retake.video.geometry import (
     LEFT_EYE,
@@ -672,7 +673,7 @@ def _below_hairline(patch: np.ndarray, lms: np.ndarray, f: int, forehead_height:
     if cut is None:
         return np.ones(small, np.float32)
     height = _forehead_height(lms, f, small)[0]
-    return np.clip((cut + HAIRLINE_STEP - height) / HAIRLINE_STEP, 0, 1).astype(np.float32)
+    return np.clip((cut - height) / HAIRLINE_STEP, 0, 1).astype(np.float32)
 
 
 def blend_mask(region: np.ndarray, rendered: np.ndarray, target: np.ndarray,
@@ -947,6 +948,14 @@ def merge_parts(frame: np.ndarray, patch: Patch, target_landmarks: np.ndarray,
                        skin=skin, reuse=reuse)
     alpha = np.minimum(alpha, valid)
     fix_edges = opts.colour == "lab" and opts.contour  # (`match_boundary`, multi-band)
+    if fix_edges:
+        # The target's own brows where the new face leaves them showing (a second brow
+        # above the photo's) are painted over with the skin around them.
+        erased = erase_brows(region, target, alpha)
+        if erased is not None:
+            region = erased
+            frame = frame.copy()
+            frame[cy0:y1, cx0:x1] = np.clip(erased + 0.5, 0, 255).astype(np.uint8)
     if opts.keep_mouth:
         mouth = region_mask(region.shape, target, "mouth", feather=0.05)
         alpha = alpha * (1 - mouth)

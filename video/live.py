@@ -31,6 +31,7 @@ import numpy as np
 from retake.awareness.provenance import Provenance, edit_action
 from retake.core.errors import FaceError, RetakeError, VideoError
 from retake.video.blend import REUSE_EVERY, MergeOptions, Reuse, merge
+from retake.video.brows import refine_brows
 from retake.video.faces import FaceModels, box_from_landmarks
 from retake.video.geometry import LEFT_EYE, MOUTH, RIGHT_EYE, inter_ocular
 from retake.video.one_euro import OneEuro
@@ -211,7 +212,7 @@ class LiveSwap:
             self.filter.reset()
             self._scale = max(inter_ocular(raw), 1.0)
         self._raw = raw
-        return self.filter(raw / self._scale, t) * self._scale
+        return self.filter(refine_brows(rgb, raw) / self._scale, t) * self._scale
 
     # -- one frame -------------------------------------------------------------------
     def frame(self, rgb: np.ndarray, t: float) -> np.ndarray:

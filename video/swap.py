@@ -20,6 +20,7 @@ from retake.core.atomic import atomic_group
 from retake.core.errors import FaceError
 from retake.core.progress import Progress, stage
 from retake.video.blend import REUSE_EVERY, MergeOptions, Reuse, merge
+from retake.video.brows import refine_brows
 from retake.video.faces import FaceModels
 from retake.video.media import (
     VideoWriter,
@@ -87,7 +88,7 @@ def swap_image(target: str | os.PathLike, out: str | os.PathLike, swapper: Swapp
         raise FaceError(f"{target}: no face found in the image")
     tracks = []
     for i, b in enumerate(boxes):
-        lms = models.landmarks(rgb, b)
+        lms = refine_brows(rgb, models.landmarks(rgb, b))
         t = FaceTrack(i, [0], [0.0], [b], [lms], [lms])
         if choice and choice.how == "reference":
             t.embeddings[0] = models.embed(rgb, lms)

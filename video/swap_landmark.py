@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from retake.core.errors import FaceError
+from retake.video.brows import face_up, refine_brows
 from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
 from retake.video.geometry import (
@@ -48,9 +49,32 @@ def _triangles() -> np.ndarray:
     return triangulate(extended(TEMPLATE * 200))
 
 
+# The brows' hair reaches this far (inter-ocular distances) below dlib's brow points, at
+# most `BROW_FLOOR_SHARE` of the way down to the upper lids.
+BROW_FLOOR, BROW_FLOOR_SHARE = 0.12, 0.5
+
+
+def brow_floor(landmarks: np.ndarray) -> np.ndarray:
+    """Ten points under the brow points (10, 2), along the face's up direction.
+
+    In the mesh they make the brow hair a strip of its own: a target that raises its
+    brows stretches the bare lid between brow and eye, not the photo's brows (with the
+    brow points alone, a thick brow lying mostly below them grew half as thick again).
+    """
+    p = np.asarray(landmarks, float)
+    up, iod = face_up(p), max(inter_ocular(p), 1e-6)
+    out = []
+    for brow, eye in ((slice(17, 22), slice(36, 42)), (slice(22, 27), slice(42, 48))):
+        lid = float((p[eye][1:3] @ up).max())  # the upper lid's two points
+        gap = max(float((p[brow] @ up).mean()) - lid, 0.0)
+        out.append(p[brow] - up * min(BROW_FLOOR * iod, BROW_FLOOR_SHARE * gap))
+    return np.vstack(out)
+
+
 def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
-    """68 landmarks plus 10 forehead points (78, 2): the vertices of the warp mesh."""
-    return np.vstack([landmarks, forehead(landmarks, forehead_height)])
+    """68 landmarks, 10 forehead points and 10 under the brows (88, 2): the vertices of
+    the warp mesh."""
+    return np.vstack([landmarks, forehead(landmarks, forehead_height), brow_floor(landmarks)])
 
 
 def source_face(rgb: np.ndarray, models: FaceModels, which: int | None = None) -> np.ndarray:
@@ -64,7 +88,7 @@ def source_face(rgb: np.ndarray, models: FaceModels, which: int | None = None) -
     i = which or 0
     if i >= len(boxes):
         raise FaceError(f"--source-face {i}: the photo holds only {len(boxes)} faces")
-    return models.landmarks(rgb, boxes[i])
+    return refine_brows(rgb, models.landmarks(rgb, boxes[i]))
 
 
 def target_shape(source: np.ndarray, target: np.ndarray, shape: float) -> np.ndarray:

@@ -7,9 +7,9 @@ from the landmarks alone, colours are CIELAB (scikit-image, D65) and differences
   mid-forehead, 0.3 inter-ocular above the brows), radius 0.1 inter-ocular; the ΔE2000
   between each patch's mean colour in the output and in the target frame, averaged.
 - `feature_chroma`: the mean (a*, b*) of a face's brow hair (the darkest quarter of a band
-  along each brow) or irises (the darkest quarter inside each eye's contour: iris, pupil,
-  lashes), with the spread of those pixels about that mean (RMS distance: the feature's
-  natural range of hue).
+  along each brow's body, its middle three points) or irises (the darkest quarter inside
+  each eye's contour: iris, pupil, lashes), with the spread of those pixels about that
+  mean (RMS distance: the feature's natural range of hue).
 - `seam_energy`: along the boundary of a blend alpha (its 0.5 level), the mean squared
   derivative of lightness across the boundary (along the alpha's gradient), after a
   Gaussian of 1 pixel; `seam_ratio` is the output's over the target frame's own along the
@@ -84,7 +84,9 @@ def _brow_band(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     iod = inter_ocular(p)
     down = _unit(p[8] - p[27])
     band = np.zeros(shape[:2], np.uint8)
-    for brow in (p[17:22], p[22:27]):
+    # The brows' bodies (their middle three points): a tail running out over a narrow
+    # face's temple lies on the target's own hair, whose darkness the darkest quarter took.
+    for brow in (p[18:21], p[23:26]):
         pts = np.round(brow + down * 0.03 * iod).astype(np.int32)
         cv2.polylines(band, [pts], False, 1, max(int(round(0.12 * iod)), 2))
     return band > 0

@@ -7,7 +7,8 @@ only the 68-point predictor runs (about 1 ms). Identity embeddings (about 80 ms 
 computed on keyframes and averaged per track. Landmarks are then smoothed offline and
 without lag: the head's similarity pose and the expression (shape in template
 coordinates) are filtered separately, the mouth and eyes lightly so speech and blinks
-stay sharp.
+stay sharp. Before smoothing, each frame's brows are moved onto the brow hair the picture
+shows (`brows.refine_brows`: the predictor puts raised brows far too low).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from retake.core import cache
 from retake.core.errors import FaceError
 from retake.core.progress import Progress
+from retake.video.brows import refine_brows
 from retake.video.faces import FaceModels, box_from_landmarks, identity_distance
 from retake.video.geometry import (
     LEFT_EYE,
@@ -56,10 +58,14 @@ class FaceTrack:
     # Detector box minus the landmark-predicted box at the last detection, in box widths:
     # keeps tracked prompts in the detector's convention for this particular face.
     box_offset: np.ndarray = field(default_factory=lambda: np.zeros(4), repr=False)
+    # The predictor's own last landmarks (before `refine_brows`): the next frame's prompt
+    # box comes from them, so tracking stays in the predictor's convention.
+    last_predicted: np.ndarray | None = field(default=None, repr=False)
 
     def predict_box(self) -> np.ndarray:
         """Where the detector would put this face's box, from its last landmarks."""
-        b = box_from_landmarks(self.raw[-1])
+        last = self.last_predicted if self.last_predicted is not None else self.raw[-1]
+        b = box_from_landmarks(last)
         return b + self.box_offset * (b[2] - b[0])
 
     def calibrate(self, detected: np.ndarray, landmarks: np.ndarray) -> None:
@@ -214,10 +220,11 @@ def track_faces(frames: Iterable[Frame], models: FaceModels,
             t.frames.append(frame.index)
             t.times.append(frame.time)
             t.boxes.append(box)
-            t.raw.append(lms)
+            t.raw.append(refine_brows(rgb, lms))
+            t.last_predicted = lms
             if len(t.frames) == 1 or (frame.index - min(t.embeddings, default=0)) \
                     % opts.embed_every == 0:
-                t.embeddings[frame.index] = models.embed(rgb, lms)
+                t.embeddings[frame.index] = models.embed(rgb, lms)  # (dlib's own points)
             still.append(t)
         active = still
         if last_time is not None and frame.time > last_time:
@@ -327,7 +334,7 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
     from retake.video.media import probe, read_frames
 
     opts = options or TrackOptions()
-    key = video_key(path, "tracks-v3", models.detector, models.detect_side, opts.__dict__)
+    key = video_key(path, "tracks-v4", models.detector, models.detect_side, opts.__dict__)
     hit = cache.load_arrays(cache_dir, "tracks", key)
     if hit is not None:
         try:

@@ -1,0 +1,238 @@
+"""Brows found in the picture: dlib's 68-point model puts a raised brow where a resting one
+would be (it regresses toward its mean face), often 0.2-0.4 inter-ocular distances below
+the hair. A swap rendered to those points draws the photo's brows too low and leaves the
+target's own raised brows showing above them (a double brow), and loses the raise.
+
+`refine_brows` looks along the face's up direction (perpendicular to the eye line) for
+each brow's hair: a band darker than the skin both above and below it, following the
+brow's own curve, and moves that brow's five points onto it. A band counts when it is at
+least `CONTRAST` L* darker than both sides and `NEAR` of the strongest band in reach;
+of those, the one nearest dlib's points wins, so a correct fit stays put and a fringe's
+shadow above a visible brow is not taken for it. Low-contrast brows (white or fair hair on
+light skin) find no band and keep dlib's points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retake.video.geometry import LEFT_EYE, RIGHT_EYE, inter_ocular
+
+STEP = 0.01  # the profile's step (inter-ocular distances)
+# How far below / above dlib's points a band's centre may be: dlib misplaces raised brows
+# downward (up to 0.4 inter-ocular); it hardly ever puts a dark brow too high, and below
+# its points a wide-open eye's mascara is a band too.
+REACH = (-0.10, 0.45)
+HALF_WIDTHS = (0.02, 0.03, 0.05, 0.07)  # the band half-widths tried
+SIDE = (0.02, 0.10)  # the skin compared with: this far beyond each edge of the band
+CONTRAST = 8.0  # L*: the least a band must be darker than both sides
+NEAR = 0.6  # share of the strongest band's contrast that still counts
+DLIB_OFFSET = 0.05  # on a correct fit dlib's brow points lie this far above the band centre
+LID_CLEARANCE = 0.06  # a band's centre stays this far above the upper lids
+BROWS = (slice(17, 22), slice(22, 27))
+UNEVEN = 1.0  # the cost of one brow moving further than the other (see `_choose`)
+
+
+def face_up(landmarks: np.ndarray) -> np.ndarray:
+    """Unit vector pointing up the face (perpendicular to the line between the eyes)."""
+    p = np.asarray(landmarks, float)
+    v = p[RIGHT_EYE].mean(0) - p[LEFT_EYE].mean(0)
+    v = v / (np.linalg.norm(v) + 1e-9)
+    return np.array([v[1], -v[0]])
+
+
+def _samples(brow: np.ndarray) -> np.ndarray:
+    """Points along a brow's curve (its landmarks and midpoints), without its two ends."""
+    pts = [brow[0]]
+    for a, b in zip(brow[:-1], brow[1:], strict=True):
+        pts += [(a + b) / 2, b]
+    return np.array(pts[1:-1])
+
+
+def _window_means(profile: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Mean of profile[lo:hi+1] for arrays of index bounds (clipped to the profile)."""
+    c = np.concatenate([[0.0], np.cumsum(profile)])
+    lo = np.clip(lo, 0, len(profile) - 1)
+    hi = np.clip(hi, lo, len(profile) - 1)
+    return (c[hi + 1] - c[lo]) / (hi - lo + 1)
+
+
+def band_contrast(profile: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """For each centre in `ts`, the best contrast (L*) of a dark band there over its sides."""
+    best = np.full(len(ts), -np.inf)
+    n = np.arange(len(ts))
+    near, far = (int(round(s / STEP)) for s in SIDE)
+    for hw in HALF_WIDTHS:
+        k = int(round(hw / STEP))
+        inside = _window_means(profile, n - k, n + k)
+        above = _window_means(profile, n + k + near, n + k + far)
+        below = _window_means(profile, n - k - far, n - k - near)
+        ok = (n - k - far >= 0) & (n + k + far < len(ts))
+        best = np.where(ok, np.maximum(best, np.minimum(above, below) - inside), best)
+    return best
+
+
+def _lightness_crop(rgb: np.ndarray, landmarks: np.ndarray, iod: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """L* (0..100, float32) of the box around the brows and eyes, and its top-left corner."""
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    sel = np.vstack([p[17:27], p[36:48]])
+    pad = (REACH[1] + max(HALF_WIDTHS) + SIDE[1] + 0.1) * iod
+    h, w = rgb.shape[:2]
+    x0, y0 = np.floor(sel.min(0) - pad).astype(int).clip(0)
+    x1 = int(min(np.ceil(sel[:, 0].max() + pad), w))
+    y1 = int(min(np.ceil(sel[:, 1].max() + pad), h))
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    if crop.size == 0:
+        return np.zeros((1, 1), np.float32), np.array([x0, y0], float)
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+    return lab[..., 0].astype(np.float32) * (100 / 255), np.array([x0, y0], float)
+
+
+def brow_shifts(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
+    """For each brow (image-left, image-right), how far (inter-ocular distances, up the
+    face) its points should move onto the hair band; None where no band counts."""
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    iod = inter_ocular(p)
+    if iod < 8 or rgb.ndim != 3:
+        return [None, None]
+    up = face_up(p)
+    grey, corner = _lightness_crop(np.asarray(rgb, np.uint8), p, iod)
+    reach = REACH[0] - max(HALF_WIDTHS) - SIDE[1], REACH[1] + max(HALF_WIDTHS) + SIDE[1]
+    ts = np.arange(round(reach[0] / STEP), round(reach[1] / STEP) + 1) * STEP
+    found: list[list[float]] = []
+    for brow, eye in zip(BROWS, (LEFT_EYE, RIGHT_EYE), strict=True):
+        pts = _samples(p[brow]) - corner
+        xs = pts[None, :, 0] + ts[:, None] * up[0] * iod
+        ys = pts[None, :, 1] + ts[:, None] * up[1] * iod
+        vals = cv2.remap(grey, xs.astype(np.float32), ys.astype(np.float32),
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        profile = np.median(vals, 1).astype(float)
+        score = band_contrast(profile, ts)
+        # The band stays above the upper lid (lashes and liner are dark too).
+        lid = float((p[eye][1:3] @ up).max())  # the upper lid's two points
+        height = float((p[brow] @ up).mean())
+        lowest = (lid - height) / iod + LID_CLEARANCE
+        inside = (ts >= max(REACH[0], lowest) - 1e-9) & (ts <= REACH[1] + 1e-9)
+        score = np.where(inside, score, -np.inf)
+        best = float(score.max()) if np.isfinite(score).any() else 0.0
+        floor = max(CONTRAST, NEAR * best)
+        peaks = [i for i in range(1, len(ts) - 1)
+                 if score[i] >= floor and np.isfinite(score[i - 1])
+                 and np.isfinite(score[i + 1]) and score[i] >= score[i - 1]
+                 and score[i] >= score[i + 1]]
+        found.append([_vertex(ts, score, i) + DLIB_OFFSET for i in peaks])
+    return _choose(found)
+
+
+def _vertex(ts: np.ndarray, score: np.ndarray, i: int) -> float:
+    """The peak at `i` to a fraction of a step (the parabola through it and its neighbours;
+    the profile's step alone made the brows shimmer)."""
+    a, b, c = score[i - 1], score[i], score[i + 1]
+    curve = a - 2 * b + c
+    frac = 0.5 * (a - c) / curve if curve < 0 else 0.0
+    return float(ts[i] + np.clip(frac, -0.5, 0.5) * STEP)
+
+
+def _choose(found: list[list[float]]) -> list[float | None]:
+    """One shift per brow from each brow's candidates: the least movement from dlib's
+    points, plus `UNEVEN` times the difference between the brows' shifts (brows rise
+    together; a wide-open eye's mascara is a band near dlib's misplaced points too)."""
+    left = found[0] or [None]
+    right = found[1] or [None]
+
+    def cost(a: float | None, b: float | None) -> float:
+        c = sum(abs(x) for x in (a, b) if x is not None)
+        return c + (UNEVEN * abs(a - b) if a is not None and b is not None else 0.0)
+
+    pairs = [(a, b) for a in left for b in right]
+    return list(min(pairs, key=lambda ab: cost(*ab)))
+
+
+def refine_brows(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """`landmarks` (68, 2) with each brow moved up or down the face onto its hair (a new
+    array; a brow with no clear band keeps dlib's points)."""
+    p = np.array(landmarks, float, copy=True)
+    shifts = brow_shifts(rgb, p)
+    up, iod = face_up(p), inter_ocular(p)
+    for brow, s in zip(BROWS, shifts, strict=True):
+        if s is not None:
+            p[brow] += up * s * iod
+    return p
+
+
+# Erasing the target's own brows where the laid-in face does not cover them.
+ERASE_BAND = 0.26  # the band searched for the target's brow hair (inter-ocular distances)
+ERASE_DARKER = 8.0  # L*: hair is at least this much darker than the skin about the brows
+ERASE_EYES = 0.06  # the eyes' hulls grown by this much are never erased (lids, lashes)
+
+
+def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
+                ) -> np.ndarray | None:
+    """`region` (float RGB) with the target's brow hair painted over with the skin around
+    it, where `alpha` (the blend's, same size) leaves it showing; None when there is none.
+
+    A face laid in over a target whose brows sit higher or reach further than the photo's
+    showed the target's brows through the blend's soft upper edge: a second brow above
+    the new one. Hair is what, in a band along each brow (`landmarks`, refined), is
+    `ERASE_DARKER` below the skin's lightness about it (the band's brighter pixels);
+    `cv2.inpaint` fills it from the skin around, and a soft edge lays the fill in.
+    """
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    iod = inter_ocular(p)
+    if iod < 8:
+        return None
+    h, w = alpha.shape
+    up = face_up(p)
+    pad = int(0.35 * iod) + 2
+    sel = p[17:27]
+    x0, y0 = np.floor(sel.min(0) - pad).astype(int).clip(0)
+    x1 = int(min(np.ceil(sel[:, 0].max() + pad), w))
+    y1 = int(min(np.ceil(sel[:, 1].max() + pad), h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    showing = alpha[y0:y1, x0:x1] < 0.98
+    if not showing.any():
+        return None
+    crop = np.clip(region[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+    local = p - [x0, y0]
+    band = np.zeros(crop.shape[:2], np.uint8)
+    thick = max(int(round(ERASE_BAND * iod)), 2)
+    for brow in BROWS:
+        pts = local[brow] - up * DLIB_OFFSET * iod
+        cv2.polylines(band, [np.round(pts).astype(np.int32)], False, 1, thick)
+    eyes = np.zeros_like(band)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        hull = cv2.convexHull(np.round(local[eye]).astype(np.int32))
+        cv2.fillConvexPoly(eyes, hull, 1)
+    k = max(int(round(2 * ERASE_EYES * iod)) | 1, 3)
+    eyes = cv2.dilate(eyes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    light = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
+    where = (band > 0) & (eyes == 0)
+    if where.sum() < 8:
+        return None
+    skin = float(np.percentile(light[where], 75))
+    hair = (where & (light < skin - ERASE_DARKER)).astype(np.uint8)
+    # Only hair the blend leaves (partly) showing, and what joins it.
+    reach = max(int(round(0.04 * iod)) | 1, 3)
+    near = cv2.dilate(showing.astype(np.uint8), np.ones((reach, reach), np.uint8))
+    n, labels = cv2.connectedComponents(hair)
+    keep = np.unique(labels[(near > 0) & (hair > 0)])
+    hair = np.isin(labels, keep[keep > 0]).astype(np.uint8)
+    if hair.sum() < 4:
+        return None
+    grow = max(int(round(0.03 * iod)) | 1, 3)
+    hair = cv2.dilate(hair, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    hair[eyes > 0] = 0
+    filled = cv2.inpaint(crop, hair * 255, max(0.08 * iod, 2.0), cv2.INPAINT_TELEA)
+    soft = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(0.015 * iod, 0.7))
+    soft = np.maximum(soft, hair.astype(np.float32))[..., None]
+    out = np.array(region, np.float32, copy=True)
+    out[y0:y1, x0:x1] = soft * filled + (1 - soft) * out[y0:y1, x0:x1]
+    return out
