@@ -104,16 +104,18 @@ def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int],
             "blinks_extra": int(sum(extra))}
 
 
-def _as_in_the_clip(swapper, track, k: int, window: int = 25) -> None:
-    """Show the swapper the tracked face of the `window` frames before frame `k`, as
-    rendering the clip in order would have: a frame rendered alone has no open-eye level
-    of the target's (`expression.OpenEyes`), so its eyes are judged by the photo only."""
-    eyes = getattr(swapper, "open_eyes", None)
-    if eyes is None:
-        return
-    for j in track.frames:
-        if k - window <= j < k:
-            eyes.update(track.at(j))
+def _as_in_the_clip(swapper, track, k: int) -> None:
+    """Show the swapper the tracked face of the frames before frame `k` (each state's own
+    window), as rendering the clip in order would have: a frame rendered alone has no
+    open-eye level of the target's (`expression.OpenEyes`), so its eyes are judged by the
+    photo only, nor a resting height of its brows (`brows.RestingBrows`)."""
+    for name in ("resting_brows", "open_eyes"):
+        state = getattr(swapper, name, None)
+        if state is None:
+            continue
+        for j in track.frames:
+            if k - state.window <= j < k:
+                state.update(track.at(j))
 
 
 def _corr(a: list[float], b: list[float]) -> float:

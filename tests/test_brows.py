@@ -204,3 +204,35 @@ def test_a_photo_on_raised_brows_shows_one_brow_not_two(raised) -> None:
     light_out = cv2.cvtColor(out, cv2.COLOR_RGB2LAB)[..., 0][band > 0].astype(float)
     assert np.median(light_out) > np.median(light_in) + 40, (np.median(light_in),
                                                             np.median(light_out))
+
+
+def test_the_targets_raise_is_measured_from_where_its_brows_rest() -> None:
+    from retake.video.brows import RestingBrows, brow_heights
+
+    lms = _face()
+    iod, up = inter_ocular(lms), face_up(lms)
+    rest = RestingBrows()
+    assert rest.update(lms) is None  # no resting height from one frame
+    for _ in range(10):
+        rest.update(lms)
+    raised = lms.copy()
+    raised[17:22] += up * 0.2 * iod  # the image-left brow only
+    rise = rest.update(raised)
+    assert rise is not None and abs(rise[0] - 0.2) < 1e-6 and abs(rise[1]) < 1e-6
+    # Measured from the eye's corners: a wide-open eye is no raise.
+    wide = lms.copy()
+    wide[[37, 38, 43, 44]] += up * 0.08 * iod
+    assert np.allclose(brow_heights(wide), brow_heights(lms))
+
+
+def test_the_photos_brows_rise_as_the_targets_do() -> None:
+    from retake.video import swap_landmark as sl
+
+    src, target = _face(280, (60, 130)), _face()
+    iod, up = inter_ocular(target), face_up(target)
+    still = sl.target_shape(src, target, 0.45, np.zeros(2))
+    risen = sl.target_shape(src, target, 0.45, np.array([0.2, -0.1]))
+    lift = (risen[17:27] - still[17:27]) @ up / iod
+    assert np.allclose(lift[:5], 0.2 * sl.BROW_PHOTO)
+    assert np.allclose(lift[5:], -0.1 * sl.BROW_PHOTO)
+    assert np.array_equal(risen[:17], still[:17]) and np.array_equal(risen[27:], still[27:])

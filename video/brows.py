@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retake.video.expression import FaceSeries
 from retake.video.geometry import LEFT_EYE, RIGHT_EYE, inter_ocular
 
 STEP = 0.01  # the profile's step (inter-ocular distances)
@@ -39,6 +40,36 @@ def face_up(landmarks: np.ndarray) -> np.ndarray:
     v = p[RIGHT_EYE].mean(0) - p[LEFT_EYE].mean(0)
     v = v / (np.linalg.norm(v) + 1e-9)
     return np.array([v[1], -v[0]])
+
+
+def brow_heights(landmarks: np.ndarray, over: str = "corners") -> np.ndarray:
+    """Each brow's height (image-left, right; inter-ocular distances, up the face) above
+    its eye's corners (`over="corners"`: they hold still as the eye opens, so this is the
+    brow's own raise) or above its upper lid (`"lids"`: the room between brow and eye)."""
+    p = np.asarray(landmarks, float)
+    up, iod = face_up(p), max(inter_ocular(p), 1e-6)
+    out = []
+    for brow, eye in zip(BROWS, (LEFT_EYE, RIGHT_EYE), strict=True):
+        e = p[eye] @ up
+        base = float(e[[0, 3]].mean()) if over == "corners" else float(e[1:3].max())
+        out.append((float((p[brow] @ up).mean()) - base) / iod)
+    return np.array(out)
+
+
+class RestingBrows(FaceSeries):
+    """Where each face's brows rest: the median of their heights (`brow_heights`) over the
+    last `window` renders of that face (about three seconds), face by face. A brow's
+    raise is its height now less its resting height (a frown: below 0). None until a face
+    has `least` frames (a still image has no resting height)."""
+
+    def __init__(self, window: int = 75, least: int = 5, forget: int = 50) -> None:
+        super().__init__(window, least, forget)
+
+    def update(self, landmarks: np.ndarray) -> np.ndarray | None:
+        """Record this face's brows; each brow's raise now (2,) or None."""
+        heights = brow_heights(landmarks)
+        recent = self.add(landmarks, list(heights))
+        return None if recent is None else heights - np.median(recent, axis=0)
 
 
 def _samples(brow: np.ndarray) -> np.ndarray:
@@ -105,7 +136,8 @@ def brow_shifts(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
     reach = REACH[0] - max(HALF_WIDTHS) - SIDE[1], REACH[1] + max(HALF_WIDTHS) + SIDE[1]
     ts = np.arange(round(reach[0] / STEP), round(reach[1] / STEP) + 1) * STEP
     found: list[list[float]] = []
-    for brow, eye in zip(BROWS, (LEFT_EYE, RIGHT_EYE), strict=True):
+    heights = brow_heights(p, over="lids")
+    for side, brow in enumerate(BROWS):
         pts = _samples(p[brow]) - corner
         xs = pts[None, :, 0] + ts[:, None] * up[0] * iod
         ys = pts[None, :, 1] + ts[:, None] * up[1] * iod
@@ -114,9 +146,7 @@ def brow_shifts(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
         profile = np.median(vals, 1).astype(float)
         score = band_contrast(profile, ts)
         # The band stays above the upper lid (lashes and liner are dark too).
-        lid = float((p[eye][1:3] @ up).max())  # the upper lid's two points
-        height = float((p[brow] @ up).mean())
-        lowest = (lid - height) / iod + LID_CLEARANCE
+        lowest = -heights[side] + LID_CLEARANCE
         inside = (ts >= max(REACH[0], lowest) - 1e-9) & (ts <= REACH[1] + 1e-9)
         score = np.where(inside, score, -np.inf)
         best = float(score.max()) if np.isfinite(score).any() else 0.0

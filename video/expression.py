@@ -95,24 +95,22 @@ def closure_weight(target_ear: float, open_ear: float) -> float:
             + (1 - CLOSURE_HALF) * (1 - _smoothstep(aperture, *CLOSURE_DEEP)))
 
 
-class OpenEyes:
-    """Each eye's recent open level (EAR) of the faces a swapper renders, frame by frame.
+class FaceSeries:
+    """Recent measurements of each face a swapper renders, frame by frame.
 
-    The level is the 90th percentile of the eye's EAR over the last `window` renders of
-    that face (about a second of video: a blink is a dip below it, a long look down soon
-    becomes the level). Faces are told apart by where their eyes are (nearest within one
-    inter-ocular distance), so swapping every face of a clip keeps each face's own level;
-    a face not seen for `forget` renders is dropped. Until a face has `least` frames there
-    is no level (None): a still image or a clip's first frames are judged by the photo.
+    Faces are told apart by where their eyes are (nearest within one inter-ocular
+    distance), so swapping every face of a clip keeps each face's own series; a face not
+    seen for `forget` renders is dropped; the last `window` values are kept.
     """
 
-    def __init__(self, window: int = 25, least: int = 5, forget: int = 50) -> None:
+    def __init__(self, window: int, least: int = 5, forget: int = 50) -> None:
         self.window, self.least, self.forget = window, least, forget
         self._faces: list[dict] = []
         self._clock = 0
 
-    def update(self, landmarks: np.ndarray) -> tuple[float, float] | None:
-        """Record this face's eyes; its open level per eye (image-left, right) or None."""
+    def add(self, landmarks: np.ndarray, values: list[float]) -> np.ndarray | None:
+        """Record this face's `values`; its recent ones ((n, len(values)) array) once it
+        has at least `least`, else None."""
         from collections import deque
 
         p = np.asarray(landmarks, float)
@@ -122,13 +120,34 @@ class OpenEyes:
         near = [f for f in self._faces if np.linalg.norm(f["centre"] - centre) < iod]
         face = min(near, key=lambda f: np.linalg.norm(f["centre"] - centre)) if near else None
         if face is None:
-            face = {"ears": deque(maxlen=self.window)}
+            face = {"values": deque(maxlen=self.window)}
             self._faces.append(face)
         face["centre"], face["seen"] = centre, self._clock
-        face["ears"].append([eye_aspect_ratio(p, e) for e in EYES])
-        if len(face["ears"]) < self.least:
+        face["values"].append(list(values))
+        if len(face["values"]) < self.least:
             return None
-        level = np.percentile(np.array(face["ears"]), 90, axis=0)
+        return np.array(face["values"])
+
+
+class OpenEyes(FaceSeries):
+    """Each eye's recent open level (EAR) of the faces a swapper renders, frame by frame.
+
+    The level is the 90th percentile of the eye's EAR over the last `window` renders of
+    that face (about a second of video: a blink is a dip below it, a long look down soon
+    becomes the level), face by face (`FaceSeries`). Until a face has `least` frames there
+    is no level (None): a still image or a clip's first frames are judged by the photo.
+    """
+
+    def __init__(self, window: int = 25, least: int = 5, forget: int = 50) -> None:
+        super().__init__(window, least, forget)
+
+    def update(self, landmarks: np.ndarray) -> tuple[float, float] | None:
+        """Record this face's eyes; its open level per eye (image-left, right) or None."""
+        p = np.asarray(landmarks, float)
+        recent = self.add(p, [eye_aspect_ratio(p, e) for e in EYES])
+        if recent is None:
+            return None
+        level = np.percentile(recent, 90, axis=0)
         return float(level[0]), float(level[1])
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from retake.core.errors import FaceError
-from retake.video.brows import face_up, refine_brows
+from retake.video.brows import RestingBrows, brow_heights, face_up, refine_brows
 from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
 from retake.video.geometry import (
@@ -50,8 +50,14 @@ def _triangles() -> np.ndarray:
     return triangulate(extended(TEMPLATE * 200))
 
 
-# How much further than `shape` toward the photo's the brows go (a share of the rest).
+# How much further than `shape` toward the photo's the brows go (a share of the rest)
+# when the target's resting brows are not known yet.
 BROW_SHAPE_EXTRA = 0.15
+# With the target's raise known, how much of the brows' place is the photo's (raised as
+# the target's are) rather than the target's own.
+BROW_PHOTO = 0.8
+# The raise (inter-ocular distances) a brow is given at most, down and up.
+BROW_RAISE = (-0.15, 0.3)
 # The brows' hair reaches this far (inter-ocular distances) below dlib's brow points, at
 # most `BROW_FLOOR_SHARE` of the way down to the upper lids.
 BROW_FLOOR, BROW_FLOOR_SHARE = 0.12, 0.5
@@ -66,12 +72,9 @@ def brow_floor(landmarks: np.ndarray) -> np.ndarray:
     """
     p = np.asarray(landmarks, float)
     up, iod = face_up(p), max(inter_ocular(p), 1e-6)
-    out = []
-    for brow, eye in ((slice(17, 22), slice(36, 42)), (slice(22, 27), slice(42, 48))):
-        lid = float((p[eye][1:3] @ up).max())  # the upper lid's two points
-        gap = max(float((p[brow] @ up).mean()) - lid, 0.0)
-        out.append(p[brow] - up * min(BROW_FLOOR * iod, BROW_FLOOR_SHARE * gap))
-    return np.vstack(out)
+    gaps = np.maximum(brow_heights(p, over="lids"), 0.0) * iod
+    return np.vstack([p[brow] - up * min(BROW_FLOOR * iod, BROW_FLOOR_SHARE * gap)
+                      for brow, gap in zip((slice(17, 22), slice(22, 27)), gaps, strict=True)])
 
 
 def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
@@ -94,14 +97,19 @@ def source_face(rgb: np.ndarray, models: FaceModels, which: int | None = None) -
     return refine_brows(rgb, models.landmarks(rgb, boxes[i]))
 
 
-def target_shape(source: np.ndarray, target: np.ndarray, shape: float) -> np.ndarray:
+def target_shape(source: np.ndarray, target: np.ndarray, shape: float,
+                 brow_raise: np.ndarray | None = None) -> np.ndarray:
     """The landmarks to render to: target pose and expression, source proportions.
 
     The source is fitted to the target by a similarity on the stable points; its jaw and
     lower lip are first opened by the target's mouth opening (so the chin moves with
     speech); then each point moves `shape` of the way from the target toward the fitted
     source, except the mouth and eyes, which keep the target's form and follow the
-    source only in where their centre sits.
+    source only in where their centre sits. Brows: given the target's `brow_raise` (each
+    brow's height above its resting height, inter-ocular distances: `RestingBrows`),
+    `BROW_PHOTO` of the way to the photo's brows raised as much as the target's are;
+    without it (a still, a clip's first frames), `BROW_SHAPE_EXTRA` more of the photo than
+    `shape`.
     """
     m = umeyama(source[STABLE], target[STABLE])
     src = apply(m, source)
@@ -112,12 +120,19 @@ def target_shape(source: np.ndarray, target: np.ndarray, shape: float) -> np.nda
     lower_jaw[4:13] = np.sin(np.linspace(0, np.pi, 9)) * 0.9
     src = src + lower_jaw[:, None] * opening[None, :]
     out = target + shape * (src - target)
-    # The brows carry more of the photo (where they sit over the eyes is much of its
-    # likeness): with found raises taken at `shape`, FaceNet found biden2 on the expressive
-    # clip nearer the source on 88% of frames (97% at this share, 100% at twice it, where
-    # a shallow blink on retalking_1 no longer read as one).
-    brow_shape = shape + BROW_SHAPE_EXTRA * (1 - shape)
-    out[BROWS] = target[BROWS] + brow_shape * (src[BROWS] - target[BROWS])
+    # Where the brows sit over the eyes is much of the photo's likeness; how far they
+    # rise is the target's expression. Brows blended at `shape` (the target's own place,
+    # raised or not, taken at 55%): FaceNet found obama on retalking_1 nearer the source
+    # on 85% of frames and biden2 on liveportrait_d10 on 88%; placed `BROW_PHOTO` as the
+    # photo's, raised as the target's are: 96% on both.
+    if brow_raise is None:
+        brow_shape = shape + BROW_SHAPE_EXTRA * (1 - shape)
+        out[BROWS] = target[BROWS] + brow_shape * (src[BROWS] - target[BROWS])
+    else:
+        up, iod = face_up(target), inter_ocular(target)
+        for brow, rise in zip((slice(17, 22), slice(22, 27)), brow_raise, strict=True):
+            raised = src[brow] + up * float(np.clip(rise, *BROW_RAISE)) * iod
+            out[brow] = target[brow] + BROW_PHOTO * (raised - target[brow])
     for region in (MOUTH, LEFT_EYE, RIGHT_EYE):
         shift = src[region].mean(0) - target[region].mean(0)
         out[region] = target[region] + shape * shift
@@ -189,6 +204,7 @@ class LandmarkSwapper:
         self.src_pts = extended(self.mesh_lms, forehead_height)
         self.src_gaps = _gaps(self.mesh_lms)
         self.open_eyes = OpenEyes()  # the target's recent open-eye level, face by face
+        self.resting_brows = RestingBrows()  # and where its brows rest
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
         """Warp the source face onto this frame's target landmarks.
@@ -196,10 +212,12 @@ class LandmarkSwapper:
         With `target_eyes`, an eye the target closes or narrows far past the photo's, or
         closes far past its own recent open level, is the target's own (faded in by
         `expression.eye_weights`). Frames are expected in order (a clip, a live feed): the
-        open level follows the renders before this one.
+        open level and where the brows rest (`RestingBrows`) follow the renders before
+        this one.
         """
         target = np.asarray(landmarks, float)
-        out_lms = target_shape(self.src_lms, target, self.shape)
+        out_lms = target_shape(self.src_lms, target, self.shape,
+                               self.resting_brows.update(target))
         src_pts, dst = self.src_pts, extended(out_lms, self.forehead)
         if not self.photo_teeth:
             share = np.clip(_gaps(target) / np.maximum(self.src_gaps, 1e-6), 0, 1)
