@@ -87,12 +87,12 @@ def test_the_targets_brows_are_painted_out_where_the_face_leaves_them_showing() 
     lms = _face()
     img = _picture(lms, 0.0).astype(np.float32)
     iod, up = inter_ocular(lms), face_up(lms)
-    # The new face covers everything below the brows' centre line: their upper half would
-    # show through.
+    # The new face's soft upper edge runs across the brows (fully laid from their centre
+    # line down): their upper half would show through it.
     h, w = img.shape[:2]
     yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
     centre = float(lms[17:27, 1].mean()) + 0.05 * iod
-    alpha = np.clip((yy - centre) / 4, 0, 1).astype(np.float32)
+    alpha = np.clip((yy - (centre - 0.15 * iod)) / (0.15 * iod), 0, 1).astype(np.float32)
     out = erase_brows(img, lms, alpha)
     assert out is not None
     brow = np.zeros((h, w), np.uint8)

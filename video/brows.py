@@ -199,6 +199,7 @@ def refine_brows(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 ERASE_BAND = 0.26  # the band searched for the target's brow hair (inter-ocular distances)
 ERASE_DARKER = 8.0  # L*: hair is at least this much darker than the skin about the brows
 ERASE_EYES = 0.06  # the eyes' hulls grown by this much are never erased (lids, lashes)
+ERASE_SIDE = 40.0  # pixels per inter-ocular distance the fill is painted at
 
 
 def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
@@ -260,7 +261,16 @@ def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
     grow = max(int(round(0.03 * iod)) | 1, 3)
     hair = cv2.dilate(hair, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     hair[eyes > 0] = 0
-    filled = cv2.inpaint(crop, hair * 255, max(0.08 * iod, 2.0), cv2.INPAINT_TELEA)
+    # The fill is smooth skin: inpainted at about ERASE_SIDE pixels per inter-ocular
+    # distance (at full size it cost ~10 ms a 512 px frame), then scaled back.
+    k = min(ERASE_SIDE / iod, 1.0)
+    ch, cw = crop.shape[:2]
+    small = (max(int(round(cw * k)), 1), max(int(round(ch * k)), 1))
+    hole = cv2.resize(hair * 255, small, interpolation=cv2.INTER_AREA)
+    filled = cv2.inpaint(cv2.resize(crop, small, interpolation=cv2.INTER_AREA),
+                         (hole > 0).astype(np.uint8) * 255, max(0.08 * iod * k, 2.0),
+                         cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (cw, ch), interpolation=cv2.INTER_LINEAR)
     soft = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(0.015 * iod, 0.7))
     soft = np.maximum(soft, hair.astype(np.float32))[..., None]
     out = np.array(region, np.float32, copy=True)
