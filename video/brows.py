@@ -30,7 +30,7 @@ CONTRAST = 8.0  # L*: the least a band must be darker than both sides
 NEAR = 0.6  # share of the strongest band's contrast that still counts
 DLIB_OFFSET = 0.05  # on a correct fit dlib's brow points lie this far above the band centre
 LID_CLEARANCE = 0.06  # a band's centre stays this far above the upper lids
-BROWS = (slice(17, 22), slice(22, 27))
+EACH_BROW = (slice(17, 22), slice(22, 27))
 UNEVEN = 1.0  # the cost of one brow moving further than the other (see `_choose`)
 
 
@@ -49,7 +49,7 @@ def brow_heights(landmarks: np.ndarray, over: str = "corners") -> np.ndarray:
     p = np.asarray(landmarks, float)
     up, iod = face_up(p), max(inter_ocular(p), 1e-6)
     out = []
-    for brow, eye in zip(BROWS, (LEFT_EYE, RIGHT_EYE), strict=True):
+    for brow, eye in zip(EACH_BROW, (LEFT_EYE, RIGHT_EYE), strict=True):
         e = p[eye] @ up
         base = float(e[[0, 3]].mean()) if over == "corners" else float(e[1:3].max())
         out.append((float((p[brow] @ up).mean()) - base) / iod)
@@ -137,7 +137,7 @@ def brow_shifts(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
     ts = np.arange(round(reach[0] / STEP), round(reach[1] / STEP) + 1) * STEP
     found: list[list[float]] = []
     heights = brow_heights(p, over="lids")
-    for side, brow in enumerate(BROWS):
+    for side, brow in enumerate(EACH_BROW):
         pts = _samples(p[brow]) - corner
         xs = pts[None, :, 0] + ts[:, None] * up[0] * iod
         ys = pts[None, :, 1] + ts[:, None] * up[1] * iod
@@ -189,7 +189,7 @@ def refine_brows(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     p = np.array(landmarks, float, copy=True)
     shifts = brow_shifts(rgb, p)
     up, iod = face_up(p), inter_ocular(p)
-    for brow, s in zip(BROWS, shifts, strict=True):
+    for brow, s in zip(EACH_BROW, shifts, strict=True):
         if s is not None:
             p[brow] += up * s * iod
     return p
@@ -235,7 +235,7 @@ def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
     local = p - [x0, y0]
     band = np.zeros(crop.shape[:2], np.uint8)
     thick = max(int(round(ERASE_BAND * iod)), 2)
-    for brow in BROWS:
+    for brow in EACH_BROW:
         pts = local[brow] - up * DLIB_OFFSET * iod
         cv2.polylines(band, [np.round(pts).astype(np.int32)], False, 1, thick)
     eyes = np.zeros_like(band)

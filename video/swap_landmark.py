@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from retake.core.errors import FaceError
-from retake.video.brows import RestingBrows, brow_heights, face_up, refine_brows
+from retake.video.brows import EACH_BROW, RestingBrows, brow_heights, face_up, refine_brows
 from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
 from retake.video.geometry import (
@@ -74,7 +74,7 @@ def brow_floor(landmarks: np.ndarray) -> np.ndarray:
     up, iod = face_up(p), max(inter_ocular(p), 1e-6)
     gaps = np.maximum(brow_heights(p, over="lids"), 0.0) * iod
     return np.vstack([p[brow] - up * min(BROW_FLOOR * iod, BROW_FLOOR_SHARE * gap)
-                      for brow, gap in zip((slice(17, 22), slice(22, 27)), gaps, strict=True)])
+                      for brow, gap in zip(EACH_BROW, gaps, strict=True)])
 
 
 def extended(landmarks: np.ndarray, forehead_height: float = 0.45) -> np.ndarray:
@@ -130,7 +130,7 @@ def target_shape(source: np.ndarray, target: np.ndarray, shape: float,
         out[BROWS] = target[BROWS] + brow_shape * (src[BROWS] - target[BROWS])
     else:
         up, iod = face_up(target), inter_ocular(target)
-        for brow, rise in zip((slice(17, 22), slice(22, 27)), brow_raise, strict=True):
+        for brow, rise in zip(EACH_BROW, brow_raise, strict=True):
             raised = src[brow] + up * float(np.clip(rise, *BROW_RAISE)) * iod
             out[brow] = target[brow] + BROW_PHOTO * (raised - target[brow])
     for region in (MOUTH, LEFT_EYE, RIGHT_EYE):
