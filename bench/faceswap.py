@@ -13,7 +13,10 @@ On ../shared/media: every source photo in faces/ onto every talking clip in vide
   height / inter-ocular); and blinks kept: a target blink is a run of 2 frames to 0.5 s
   whose EAR is below 70% of its median over the surrounding second (`dips`); it is kept
   when the output blinks by the same rule from one frame before the run to one after it.
-  Output blinks with no target blink within a frame are counted too;
+  Output blinks with no target blink within a frame are counted too; gaze: the same
+  correlation for where the irises sit sideways (`swap_quality.gaze_judge`, a darkest-
+  pixel centroid: not the swap's own iris finder), averaged over the clips whose gaze
+  moves (spread >= `GAZE_MOVES`: the others look at the camera throughout);
 - colour and seams (`video/swap_quality.py`), on every `--every`th frame re-rendered and
   merged from the tracked landmarks (no codec in between): skin ΔE2000 between output and
   target (mean colour of cheek and forehead patches), the hue of the output's brow hair
@@ -118,6 +121,9 @@ def _as_in_the_clip(swapper, track, k: int) -> None:
                 state.update(track.at(j))
 
 
+GAZE_MOVES = 0.05  # eye widths: a clip whose gaze spreads this much looks about
+
+
 def _corr(a: list[float], b: list[float]) -> float:
     return round(float(np.corrcoef(a, b)[0, 1]), 3) if len(a) > 2 and np.std(a) > 0 \
         and np.std(b) > 0 else float("nan")
@@ -194,6 +200,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     from retake.video.media import probe, read_frames, read_image
     from retake.video.swap import swap_video
     from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap_quality import gaze_judge
 
     models = FaceModels()
     src = read_image(source)
@@ -215,6 +222,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
                               {f.index: f.rgb for f in ins if f.index % every == 0}, track,
                               merge_options)
     d_src, d_tgt, lm_err, lin, lout, thumbs, floor = [], [], [], [], [], [], []
+    gazes: list[tuple[float, float]] = []
     seen: list[int] = []
     for fi, fo in zip(ins, outs, strict=False):
         li, lo = _face(models, fi.rgb), _face(models, fo.rgb)
@@ -224,6 +232,9 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         lout.append(lo)
         seen.append(fi.index)
         lm_err.append(float(np.linalg.norm(lo - li, axis=1).mean() / inter_ocular(li)))
+        g_in, g_out = gaze_judge(fi.rgb, li), gaze_judge(fo.rgb, lo)
+        if g_in is not None and g_out is not None:
+            gazes.append((g_in, g_out))
         rendered_to = track.at(fi.index)
         if rendered_to is not None:
             floor.append(float(np.linalg.norm(rendered_to - li, axis=1).mean()
@@ -258,6 +269,8 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         **blinks,
         "mouth_opening_corr": _corr([mouth_opening(x) for x in lin],
                                     [mouth_opening(x) for x in lout]),
+        "gaze_corr": _corr([g for g, _ in gazes], [g for _, g in gazes]),
+        "gaze_spread_in": round(float(np.std([g for g, _ in gazes])), 4) if gazes else 0.0,
         **colour,
     }
 
@@ -582,6 +595,10 @@ def main() -> None:
                                    / max(sum(r["blinks_in"] for r in rows), 1), 3),
         "blinks_extra": sum(r["blinks_extra"] for r in rows),
         "mouth_opening_corr_mean": mean("mouth_opening_corr"),
+        # Where the target looks about (the expressive clip): the others hold the camera.
+        "gaze_corr_where_it_moves": round(float(np.mean(
+            [r["gaze_corr"] for r in rows if r["gaze_spread_in"] >= GAZE_MOVES] or [np.nan])),
+            3),
         "skin_delta_e_mean": mean("skin_delta_e"),
         "skin_delta_e_pair_max": max(r["skin_delta_e"] for r in rows),
         "brow_ab_shift_mean": mean("brow_ab_shift"),

@@ -9,7 +9,9 @@ brow's own curve, and moves that brow's five points onto it. A band counts when 
 least `CONTRAST` L* darker than both sides and `NEAR` of the strongest band in reach;
 of those, the one nearest dlib's points wins, so a correct fit stays put and a fringe's
 shadow above a visible brow is not taken for it. Low-contrast brows (white or fair hair on
-light skin) find no band and keep dlib's points.
+light skin) find no band and keep dlib's points. Each point then follows the hair's own
+curve (`_point_offsets`): dlib draws every brow near its mean shape, so a worried brow's
+steeply raised inner head stayed under the points.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ DLIB_OFFSET = 0.05  # on a correct fit dlib's brow points lie this far above the
 LID_CLEARANCE = 0.06  # a band's centre stays this far above the upper lids
 EACH_BROW = (slice(17, 22), slice(22, 27))
 UNEVEN = 1.0  # the cost of one brow moving further than the other (see `_choose`)
+POINT_REACH = 0.20  # a brow point may go this much further than its brow's shift...
+POINT_SPAN = 0.05  # ...reading the band over this much of the brow either side of it
+POINT_BEND = 0.08  # and lie at most this far off its neighbours' mean
 
 
 def face_up(landmarks: np.ndarray) -> np.ndarray:
@@ -56,18 +61,29 @@ def brow_heights(landmarks: np.ndarray, over: str = "corners") -> np.ndarray:
     return np.array(out)
 
 
+def point_heights(landmarks: np.ndarray) -> np.ndarray:
+    """Each brow point's height (17-26; inter-ocular distances, up the face) above its
+    eye's corners: `brow_heights` point by point, so a brow's shape shows (a worried
+    brow's inner heads, a frown's)."""
+    p = np.asarray(landmarks, float)
+    up, iod = face_up(p), max(inter_ocular(p), 1e-6)
+    return np.concatenate([(p[brow] @ up - float((p[eye] @ up)[[0, 3]].mean())) / iod
+                           for brow, eye in zip(EACH_BROW, (LEFT_EYE, RIGHT_EYE),
+                                                strict=True)])
+
+
 class RestingBrows(FaceSeries):
-    """Where each face's brows rest: the median of their heights (`brow_heights`) over the
-    last `window` renders of that face (about three seconds), face by face. A brow's
-    raise is its height now less its resting height (a frown: below 0). None until a face
-    has `least` frames (a still image has no resting height)."""
+    """Where each face's brows rest: the median of each brow point's height
+    (`point_heights`) over the last `window` renders of that face (about three seconds),
+    face by face. A point's raise is its height now less its resting height (a frown:
+    below 0). None until a face has `least` frames (a still has no resting height)."""
 
     def __init__(self, window: int = 75, least: int = 5, forget: int = 50) -> None:
         super().__init__(window, least, forget)
 
     def update(self, landmarks: np.ndarray) -> np.ndarray | None:
-        """Record this face's brows; each brow's raise now (2,) or None."""
-        heights = brow_heights(landmarks)
+        """Record this face's brows; each brow point's raise now (10,) or None."""
+        heights = point_heights(landmarks)
         recent = self.add(landmarks, list(heights))
         return None if recent is None else heights - np.median(recent, axis=0)
 
@@ -81,16 +97,19 @@ def _samples(brow: np.ndarray) -> np.ndarray:
 
 
 def _window_means(profile: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Mean of profile[lo:hi+1] for arrays of index bounds (clipped to the profile)."""
-    c = np.concatenate([[0.0], np.cumsum(profile)])
+    """Mean of profile[lo:hi+1] for arrays of index bounds (clipped to the profile); a 2-D
+    profile holds one profile per column."""
+    c = np.concatenate([np.zeros((1, *profile.shape[1:])), np.cumsum(profile, axis=0)])
     lo = np.clip(lo, 0, len(profile) - 1)
     hi = np.clip(hi, lo, len(profile) - 1)
-    return (c[hi + 1] - c[lo]) / (hi - lo + 1)
+    count = (hi - lo + 1).reshape(-1, *([1] * (profile.ndim - 1)))
+    return (c[hi + 1] - c[lo]) / count
 
 
 def band_contrast(profile: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """For each centre in `ts`, the best contrast (L*) of a dark band there over its sides."""
-    best = np.full(len(ts), -np.inf)
+    """For each centre in `ts`, the best contrast (L*) of a dark band there over its sides
+    (a 2-D profile: each column on its own)."""
+    best = np.full(profile.shape, -np.inf)
     n = np.arange(len(ts))
     near, far = (int(round(s / STEP)) for s in SIDE)
     for hw in HALF_WIDTHS:
@@ -98,7 +117,8 @@ def band_contrast(profile: np.ndarray, ts: np.ndarray) -> np.ndarray:
         inside = _window_means(profile, n - k, n + k)
         above = _window_means(profile, n + k + near, n + k + far)
         below = _window_means(profile, n - k - far, n - k - near)
-        ok = (n - k - far >= 0) & (n + k + far < len(ts))
+        ok = ((n - k - far >= 0) & (n + k + far < len(ts))).reshape(
+            -1, *([1] * (profile.ndim - 1)))
         best = np.where(ok, np.maximum(best, np.minimum(above, below) - inside), best)
     return best
 
@@ -125,38 +145,99 @@ def _lightness_crop(rgb: np.ndarray, landmarks: np.ndarray, iod: float
 def brow_shifts(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
     """For each brow (image-left, image-right), how far (inter-ocular distances, up the
     face) its points should move onto the hair band; None where no band counts."""
-    import cv2
+    return _fit(rgb, landmarks)[0]
 
+
+def _fit(rgb: np.ndarray, landmarks: np.ndarray
+         ) -> tuple[list[float | None], list[np.ndarray | None]]:
+    """Each brow's shift onto its band (`brow_shifts`) and each of its five points' own
+    further offset (`_point_offsets`; None where the brow keeps dlib's points)."""
     p = np.asarray(landmarks, float)
     iod = inter_ocular(p)
     if iod < 8 or rgb.ndim != 3:
-        return [None, None]
+        return [None, None], [None, None]
     up = face_up(p)
     grey, corner = _lightness_crop(np.asarray(rgb, np.uint8), p, iod)
     reach = REACH[0] - max(HALF_WIDTHS) - SIDE[1], REACH[1] + max(HALF_WIDTHS) + SIDE[1]
     ts = np.arange(round(reach[0] / STEP), round(reach[1] / STEP) + 1) * STEP
     found: list[list[float]] = []
     heights = brow_heights(p, over="lids")
+    allowed = []
     for side, brow in enumerate(EACH_BROW):
-        pts = _samples(p[brow]) - corner
-        xs = pts[None, :, 0] + ts[:, None] * up[0] * iod
-        ys = pts[None, :, 1] + ts[:, None] * up[1] * iod
-        vals = cv2.remap(grey, xs.astype(np.float32), ys.astype(np.float32),
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        profile = np.median(vals, 1).astype(float)
-        score = band_contrast(profile, ts)
+        vals = _profiles(grey, _samples(p[brow]) - corner, up * iod, ts)
+        score = band_contrast(np.median(vals, 1).astype(float), ts)
         # The band stays above the upper lid (lashes and liner are dark too).
         lowest = -heights[side] + LID_CLEARANCE
         inside = (ts >= max(REACH[0], lowest) - 1e-9) & (ts <= REACH[1] + 1e-9)
+        allowed.append(inside)
         score = np.where(inside, score, -np.inf)
-        best = float(score.max()) if np.isfinite(score).any() else 0.0
-        floor = max(CONTRAST, NEAR * best)
-        peaks = [i for i in range(1, len(ts) - 1)
-                 if score[i] >= floor and np.isfinite(score[i - 1])
-                 and np.isfinite(score[i + 1]) and score[i] >= score[i - 1]
-                 and score[i] >= score[i + 1]]
-        found.append([_vertex(ts, score, i) + DLIB_OFFSET for i in peaks])
-    return _choose(found)
+        found.append([_vertex(ts, score, i) + DLIB_OFFSET for i in _peaks(score)])
+    shifts = _choose(found)
+    offsets: list[np.ndarray | None] = []
+    for brow, shift, inside in zip(EACH_BROW, shifts, allowed, strict=True):
+        offsets.append(None if shift is None else _point_offsets(
+            grey, p[brow] - corner, up, iod, ts, shift - DLIB_OFFSET, inside))
+    return shifts, offsets
+
+
+def _profiles(grey: np.ndarray, pts: np.ndarray, step: np.ndarray, ts: np.ndarray
+              ) -> np.ndarray:
+    """Lightness at `pts` (crop pixels) moved `ts` times `step` (pixels): (len(ts), len(pts))."""
+    import cv2
+
+    xs = pts[None, :, 0] + ts[:, None] * step[0]
+    ys = pts[None, :, 1] + ts[:, None] * step[1]
+    return cv2.remap(grey, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def _peaks(score: np.ndarray) -> list[int]:
+    """Local maxima of a band score that reach `CONTRAST` and `NEAR` of the best."""
+    best = float(score.max()) if np.isfinite(score).any() else 0.0
+    floor = max(CONTRAST, NEAR * best)
+    return [i for i in range(1, len(score) - 1)
+            if score[i] >= floor and np.isfinite(score[i - 1]) and np.isfinite(score[i + 1])
+            and score[i] >= score[i - 1] and score[i] >= score[i + 1]]
+
+
+def _point_offsets(grey: np.ndarray, pts: np.ndarray, up: np.ndarray, iod: float,
+                   ts: np.ndarray, centre: float, inside: np.ndarray) -> np.ndarray:
+    """How much further (inter-ocular distances, up the face) each of a brow's five points
+    goes than the whole brow's shift puts it (`centre`: the band centre found, relative to
+    dlib's points), so the points follow the hair's own curve.
+
+    dlib draws every brow near its mean shape: a worried brow's inner head, steeply
+    raised, stayed under the points and showed above the new face as a grey smudge. Each
+    point reads its own profile (the brow this side and that of it, `POINT_SPAN`), and
+    takes the band peak nearest the whole brow's within `POINT_REACH`; a point with no
+    band of its own (a fading tail) takes its neighbours' offset.
+    """
+    n = len(pts)
+    out = np.full(n, np.nan)
+    spread = np.linspace(-1, 1, 5) * POINT_SPAN * iod
+    near = []
+    for j in range(n):
+        a, b = pts[max(j - 1, 0)], pts[min(j + 1, n - 1)]
+        along = (b - a) / (np.linalg.norm(b - a) + 1e-9)
+        near.append(pts[j] + np.outer(spread, along))
+    vals = _profiles(grey, np.vstack(near), up * iod, ts).reshape(len(ts), n, len(spread))
+    scores = band_contrast(np.median(vals, 2), ts)
+    window = inside & (np.abs(ts - centre) <= POINT_REACH + 1e-9)
+    for j in range(n):
+        score = np.where(window, scores[:, j], -np.inf)
+        # A point's own band is weaker than the whole brow's median: CONTRAST alone counts.
+        peaks = [i for i in range(1, len(ts) - 1) if score[i] >= CONTRAST
+                 and score[i] >= score[i - 1] and score[i] >= score[i + 1]]
+        if peaks:
+            at = min((_vertex(ts, score, i) for i in peaks), key=lambda t: abs(t - centre))
+            out[j] = at - centre
+    if np.isnan(out).all():
+        return np.zeros(n)
+    known = ~np.isnan(out)
+    out = np.interp(np.arange(n), np.flatnonzero(known), out[known])
+    # The hair's curve is smooth: no point further from its neighbours' mean than POINT_BEND.
+    mean = np.convolve(np.pad(out, 1, mode="edge"), [0.5, 0, 0.5], mode="valid")
+    return mean + np.clip(out - mean, -POINT_BEND, POINT_BEND)
 
 
 def _vertex(ts: np.ndarray, score: np.ndarray, i: int) -> float:
@@ -164,7 +245,7 @@ def _vertex(ts: np.ndarray, score: np.ndarray, i: int) -> float:
     the profile's step alone made the brows shimmer)."""
     a, b, c = score[i - 1], score[i], score[i + 1]
     curve = a - 2 * b + c
-    frac = 0.5 * (a - c) / curve if curve < 0 else 0.0
+    frac = 0.5 * (a - c) / curve if np.isfinite(curve) and curve < 0 else 0.0
     return float(ts[i] + np.clip(frac, -0.5, 0.5) * STEP)
 
 
@@ -184,20 +265,23 @@ def _choose(found: list[list[float]]) -> list[float | None]:
 
 
 def refine_brows(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """`landmarks` (68, 2) with each brow moved up or down the face onto its hair (a new
-    array; a brow with no clear band keeps dlib's points)."""
+    """`landmarks` (68, 2) with each brow moved up or down the face onto its hair, each
+    point onto the hair's curve there (a new array; a brow with no clear band keeps
+    dlib's points)."""
     p = np.array(landmarks, float, copy=True)
-    shifts = brow_shifts(rgb, p)
+    shifts, offsets = _fit(rgb, p)
     up, iod = face_up(p), inter_ocular(p)
-    for brow, s in zip(EACH_BROW, shifts, strict=True):
+    for brow, s, each in zip(EACH_BROW, shifts, offsets, strict=True):
         if s is not None:
-            p[brow] += up * s * iod
+            p[brow] += np.outer(s + each, up) * iod
     return p
 
 
 # Erasing the target's own brows where the laid-in face does not cover them.
 ERASE_BAND = 0.26  # the band searched for the target's brow hair (inter-ocular distances)
 ERASE_DARKER = 8.0  # L*: hair is at least this much darker than the skin about the brows
+ERASE_LIFT = 0.06  # the band reaches this much higher above the brow than below it
+ERASE_EDGE = 3.0  # L*: and its edge, joined to it, this much
 ERASE_EYES = 0.06  # the eyes' hulls grown by this much are never erased (lids, lashes)
 ERASE_SIDE = 40.0  # pixels per inter-ocular distance the fill is painted at
 
@@ -236,8 +320,9 @@ def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
     band = np.zeros(crop.shape[:2], np.uint8)
     thick = max(int(round(ERASE_BAND * iod)), 2)
     for brow in EACH_BROW:
-        pts = local[brow] - up * DLIB_OFFSET * iod
-        cv2.polylines(band, [np.round(pts).astype(np.int32)], False, 1, thick)
+        for lift in (-DLIB_OFFSET, ERASE_LIFT - DLIB_OFFSET):
+            pts = local[brow] + up * lift * iod
+            cv2.polylines(band, [np.round(pts).astype(np.int32)], False, 1, thick)
     eyes = np.zeros_like(band)
     for eye in (LEFT_EYE, RIGHT_EYE):
         hull = cv2.convexHull(np.round(local[eye]).astype(np.int32))
@@ -249,12 +334,15 @@ def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
     if where.sum() < 8:
         return None
     skin = float(np.percentile(light[where], 75))
-    hair = (where & (light < skin - ERASE_DARKER)).astype(np.uint8)
+    dark = light < skin - ERASE_DARKER
+    # The hair's soft edge (a few L* darker than skin) goes with it, where it joins hair:
+    # left behind, it drew the brow's outline in thin grey lines.
+    hair = (where & (light < skin - ERASE_EDGE)).astype(np.uint8)
     # Only hair the blend leaves (partly) showing, and what joins it.
     reach = max(int(round(0.04 * iod)) | 1, 3)
     near = cv2.dilate(showing.astype(np.uint8), np.ones((reach, reach), np.uint8))
     n, labels = cv2.connectedComponents(hair)
-    keep = np.unique(labels[(near > 0) & (hair > 0)])
+    keep = np.intersect1d(labels[(near > 0) & (hair > 0)], labels[dark & (hair > 0)])
     hair = np.isin(labels, keep[keep > 0]).astype(np.uint8)
     if hair.sum() < 4:
         return None

@@ -26,8 +26,9 @@ import numpy as np
 
 from retake.core.errors import FaceError
 from retake.video.brows import EACH_BROW, RestingBrows, brow_heights, face_up, refine_brows
-from retake.video.expression import OpenEyes, carry_eyes, eye_weights, without_teeth
+from retake.video.expression import EYES, OpenEyes, carry_eyes, eye_weights, without_teeth
 from retake.video.faces import FaceModels
+from retake.video.gaze import Gazes, eye_box, iris_position, look
 from retake.video.geometry import (
     BROWS,
     INNER_LIPS,
@@ -106,8 +107,9 @@ def target_shape(source: np.ndarray, target: np.ndarray, shape: float,
     speech); then each point moves `shape` of the way from the target toward the fitted
     source, except the mouth and eyes, which keep the target's form and follow the
     source only in where their centre sits. Brows: given the target's `brow_raise` (each
-    brow's height above its resting height, inter-ocular distances: `RestingBrows`),
-    `BROW_PHOTO` of the way to the photo's brows raised as much as the target's are;
+    brow's, or each brow point's, height above its resting height, inter-ocular
+    distances: `RestingBrows`), `BROW_PHOTO` of the way to the photo's brows raised as
+    much as the target's are (point by point: a worried or frowning brow's shape too);
     without it (a still, a clip's first frames), `BROW_SHAPE_EXTRA` more of the photo than
     `shape`.
     """
@@ -130,9 +132,10 @@ def target_shape(source: np.ndarray, target: np.ndarray, shape: float,
         out[BROWS] = target[BROWS] + brow_shape * (src[BROWS] - target[BROWS])
     else:
         up, iod = face_up(target), inter_ocular(target)
-        for brow, rise in zip(EACH_BROW, brow_raise, strict=True):
-            raised = src[brow] + up * float(np.clip(rise, *BROW_RAISE)) * iod
-            out[brow] = target[brow] + BROW_PHOTO * (raised - target[brow])
+        rise = np.asarray(brow_raise, float)
+        rise = np.repeat(rise, 5) if rise.shape == (2,) else rise  # per brow or per point
+        raised = src[BROWS] + np.outer(np.clip(rise, *BROW_RAISE), up) * iod
+        out[BROWS] = target[BROWS] + BROW_PHOTO * (raised - target[BROWS])
     for region in (MOUTH, LEFT_EYE, RIGHT_EYE):
         shift = src[region].mean(0) - target[region].mean(0)
         out[region] = target[region] + shape * shift
@@ -185,6 +188,15 @@ def part_lips(points: np.ndarray, share: np.ndarray) -> np.ndarray:
     return out
 
 
+def photo_irises(rgb: np.ndarray, landmarks: np.ndarray) -> list[float | None]:
+    """Where each of the photo's irises sits along its eye (`gaze.iris_position`); an eye
+    whose iris is not found takes the other's (a squinting eye's dim iris: both look the
+    same way), both None where neither is found."""
+    found = [iris_position(rgb, landmarks, eye) for eye in EYES]
+    known = [u for u in found if u is not None]
+    return [u if u is not None else (known[0] if known else None) for u in found]
+
+
 class LandmarkSwapper:
     """Warp one source photo onto each target face (see the module docstring)."""
 
@@ -205,6 +217,9 @@ class LandmarkSwapper:
         self.src_gaps = _gaps(self.mesh_lms)
         self.open_eyes = OpenEyes()  # the target's recent open-eye level, face by face
         self.resting_brows = RestingBrows()  # and where its brows rest
+        self.gazes = Gazes()  # and where its eyes look
+        self.irises = photo_irises(self.src, self.mesh_lms)
+        self._looking: np.ndarray | None = None  # the photo with its irises moved
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray) -> Patch:
         """Warp the source face onto this frame's target landmarks.
@@ -224,7 +239,10 @@ class LandmarkSwapper:
             src_pts = src_pts.copy()
             src_pts[:68] = part_lips(self.mesh_lms, share)
             dst[:68] = open_lips(out_lms)
-        warped = mesh_warp(self.src, src_pts, dst, self.tri, frame.shape)
+        photo = self.src
+        if self.target_eyes:
+            photo = self._look(self.gazes.update(frame, target))
+        warped = mesh_warp(photo, src_pts, dst, self.tri, frame.shape)
         if warped is None:
             raise FaceError("the target face is outside the frame")
         if self.target_eyes:
@@ -232,3 +250,16 @@ class LandmarkSwapper:
             if max(weights) > 0.01:
                 carry_eyes(warped.rgb, warped.x0, warped.y0, frame, target, out_lms, weights)
         return Patch(warped.x0, warped.y0, warped.rgb, warped.valid, out_lms)
+
+    def _look(self, offset: float | None) -> np.ndarray:
+        """The photo with its irises slid to look where the target does (`gaze.look`):
+        `offset` off the eyes' middles; the photo itself where the gaze is not known."""
+        if offset is None or None in self.irises:
+            return self.src
+        if self._looking is None:
+            self._looking = self.src.copy()
+        for eye, iris in zip(EYES, self.irises, strict=True):
+            box = eye_box(self.mesh_lms[eye], self.src.shape)
+            self._looking[box] = self.src[box]  # the last frame's move undone
+            look(self._looking, self.mesh_lms, eye, iris, 0.5 + offset)
+        return self._looking

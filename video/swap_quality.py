@@ -14,6 +14,10 @@ from the landmarks alone, colours are CIELAB (scikit-image, D65) and differences
   derivative of lightness across the boundary (along the alpha's gradient), after a
   Gaussian of 1 pixel; `seam_ratio` is the output's over the target frame's own along the
   same pixels (1: no more edge there than the target had).
+- `gaze_judge`: where the irises sit sideways, told differently from `video/gaze.py` (which
+  the swap uses): the lightness-weighted centroid of the darkest 30 % of the pixels inside
+  each eye's contour (lids, lashes and all), along the eye's corner-to-corner axis, 0 at
+  the middle, in eye widths; the mean of the open eyes (EAR at least 0.2), else None.
 """
 
 from __future__ import annotations
@@ -188,3 +192,38 @@ def seam_ratio(output: np.ndarray, target: np.ndarray, alpha: np.ndarray, x0: in
     sl = (slice(y0, y0 + h), slice(x0, x0 + w))
     base = seam_energy(np.asarray(target)[sl], alpha)
     return seam_energy(np.asarray(output)[sl], alpha) / max(base, 1e-6)
+
+
+def gaze_judge(rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
+    """Sideways gaze (eye widths off the middle, toward the image's right) by the darkest
+    pixels' centroid in each open eye (see the module docstring); None if no eye is open."""
+    import cv2
+
+    from retake.video.expression import eye_aspect_ratio
+
+    p = np.asarray(landmarks, float)
+    found = []
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        e = p[eye]
+        width = float(np.linalg.norm(e[3] - e[0]))
+        if width < 10 or eye_aspect_ratio(p, eye) < 0.2:
+            continue
+        x0, y0 = np.floor(e.min(0)).astype(int).clip(0)
+        x1, y1 = np.ceil(e.max(0)).astype(int) + 1
+        box = np.ascontiguousarray(np.asarray(rgb, np.uint8)[y0:y1, x0:x1])
+        if box.shape[0] < 3 or box.shape[1] < 3:
+            continue
+        inside = np.zeros(box.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(e - [x0, y0]).astype(np.int32)], 1)
+        light = cv2.cvtColor(box, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
+        vals = light[inside > 0]
+        if len(vals) < 10:
+            continue
+        cut = np.percentile(vals, 30)
+        ys, xs = np.nonzero((inside > 0) & (light <= cut))
+        w = cut - light[ys, xs] + 1.0
+        centre = np.array([np.sum(w * xs), np.sum(w * ys)]) / np.sum(w) + [x0, y0]
+        axis = (e[3] - e[0]) / width
+        found.append(float((centre - (e[0] + e[3]) / 2) @ axis / width))
+    return float(np.mean(found)) if found else None
+

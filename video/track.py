@@ -334,7 +334,7 @@ def load_tracks(path: str | os.PathLike, models: FaceModels,
     from retake.video.media import probe, read_frames
 
     opts = options or TrackOptions()
-    key = video_key(path, "tracks-v4", models.detector, models.detect_side, opts.__dict__)
+    key = video_key(path, "tracks-v5", models.detector, models.detect_side, opts.__dict__)
     hit = cache.load_arrays(cache_dir, "tracks", key)
     if hit is not None:
         try:
