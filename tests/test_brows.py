@@ -111,6 +111,29 @@ def test_the_targets_brows_are_painted_out_where_the_face_leaves_them_showing() 
     assert erase_brows(img, lms, np.ones((h, w), np.float32)) is None
 
 
+def test_the_heads_hair_beyond_the_face_is_not_painted_out() -> None:
+    """A turned head's far brow tail runs into the hair at the temple: that hair, outside
+    the face, is kept (painted over from the wall behind, it showed as a pale blot)."""
+    import cv2
+
+    lms = _face()
+    iod, up = inter_ocular(lms), face_up(lms)
+    side = (lms[16] - lms[0]) / np.linalg.norm(lms[16] - lms[0])
+    lms[26] += side * 0.2 * iod  # the far tail reaches the face's edge, as turned
+    img = _picture(lms, 0.0)
+    # Hair at the temple: beyond the face's edge, level with the image-right brow's tail.
+    temple = lms[26] + side * 0.1 * iod
+    cv2.circle(img, tuple(np.round(temple).astype(int)), int(0.08 * iod), HAIR, -1)
+    h, w = img.shape[:2]
+    alpha = np.zeros((h, w), np.float32)  # nothing laid in: every dark thing shows
+    out = erase_brows(img.astype(np.float32), lms, alpha)
+    assert out is not None
+    x, y = np.round(temple + side * 0.03 * iod).astype(int)
+    assert np.abs(out[y, x] - img[y, x]).max() < 2, (out[y, x], img[y, x])
+    x, y = np.round(lms[24] - up * 0.05 * iod).astype(int)  # the brow itself still goes
+    assert out[y, x].mean() > img[y, x].mean() + 40
+
+
 def _worried(lms: np.ndarray, lift: float) -> np.ndarray:
     """Brows drawn on the points, their inner heads raised steeply: the innermost point
     `lift` inter-ocular distances up, the next half as much (a worried brow)."""

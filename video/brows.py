@@ -281,6 +281,7 @@ def refine_brows(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 ERASE_BAND = 0.26  # the band searched for the target's brow hair (inter-ocular distances)
 ERASE_DARKER = 8.0  # L*: hair is at least this much darker than the skin about the brows
 ERASE_LIFT = 0.06  # the band reaches this much higher above the brow than below it
+FACE_TOP = 0.35  # the face's hull reaches this far above the brow points
 ERASE_EDGE = 3.0  # L*: and its edge, joined to it, this much
 ERASE_EYES = 0.06  # the eyes' hulls grown by this much are never erased (lids, lashes)
 ERASE_SIDE = 40.0  # pixels per inter-ocular distance the fill is painted at
@@ -329,8 +330,14 @@ def erase_brows(region: np.ndarray, landmarks: np.ndarray, alpha: np.ndarray
         cv2.fillConvexPoly(eyes, hull, 1)
     k = max(int(round(2 * ERASE_EYES * iod)) | 1, 3)
     eyes = cv2.dilate(eyes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # Only on the face: the hull of the jaw and the brows lifted above their hair. Beyond
+    # it, by a turned head's far brow tail, lies the head's hair, and painting it out
+    # drew a pale blot from the wall behind.
+    face = np.zeros_like(band)
+    hull = np.vstack([local[:17], local[17:27] + up * FACE_TOP * iod])
+    cv2.fillConvexPoly(face, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
     light = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
-    where = (band > 0) & (eyes == 0)
+    where = (band > 0) & (eyes == 0) & (face > 0)
     if where.sum() < 8:
         return None
     skin = float(np.percentile(light[where], 75))

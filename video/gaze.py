@@ -5,11 +5,11 @@ irises stay where the photo had them: a target glancing aside came out staring i
 camera. dlib's 68 points have no iris, so it is found in the picture: along each eye,
 between its lids, the iris and pupil are the darkest stretch about `IRIS` of the eye's
 width long (`iris_position`: 0 at the eye's image-left corner, 1 at its right). The gaze
-is how far both of the target's irises sit off their eyes' middles (`gaze`), and the
-photo's irises are slid by as much along their eyes (`look`): the stretch of the eye
-holding the iris moves whole, the white on either side is squeezed or stretched, the lids
-stay. Only sideways gaze: looking up or down moves the lids, which the warp already
-follows.
+is how far both of the target's irises sit off their eyes' middles (`gaze`), measured
+against where they rest (`Gazes`), and the photo's irises are slid by as much along
+their eyes (`look`): the stretch of the eye holding the iris moves whole, the white on
+either side is squeezed or stretched, the lids stay. Only sideways gaze: looking up or
+down moves the lids, which the warp already follows.
 """
 
 from __future__ import annotations
@@ -90,18 +90,32 @@ def gaze(rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
 
 
 class Gazes(FaceSeries):
-    """Each face's gaze over its last few renders: the median of the last `window`
-    (a single misread frame does not flick the eyes), face by face (`FaceSeries`)."""
+    """Each face's gaze against where it rests, face by face (`FaceSeries`).
 
-    def __init__(self, window: int = 3, forget: int = 10) -> None:
+    Now: the median of the last `steady` renders (a single misread frame does not flick
+    the eyes). At rest: the median over the last `window` renders (about ten seconds),
+    drawn toward the eyes' middles as if `prior` more renders had looked there, so a
+    clip's first frames are judged as they are. Against rest, because where an iris sits
+    when a face looks ahead depends on where dlib puts that face's eye corners (an
+    eyeliner's wing reads as a corner): measured so, a target looking into the camera
+    glanced aside in the output.
+    """
+
+    def __init__(self, window: int = 250, steady: int = 3, prior: int = 25,
+                 forget: int = 50) -> None:
         super().__init__(window, 1, forget)
+        self.steady, self.prior = steady, prior
 
     def update(self, rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
-        """This frame's gaze, steadied by the last few; None where none was told."""
+        """How far this face looks off where it rests (eye widths, toward the image's
+        right); None where this frame tells no gaze."""
         now = gaze(rgb, landmarks)
         recent = self.add(landmarks, [np.nan if now is None else now])
-        told = recent[~np.isnan(recent[:, 0]), 0] if recent is not None else np.zeros(0)
-        return None if now is None or not len(told) else float(np.median(told))
+        if now is None or recent is None:
+            return None
+        told = recent[~np.isnan(recent[:, 0]), 0]
+        rest = float(np.median(told)) * len(told) / (len(told) + self.prior)
+        return float(np.median(told[-self.steady:])) - rest
 
 
 def look(rgb: np.ndarray, landmarks: np.ndarray, eye: slice, iris: float, to: float

@@ -253,7 +253,8 @@ class LandmarkSwapper:
 
     def _look(self, offset: float | None) -> np.ndarray:
         """The photo with its irises slid to look where the target does (`gaze.look`):
-        `offset` off the eyes' middles; the photo itself where the gaze is not known."""
+        `offset` (eye widths) off where they rest in the photo; the photo itself where
+        the gaze is not known."""
         if offset is None or None in self.irises:
             return self.src
         if self._looking is None:
@@ -261,5 +262,5 @@ class LandmarkSwapper:
         for eye, iris in zip(EYES, self.irises, strict=True):
             box = eye_box(self.mesh_lms[eye], self.src.shape)
             self._looking[box] = self.src[box]  # the last frame's move undone
-            look(self._looking, self.mesh_lms, eye, iris, 0.5 + offset)
+            look(self._looking, self.mesh_lms, eye, iris, iris + offset)
         return self._looking
