@@ -118,6 +118,16 @@ def test_resume_continues_like_an_uninterrupted_run(trained, sets, tmp_path):
     assert again["step"] == more["step"]
 
 
+def test_batch_workers_train_exactly_as_in_line(trained, sets, tmp_path):
+    """Batches built ahead on threads (as beside a GPU) are the batches of those steps."""
+    from retake.video.autoencoder import train
+
+    _, first, _ = trained
+    ahead = train(sets["src"].root, sets["dst"].root, tmp_path / "ahead", _opts(workers=2))
+    assert ahead["step"] == first["step"]
+    np.testing.assert_allclose(ahead["loss"], first["loss"], rtol=1e-5)
+
+
 def test_resume_refuses_other_settings(trained, sets, tmp_path):
     from retake.video.autoencoder import train
 
