@@ -39,7 +39,13 @@ and one sheet). Writes bench/results/autoencoder.json and the sheets; `--out DIR
 them under DIR instead (for smoke runs), leaving the committed results alone. `--work DIR`
 keeps the facesets, model and swapped videos for a look afterwards.
 
+`--model FOLDER [FOLDER ...]` trains nothing: it measures models trained elsewhere (on the
+GPU machine, `bench/autoencoder_gpu.py`) on the same clip beside the landmark row, writes
+bench/results/autoencoder_gpu.json and one sheet, bench/results/autoencoder/gpu.jpg
+(target | landmark engine | each model), and copies each model's training preview.
+
     .venv/bin/python bench/autoencoder.py                 # 10 / 30 / 60 min (~75 min wall)
+    .venv/bin/python bench/autoencoder.py --model model_a model_b      # trained elsewhere
     .venv/bin/python bench/autoencoder.py --budgets 0.5 1 --out /tmp/ae_smoke   # smoke
 """
 
@@ -251,6 +257,8 @@ def main() -> None:
                         help="identity, sharpness and colour on every Nth frame")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the json and sheets here instead of bench/results")
+    parser.add_argument("--model", type=Path, nargs="+", default=None,
+                        help="measure these trained model folders instead of training")
     parser.add_argument("--work", type=Path, default=None,
                         help="keep facesets, model and videos here (default: a temp dir)")
     args = parser.parse_args()
@@ -306,6 +314,10 @@ def main() -> None:
         land = {"engine": "landmark (default options)", "source_frame": photo_info,
                 "swap_fps": round(land_fps, 1), **land}
         log(json.dumps(land))
+        if args.model:
+            evaluate_models(args.model, dst_clip, t, models, ins, in_lms, src_emb, rows,
+                            keep, target_frames, land, land_frames, args.every, results)
+            return
 
         opts = TrainOptions(resolution=args.resolution, steps=10**7, preview_every=500,
                             device=args.device, seed=args.seed)
@@ -366,6 +378,43 @@ def main() -> None:
     (results / "autoencoder.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {results / 'autoencoder.json'}")
     print(table(summary))
+
+
+def evaluate_models(folders: list[Path], dst_clip: Path, work: Path, models, ins: list,
+                    in_lms: dict, src_emb: np.ndarray, rows: dict, keep: set[int],
+                    target_frames: dict, land: dict, land_frames: dict, every: int,
+                    results: Path) -> None:
+    """Swap the dst clip with each trained model, measure it, write json, sheet, table."""
+    from retake.video.autoencoder import model_info
+    from retake.video.swap import swap_video
+    from retake.video.swap_autoencoder import AutoencoderSwapper
+
+    out_rows, columns = [], [("target", target_frames), ("landmark engine", land_frames)]
+    for folder in folders:
+        meta = model_info(folder)
+        t0 = time.perf_counter()
+        out = work / f"{folder.name}.mp4"
+        res = swap_video(dst_clip, out, AutoencoderSwapper(folder), models)
+        swap_fps = res.frames / (time.perf_counter() - t0)
+        m, frames = measure(models, ins, in_lms, out, src_emb, every, keep)
+        loss = json.loads((folder / "loss.json").read_text())
+        row = {"model": folder.name, "resolution": meta["resolution"], "arch": meta["arch"],
+               "steps": meta["steps"], "trained_on": meta.get("trained_on"),
+               "batch_size": meta.get("options", {}).get("batch_size"),
+               "loss_last200": round(float(np.mean(loss["loss"][-200:])), 4),
+               "swap_fps_cpu": round(swap_fps, 1), **m}
+        out_rows.append(row)
+        print(json.dumps(row))
+        columns.append((f"{meta['resolution']} px, {meta['steps']} steps", frames))
+        preview = folder / "previews" / "latest.png"
+        if preview.is_file():
+            shutil.copy(preview, results / "autoencoder" / f"preview_{folder.name}.png")
+    contact_sheet(rows, in_lms, columns, f"{dst_clip.name}: target | landmark engine | "
+                  "autoencoder models trained on a GPU", results / "autoencoder" / "gpu.jpg")
+    summary = {"dst": dst_clip.name, "sheet_rows": rows, "landmark_engine": land,
+               "models": out_rows}
+    (results / "autoencoder_gpu.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {results / 'autoencoder_gpu.json'}")
 
 
 def table(summary: dict) -> str:

@@ -50,13 +50,16 @@ def pack(args: argparse.Namespace) -> None:
                         encoder_dims=args.encoder_dims, bottleneck=args.bottleneck,
                         decoder_dims=args.decoder_dims, workers=args.workers,
                         gan_after=args.gan_after)
+    before = json.loads((model / "model.json").read_text())["steps"] \
+        if (model / "model.json").is_file() else 0  # a warm machine's earlier run resumes
     t0, last = time.perf_counter(), [0.0]
 
     def report(_stage: str, done: int, _total: int) -> None:
         now = time.perf_counter() - t0
         if now - last[0] >= 30:
             last[0] = now
-            print(f"{now:6.0f} s  step {done}  {done / now:.1f} steps/s", flush=True)
+            print(f"{now:6.0f} s  step {done}  {(done - before) / now:.1f} steps/s",
+                  flush=True)
 
     hist = train(args.src, args.dst, model, opts, progress=report)
     took = time.perf_counter() - t0
@@ -67,7 +70,8 @@ def pack(args: argparse.Namespace) -> None:
     meta["trained_on"] = {"device": torch.cuda.get_device_name(0)
                           if torch.cuda.is_available() else "cpu",
                           "seconds": round(took, 1),
-                          "steps_per_s": round(hist["step"][-1] / took, 2),
+                          "steps_from": before,
+                          "steps_per_s": round((hist["step"][-1] - before) / took, 2),
                           "weights": "float16 (packed for the trip back)"}
     (args.out / "model.json").write_text(json.dumps(meta, indent=1))
     shutil.copy(model / "loss.json", args.out / "loss.json")

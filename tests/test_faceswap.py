@@ -350,12 +350,15 @@ def test_cli_train_resume_and_swap_with_model(tmp_path: Path) -> None:
     assert _cli("faces", "extract", str(clip), "-o", str(fs), "--size", "96").exit_code == 0
     model = tmp_path / "model"
     args = ["train", "--src", str(fs), "--dst", str(fs), "-o", str(model), "--resolution",
-            "32", "--batch", "2", "--preview-every", "2"]
+            "32", "--batch", "2", "--preview-every", "2", "--encoder-dims", "8",
+            "--decoder-dims", "12", "--bottleneck", "32"]
     r = _cli(*args, "--steps", "3")
     assert r.exit_code == 0, r.output
     r = _cli(*args, "--steps", "5")  # resumes from step 3
     assert r.exit_code == 0, r.output
-    assert json.loads((model / "model.json").read_text())["steps"] == 5
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["steps"] == 5
+    assert meta["arch"] == {"encoder_dims": 8, "bottleneck": 32, "decoder_dims": 12}
     out = tmp_path / "m.mp4"
     r = _cli("swap", "--consent", "--model", str(model), "--target", str(clip), "-o", str(out))
     assert r.exit_code == 0, r.output

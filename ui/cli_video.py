@@ -231,6 +231,12 @@ def train(
     resolution: Annotated[int, typer.Option(help="Face size the model works at (64-128).")] =
     64,
     batch: Annotated[int, typer.Option(help="Batch size.")] = 8,
+    encoder_dims: Annotated[int, typer.Option(help="Encoder width (4-64; 32 suits a CPU, "
+                                              "48 a GPU).")] = 32,
+    decoder_dims: Annotated[int, typer.Option(help="Decoder width (4-64; 32 suits a CPU, "
+                                              "64 a GPU).")] = 32,
+    bottleneck: Annotated[int, typer.Option(help="Code size (8-512; 128 suits a CPU, 256 a "
+                                            "GPU).")] = 128,
     preview_every: Annotated[int, typer.Option(help="Write a preview every N steps.")] = 100,
     gan_after: Annotated[int | None, typer.Option(help="Add a PatchGAN loss after this "
                                                   "step.")] = None,
@@ -249,7 +255,9 @@ def train(
     check_folder(output)
     opts = TrainOptions(resolution=resolution, batch_size=batch, steps=steps,
                         preview_every=preview_every, gan_after=gan_after, device=device,
-                        seed=seed, time_limit=None if minutes is None else minutes * 60)
+                        seed=seed, time_limit=None if minutes is None else minutes * 60,
+                        encoder_dims=encoder_dims, decoder_dims=decoder_dims,
+                        bottleneck=bottleneck)
     with _bar("training", "steps") as bar:
         history = run_train(src, dst, output, opts, progress=bar)
     losses = history.get("loss", [])
