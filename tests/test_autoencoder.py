@@ -251,3 +251,44 @@ def test_default_architecture_is_small():
         assert sum(p.numel() for p in net.parameters()) < 8e6
     rgb, mask = net(torch.rand(1, 3, 128, 128), "src")
     assert rgb.shape == (1, 3, 128, 128) and mask.shape == (1, 1, 128, 128)
+
+
+def _eye_likeness(patch, frame: np.ndarray, lms: np.ndarray) -> float:
+    """Correlation of grey levels between a patch and its frame over both eyes' boxes."""
+    a, b = [], []
+    for eye in (slice(36, 42), slice(42, 48)):
+        x0, y0 = np.floor(lms[eye].min(0)).astype(int) - 3
+        x1, y1 = np.ceil(lms[eye].max(0)).astype(int) + 3
+        a.append(patch.rgb[y0 - patch.y0:y1 - patch.y0, x0 - patch.x0:x1 - patch.x0].mean(2))
+        b.append(frame[y0:y1, x0:x1].mean(2))
+    a, b = np.concatenate([x.ravel() for x in a]), np.concatenate([x.ravel() for x in b])
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_a_target_blink_is_the_targets_own_eyes(trained):
+    """A model paints only the eyes its faceset showed (and at 32-128 px, a blur): where
+    the target shuts its eyes, well past its own open level, its own eyes are laid in;
+    where they are open, the model's painting stays."""
+    if not MEDIA.is_dir():
+        pytest.skip("needs the shared media")
+    from retake.video.expression import eye_openness
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_frames
+    from retake.video.swap_autoencoder import AutoencoderSwapper
+
+    models = FaceModels()
+    clip = MEDIA / "video" / "WDA_KatieHill_000.mp4"
+    frames = [(f.rgb, models.landmarks(f.rgb, models.detect(f.rgb)[0]))
+              for f in read_frames(clip) if 150 <= f.index <= 171]
+    out, _, _ = trained
+    on, off = AutoencoderSwapper(out, device="cpu"), AutoencoderSwapper(
+        out, device="cpu", target_eyes=False)
+    likeness = []
+    for rgb, lms in frames:
+        likeness.append((eye_openness(lms), _eye_likeness(on.render(rgb, lms), rgb, lms),
+                         _eye_likeness(off.render(rgb, lms), rgb, lms)))
+    ear, with_eyes, without = np.array(likeness).T
+    shut, open_ = int(np.argmin(ear)), int(np.argmax(ear))
+    assert ear[shut] < 0.6 * ear[open_]
+    assert with_eyes[shut] > 0.9 and without[shut] < with_eyes[shut] - 0.2, likeness[shut]
+    assert with_eyes[open_] == pytest.approx(without[open_], abs=1e-6)
