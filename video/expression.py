@@ -169,11 +169,15 @@ def eye_weights(target: np.ndarray, source: np.ndarray,
     return w[0], w[1]
 
 
-def _eye_mask(points: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+EYE_REACH_UP = 0.45  # eye widths above the eye that `carry_eyes` lays in
+
+
+def _eye_mask(points: np.ndarray, x0: int, y0: int, w: int, h: int,
+              up: float = EYE_REACH_UP) -> np.ndarray:
     """A soft oval over one eye, its lids and lashes (float32 (h, w) in [0, 1]).
 
-    Centred a little above the eye, 1.6 eye widths across, reaching 0.45 of a width up
-    (a closed lid's crease is inside) and 0.7 down (the lower lid and the skin under it:
+    Centred a little above the eye, 1.6 eye widths across, reaching `up` of a width up
+    (at 0.45 a closed lid's crease is inside) and 0.7 down (the lower lid and the skin under it:
     a photo's under-eye folds around a target's closed lids read as an open eye); full
     weight within 55% of the radius, fading to 0 at the rim.
     """
@@ -187,21 +191,22 @@ def _eye_mask(points: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarra
     dx, dy = xx - c[0], yy - c[1]
     u = (dx * ux[0] + dy * ux[1]) / (0.8 * width)
     v = dx * uy[0] + dy * uy[1]
-    v = v / (np.where(v > 0, 0.7, 0.45) * width)
+    v = v / (np.where(v > 0, 0.7, up) * width)
     r = np.sqrt(u * u + v * v)
     t = np.clip((1.0 - r) / 0.45, 0, 1)
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
 def carry_eyes(rgb: np.ndarray, x0: int, y0: int, frame: np.ndarray, target: np.ndarray,
-               rendered: np.ndarray, weights: tuple[float, float]) -> np.ndarray:
+               rendered: np.ndarray, weights: tuple[float, float],
+               up: float = EYE_REACH_UP) -> np.ndarray:
     """Blend the target's own eye regions into a rendered patch (float RGB, modified in place).
 
     `rgb` covers frame rectangle [y0:, x0:]; `target` are the frame's landmarks, `rendered`
     the landmarks the patch was drawn to. Each eye region is taken from the frame, moved by
     the shift between the two eye contours, scaled per channel so its skin in the ring
     around the eye matches the patch's there, and laid in with weight × the soft ellipse of
-    `_eye_mask`.
+    `_eye_mask` (reaching `up` eye widths above the eye).
     """
     import cv2
 
@@ -213,13 +218,13 @@ def carry_eyes(rgb: np.ndarray, x0: int, y0: int, frame: np.ndarray, target: np.
         shift = (out_pts - np.asarray(target, float)[eye]).mean(0)
         width = float(np.linalg.norm(out_pts[3] - out_pts[0]))
         c = out_pts.mean(0) - [x0, y0]
-        half = 0.9 * width + 2
+        half = max(0.9, up + 0.2) * width + 2
         rx0, ry0 = max(int(c[0] - half), 0), max(int(c[1] - half), 0)
         rx1, ry1 = min(int(c[0] + half) + 1, w), min(int(c[1] + half) + 1, h)
         if rx1 - rx0 < 4 or ry1 - ry0 < 4:
             continue
         rw, rh = rx1 - rx0, ry1 - ry0
-        mask = _eye_mask(out_pts - [x0, y0], rx0, ry0, rw, rh)
+        mask = _eye_mask(out_pts - [x0, y0], rx0, ry0, rw, rh, up)
         # Output pixel (u, v) of the box shows frame pixel (u, v) + box origin - shift.
         m = np.float32([[1, 0, rx0 + x0 - shift[0]], [0, 1, ry0 + y0 - shift[1]]])
         own = cv2.warpAffine(frame, m, (rw, rh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,

@@ -26,6 +26,11 @@ from retake.video.faces import SAME_PERSON, FaceModels, identity_distance
 from retake.video.geometry import crop_matrix, invert, outline, region_mask
 from retake.video.swappers import Patch
 
+# The target's own eye laid in reaches this many eye widths up (the landmark engine's
+# 0.45 left the model's dark painted socket above a blink's lids, where dlib then found an
+# open eye). The painted face is drawn on the target's landmarks, so more of the target's
+# lid fits without a seam.
+AE_EYE_REACH_UP = 0.8
 DIRECTIONS = {"dst_to_src": ("dst", "src"), "src_to_dst": ("src", "dst")}
 MASKS = ("learned", "landmarks", "both")
 
@@ -183,5 +188,5 @@ class AutoencoderSwapper:
             # face is drawn on the target's landmarks.
             weights = eye_weights(lms, lms, self.open_eyes.update(lms))
             if max(weights) > 0.01:
-                carry_eyes(out_rgb, x0, y0, frame, lms, lms, weights)
+                carry_eyes(out_rgb, x0, y0, frame, lms, lms, weights, AE_EYE_REACH_UP)
         return Patch(x0, y0, out_rgb, mask, lms.copy())
