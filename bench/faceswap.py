@@ -16,7 +16,13 @@ On ../shared/media: every source photo in faces/ onto every talking clip in vide
   Output blinks with no target blink within a frame are counted too; gaze: the same
   correlation for where the irises sit sideways (`swap_quality.gaze_judge`, a darkest-
   pixel centroid: not the swap's own iris finder), averaged over the clips whose gaze
-  moves (spread >= `GAZE_MOVES`: the others look at the camera throughout);
+  moves (spread >= `GAZE_MOVES`: the others look at the camera throughout); brow raise:
+  the same correlation for how high the brows sit (`swap_quality.brow_judge`, the darkest
+  band above each eye; dlib's brow points, reported too, read a raised brow as resting
+  on the expressive clip);
+- landmarks region by region (jaw, brows, nose, eyes, mouth), the error without the
+  brows (the photo's brows sit where the photo has them), and the brows' motion error
+  (each brow point's height error less the pair's median error at that point);
 - colour and seams (`video/swap_quality.py`), on every `--every`th frame re-rendered and
   merged from the tracked landmarks (no codec in between): skin ΔE2000 between output and
   target (mean colour of cheek and forehead patches), the hue of the output's brow hair
@@ -200,7 +206,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
     from retake.video.media import probe, read_frames, read_image
     from retake.video.swap import swap_video
     from retake.video.swap_landmark import LandmarkSwapper, source_face
-    from retake.video.swap_quality import gaze_judge
+    from retake.video.swap_quality import brow_judge, gaze_judge
 
     models = FaceModels()
     src = read_image(source)
@@ -223,6 +229,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
                               merge_options)
     d_src, d_tgt, lm_err, lin, lout, thumbs, floor = [], [], [], [], [], [], []
     gazes: list[tuple[float, float]] = []
+    brow_heights: list[tuple[float, float]] = []  # brow_judge: target, output
     seen: list[int] = []
     for fi, fo in zip(ins, outs, strict=False):
         li, lo = _face(models, fi.rgb), _face(models, fo.rgb)
@@ -232,6 +239,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         lout.append(lo)
         seen.append(fi.index)
         lm_err.append(float(np.linalg.norm(lo - li, axis=1).mean() / inter_ocular(li)))
+        brow_heights.append((brow_judge(fi.rgb, li), brow_judge(fo.rgb, lo)))
         g_in, g_out = gaze_judge(fi.rgb, li), gaze_judge(fo.rgb, lo)
         if g_in is not None and g_out is not None:
             gazes.append((g_in, g_out))
@@ -254,6 +262,7 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         im.save(sheet)
     d_src_a, d_tgt_a = np.array(d_src), np.array(d_tgt)
     ear_in, ear_out = [eye_openness(x) for x in lin], [eye_openness(x) for x in lout]
+    regions = landmark_regions(lin, lout)
     blinks = blinks_kept(ear_in, ear_out, seen, float(probe(target).fps))
     return {
         "source": source.name, "target": target.name, "frames": res.frames,
@@ -264,14 +273,55 @@ def evaluate_pair(source: Path, target: Path, shape: float, every: int, sheet: P
         "identity_to_target_mean": round(float(d_tgt_a.mean()), 3),
         "landmark_error_iod": round(float(np.mean(lm_err)), 4),
         "landmark_floor_iod": round(float(np.mean(floor)), 4),
+        **regions,
         "jitter_in": round(_jitter(lin), 4), "jitter_out": round(_jitter(lout), 4),
         "eye_openness_corr": _corr(ear_in, ear_out),
         **blinks,
         "mouth_opening_corr": _corr([mouth_opening(x) for x in lin],
                                     [mouth_opening(x) for x in lout]),
         "gaze_corr": _corr([g for g, _ in gazes], [g for _, g in gazes]),
+        # The brows' raise over time by an independent judge (the darkest band above each
+        # eye): the target's against the output's.
+        "brow_raise_corr": _corr([b for b, _ in brow_heights], [b for _, b in brow_heights]),
         "gaze_spread_in": round(float(np.std([g for g, _ in gazes])), 4) if gazes else 0.0,
         **colour,
+    }
+
+
+REGIONS = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36),
+           "eyes": slice(36, 48), "mouth": slice(48, 68)}
+
+
+def landmark_regions(lin: list[np.ndarray], lout: list[np.ndarray]) -> dict:
+    """Landmark error region by region, without the brows, and the brows' motion.
+
+    The landmark engine puts the photo's brows where the photo has them (much of a face's
+    likeness) and moves them as the target's move, so the 68-point error counts the
+    photo's brow placement as error. `landmark_error_no_brows_iod` leaves the brows out;
+    `brow_raise_corr_dlib` correlates dlib's mean brow height over time (target vs
+    output; no judge on `liveportrait_d10`, see `swap_quality.brow_judge`), and
+    `brow_motion_error_iod` is each brow point's height error less the pair's median
+    error at that point (what is left once the photo's placement is taken out).
+    """
+    from retake.video.brows import point_heights
+    from retake.video.geometry import inter_ocular
+
+    if not lin:
+        return {}
+    a, b = np.array(lin), np.array(lout)
+    iod = np.array([inter_ocular(x) for x in lin])[:, None]
+    err = np.linalg.norm(b - a, axis=2) / iod  # (frames, 68)
+    keep = np.ones(68, bool)
+    keep[REGIONS["brows"]] = False
+    h_in = np.array([point_heights(x) for x in lin])
+    h_out = np.array([point_heights(x) for x in lout])
+    off = h_out - h_in
+    return {
+        "landmark_error_by_region": {k: round(float(err[:, r].mean()), 4)
+                                     for k, r in REGIONS.items()},
+        "landmark_error_no_brows_iod": round(float(err[:, keep].mean()), 4),
+        "brow_raise_corr_dlib": _corr(list(h_in.mean(1)), list(h_out.mean(1))),
+        "brow_motion_error_iod": round(float(np.abs(off - np.median(off, 0)).mean()), 4),
     }
 
 
@@ -587,6 +637,15 @@ def main() -> None:
         "landmark_error_iod_mean": mean("landmark_error_iod"),
         "landmark_error_iod_max": max(r["landmark_error_iod"] for r in rows),
         "landmark_floor_iod_mean": mean("landmark_floor_iod"),
+        "landmark_error_no_brows_iod_max": max(r["landmark_error_no_brows_iod"]
+                                               for r in rows),
+        "landmark_error_by_region_mean": {
+            k: round(float(np.mean([r["landmark_error_by_region"][k] for r in rows])), 4)
+            for k in REGIONS},
+        "brow_raise_corr_mean": mean("brow_raise_corr"),
+        "brow_raise_corr_min": min(r["brow_raise_corr"] for r in rows),
+        "brow_raise_corr_dlib_mean": mean("brow_raise_corr_dlib"),
+        "brow_motion_error_iod_max": max(r["brow_motion_error_iod"] for r in rows),
         "jitter_ratio_mean": round(float(np.mean([r["jitter_out"] / r["jitter_in"]
                                                   for r in rows])), 3),
         "eye_openness_corr_mean": mean("eye_openness_corr"),

@@ -310,3 +310,16 @@ def test_the_photos_brows_rise_as_the_targets_do() -> None:
     worried[[3, 4, 5, 6]] = [0.08, 0.16, 0.16, 0.08]
     lift = (sl.target_shape(src, target, 0.45, worried)[17:27] - still[17:27]) @ up / iod
     assert np.allclose(lift, worried * sl.BROW_PHOTO)
+
+
+def test_the_benchs_brow_judge_sees_a_raise() -> None:
+    """`swap_quality.brow_judge` (the darkest band straight above each eye, not the swap's
+    fit) reads drawn brows raised by 0.15 inter-ocular as 0.15 higher, and a fringe's edge
+    well above them does not pull it off."""
+    from retake.video.swap_quality import brow_judge
+
+    lms = _face()
+    rest = brow_judge(_picture(lms, 0.0), lms)
+    raised = brow_judge(_picture(lms, 0.15), lms)
+    assert raised - rest == pytest.approx(0.15, abs=0.03)
+    assert brow_judge(_picture(lms, 0.0, fringe_up=0.9), lms) == pytest.approx(rest, abs=0.03)

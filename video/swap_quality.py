@@ -18,6 +18,13 @@ from the landmarks alone, colours are CIELAB (scikit-image, D65) and differences
   the swap uses): the lightness-weighted centroid of the darkest 30 % of the pixels inside
   each eye's contour (lids, lashes and all), along the eye's corner-to-corner axis, 0 at
   the middle, in eye widths; the mean of the open eyes (EAR at least 0.2), else None.
+- `brow_judge`: how high the brows sit, told differently from `video/brows.py` (which
+  fits the hair along each brow's curve from dlib's points): the darkest row of a
+  0.3-inter-ocular-wide strip straight up the face from each eye's middle, between 0.1 and
+  0.8 inter-ocular above its upper lid, in inter-ocular distances above the eye's middle;
+  the mean of both eyes. dlib's own brow points are no judge: on the expressive
+  `liveportrait_d10` clip their height runs against this one (correlation -0.33) while
+  the brows seen in the picture rise and fall with it.
 """
 
 from __future__ import annotations
@@ -227,3 +234,28 @@ def gaze_judge(rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
         found.append(float((centre - (e[0] + e[3]) / 2) @ axis / width))
     return float(np.mean(found)) if found else None
 
+
+
+def brow_judge(rgb: np.ndarray, landmarks: np.ndarray) -> float:
+    """How high the brows sit above the eyes (inter-ocular distances; see the module
+    docstring)."""
+    import cv2
+
+    p = np.asarray(landmarks, float)
+    iod = max(inter_ocular(p), 1.0)
+    axis = _unit(p[45] - p[36])
+    up = np.array([axis[1], -axis[0]])  # perpendicular to the eye line, toward the brows
+    grey = cv2.cvtColor(np.asarray(rgb, np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.GaussianBlur(grey, (0, 0), max(0.02 * iod, 0.7))
+    heights = []
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        e = p[eye]
+        c = e.mean(0)
+        top = float(((e - c) @ up).max())
+        along = np.linspace(top + 0.1 * iod, top + 0.8 * iod, 60)
+        across = np.linspace(-0.15, 0.15, 9) * iod
+        pts = c + along[:, None, None] * up + across[None, :, None] * axis
+        vals = cv2.remap(grey, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        heights.append(along[int(np.argmin(vals.mean(1)))] / iod)
+    return float(np.mean(heights))
