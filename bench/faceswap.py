@@ -113,18 +113,22 @@ def blinks_kept(ear_in: list[float], ear_out: list[float], frames: list[int],
             "blinks_extra": int(sum(extra))}
 
 
-def _as_in_the_clip(swapper, track, k: int) -> None:
+def _as_in_the_clip(swapper, track, k: int, frames: dict | None = None) -> None:
     """Show the swapper the tracked face of the frames before frame `k` (each state's own
     window), as rendering the clip in order would have: a frame rendered alone has no
     open-eye level of the target's (`expression.OpenEyes`), so its eyes are judged by the
-    photo only, nor a resting height of its brows (`brows.RestingBrows`)."""
-    for name in ("resting_brows", "open_eyes"):
+    photo only, nor a resting height of its brows (`brows.RestingBrows`); given the clip's
+    `frames` ({index: rgb}), nor where its eyes rest (`gaze.Gazes`)."""
+    for name in ("resting_brows", "open_eyes", "gazes"):
         state = getattr(swapper, name, None)
-        if state is None:
+        if state is None or (name == "gazes" and frames is None):
             continue
         for j in track.frames:
             if k - state.window <= j < k:
-                state.update(track.at(j))
+                if name == "gazes":
+                    state.update(frames[j], track.at(j))
+                else:
+                    state.update(track.at(j))
 
 
 GAZE_MOVES = 0.05  # eye widths: a clip whose gaze spreads this much looks about
@@ -447,7 +451,8 @@ def colour_sheet(source: Path, target: Path, out: Path) -> dict:
 
 def readme_sheet(pairs: list[tuple[Path, Path]], out: Path, tile: int = 200) -> list[dict]:
     """The README's contact sheet: per pair, the target's blink (lowest eye openness),
-    closed and widest mouth and most turned frame, as target above output, face crops
+    closed and widest mouth and most turned frame, and where its eyes look about (gaze
+    spread at least `GAZE_MOVES`) its widest glance, as target above output, face crops
     scaled to `tile` px high (from full resolution). Returns the frames chosen."""
     import cv2
     from PIL import Image, ImageDraw
@@ -458,28 +463,33 @@ def readme_sheet(pairs: list[tuple[Path, Path]], out: Path, tile: int = 200) -> 
     from retake.video.geometry import inter_ocular
     from retake.video.media import read_frames, read_image
     from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap_quality import gaze_judge
     from retake.video.track import track_faces
 
     models = FaceModels()
     columns, chosen = [], []
     for source, target in pairs:
         src = read_image(source)
-        swapper = LandmarkSwapper(src, source_face(src, models))
+        src_lms = source_face(src, models)
         track = track_faces(read_frames(target), models)[0]
         lm = track.landmarks
         pick = {"blink": int(np.argmin([eye_openness(x) for x in lm])),
                 "closed mouth": int(np.argmin([mouth_opening(x) for x in lm])),
                 "open mouth": int(np.argmax([mouth_opening(x) for x in lm])),
                 "turned": int(np.argmax([abs(turn(x)) for x in lm]))}
-        want = {track.frames[i]: name for name, i in pick.items()}
-        frames = {f.index: f.rgb for f in read_frames(target) if f.index in want}
+        frames = {f.index: f.rgb for f in read_frames(target)}
+        looks = np.array([np.nan if g is None else g for g in
+                          (gaze_judge(frames[k], track.at(k)) for k in track.frames)])
+        if np.nanstd(looks) >= GAZE_MOVES:
+            pick["glance"] = int(np.nanargmax(np.abs(looks - np.nanmedian(looks))))
         for name, i in pick.items():
             k = track.frames[i]
             lms = track.at(k)
             iod = inter_ocular(lms)
             x0, y0 = np.floor(lms.min(0) - [0.35 * iod, 0.8 * iod]).astype(int).clip(0)
             x1, y1 = np.ceil(lms.max(0) + 0.35 * iod).astype(int)
-            _as_in_the_clip(swapper, track, k)
+            swapper = LandmarkSwapper(src, src_lms)  # fresh: each frame's own history
+            _as_in_the_clip(swapper, track, k, frames)
             swapped = merge(frames[k], swapper.render(frames[k], lms), lms)
             pair = []
             for img in (frames[k], swapped):
