@@ -5,9 +5,10 @@ PyTorch but neither dlib nor PyAV and returns at most a few files of 16 MiB, so 
 split in three:
 
 1. here: extract the two facesets (`retake faces extract`, dlib) into a folder that travels;
-2. there: `pack` trains on them (`retake.video.autoencoder.train`, CUDA, batches built on
-   worker threads) for a time budget, then writes the network's weights as float16 in
-   chunks under 15 MiB, with model.json, loss.json and the last preview;
+2. there: `pack` trains on them (`retake.video.autoencoder.train`, CUDA, batches augmented
+   on the GPU; the H200 run of the README used 12 CPU threads instead) for a time budget,
+   then writes the network's weights as float16 in files under 16 MiB, with model.json,
+   loss.json and the last preview;
 3. here: `unpack` joins the chunks into a model folder `retake swap --model` loads, and
    `bench/autoencoder.py --model FOLDER` measures it against the landmark engine.
 
@@ -49,6 +50,7 @@ def pack(args: argparse.Namespace) -> None:
                         device=args.device, seed=args.seed, time_limit=args.minutes * 60,
                         encoder_dims=args.encoder_dims, bottleneck=args.bottleneck,
                         decoder_dims=args.decoder_dims, workers=args.workers,
+                        augment=args.augment,
                         gan_after=args.gan_after)
     before = json.loads((model / "model.json").read_text())["steps"] \
         if (model / "model.json").is_file() else 0  # a warm machine's earlier run resumes
@@ -172,6 +174,8 @@ def main() -> None:
     p.add_argument("--bottleneck", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--augment", default="auto", choices=("auto", "threads", "device"),
+                   help="where batches are augmented (auto: on the GPU)")
     p.add_argument("--gan-after", type=int, default=None)
     p.add_argument("--preview-every", type=int, default=2000)
     p.add_argument("--device", default="cuda")
