@@ -404,7 +404,8 @@ class _TensorFeeder:
                 mats.append(_compose(m, back))
             self.sets[k] = (
                 torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous().to(dev),
-                torch.from_numpy(np.stack(masks)[:, None]).to(dev), np.stack(mats), side)
+                torch.from_numpy((np.stack(masks)[:, None] * 255).round().astype(np.uint8))
+                .to(dev), np.stack(mats), side)  # uint8: a big faceset fits a small GPU
         t = torch.linspace(0, math.pi, r, device=dev)
         self.taper = (torch.sin(t)[:, None] * torch.sin(t)[None, :])[None]
         ident = torch.linspace(-1, 1, r, device=dev)
@@ -463,7 +464,7 @@ class _TensorFeeder:
         sel = torch.from_numpy(idx).to(self.dev)
         target = F.grid_sample(imgs[sel].float() / 255, grid, mode="bilinear",
                                padding_mode="reflection", align_corners=True)
-        mask = F.grid_sample(masks[sel], grid, mode="bilinear", padding_mode="zeros",
+        mask = F.grid_sample(masks[sel].float() / 255, grid, mode="bilinear", padding_mode="zeros",
                              align_corners=True)
         field = F.interpolate(torch.from_numpy(offs).to(self.dev), size=(r, r),
                               mode="bicubic", align_corners=False) * self.taper[:, None]
