@@ -395,3 +395,71 @@ def test_reuse_measures_slow_decisions_every_few_merges(monkeypatch) -> None:
     assert len(calls) == 3  # merges 1, 4 and 7
     assert np.array_equal(outs[0], merge_parts(frame, patch, lms).frame)
     assert all(np.array_equal(o, outs[0]) for o in outs)  # same input, same decisions
+
+
+def test_fair_brows_keep_their_hue() -> None:
+    """The astronaut's fair brows (light brown on pale skin, 2-8 L* darker than the skin
+    about them) read as skin and took the target skin's hue: on `retalking_2` they came
+    out 17° off hers (her own spread: 10°). Brow hair darker than the skin about it, and
+    as finely textured as hair, keeps its own hue now."""
+    import retake.video.blend as blend
+    from retake.video.faces import FaceModels
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+    from retake.video.swap_quality import feature_hue, hue_difference
+
+    models = FaceModels()
+    src = read_image(media("faces", "astronaut.png"))
+    src_lms = source_face(src, models)
+    hue_src, spread = feature_hue(src, src_lms, "brows")
+    frames = [f.rgb for f in read_frames(media("video", "retalking_2.mp4"))
+              if f.index in (0, 48, 96, 144)]
+    shifts = {}
+    for name, darker in (("now", blend.HAIR_DARKER), ("before", (1e3, 1e3 + 1))):
+        sw, shift = LandmarkSwapper(src, src_lms), []
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(blend, "HAIR_DARKER", darker)
+            for rgb in frames:
+                lms = models.landmarks(rgb, models.detect(rgb)[0])
+                patch = sw.render(rgb, lms)
+                out = merge(rgb, patch, lms, MergeOptions())
+                shift.append(hue_difference(feature_hue(out, patch.landmarks, "brows")[0],
+                                            hue_src))
+        shifts[name] = abs(float(np.mean(shift)))
+    assert shifts["now"] <= 1.1 * spread < shifts["before"] - 5, (shifts, spread)
+
+
+def test_a_frowns_creases_between_the_brows_stay_skin() -> None:
+    """The creases between biden2's brows are darker than his skin, in the brows' band, and
+    redder: kept with their own hue (as fair brow hair is) they came out as red streaks on
+    a paler target. Being smooth, not hair-fine, they take the skin's mapping."""
+    from skimage.color import rgb2lab
+
+    import retake.video.blend as blend
+    from retake.video.faces import FaceModels
+    from retake.video.geometry import inter_ocular
+    from retake.video.media import read_frames, read_image
+    from retake.video.swap_landmark import LandmarkSwapper, source_face
+
+    models = FaceModels()
+    src = read_image(media("faces", "biden2.jpg"))
+    src_lms = source_face(src, models)
+    rgb = next(f.rgb for f in read_frames(media("video", "WDA_KatieHill_000.mp4"))
+               if f.index == 40)
+    lms = models.landmarks(rgb, models.detect(rgb)[0])
+    redness = {}
+    for name, darker, texture in (("now", blend.HAIR_DARKER, blend.HAIR_TEXTURE),
+                                  ("no rule", (1e3, 1e3 + 1), blend.HAIR_TEXTURE),
+                                  ("any texture", blend.HAIR_DARKER, (-2.0, -1.0))):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(blend, "HAIR_DARKER", darker)
+            mp.setattr(blend, "HAIR_TEXTURE", texture)
+            patch = LandmarkSwapper(src, src_lms).render(rgb, lms)
+            out = merge(rgb, patch, lms, MergeOptions())
+        p = patch.landmarks
+        iod = inter_ocular(p)
+        x0, x1 = int(p[21, 0] - 0.15 * iod), int(p[22, 0] + 0.15 * iod)
+        y0, y1 = int(min(p[21, 1], p[22, 1]) - 0.1 * iod), int(p[27, 1])
+        redness[name] = float(rgb2lab(out[y0:y1, x0:x1] / 255.0)[..., 1].mean())
+    assert redness["now"] < redness["no rule"] + 0.5, redness
+    assert redness["any texture"] > redness["no rule"] + 2.0, redness

@@ -206,6 +206,35 @@ def feature_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
 
 
+def _hair_texture(light: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """How hair-like the fine detail of `light` (L*) is, 0..1: its local energy above a
+    Gaussian of 0.012 inter-ocular, against the median of the skin's (`skin`, a mask at any
+    resolution), from `HAIR_TEXTURE`[0] to [1] times it. Brow hair on the shared photos
+    reads 1.7-3x the skin; the creases between biden2's brows 1.1x."""
+    import cv2
+
+    sigma = max(0.012 * inter_ocular(np.asarray(landmarks, float)), 0.8)
+    fine = light - cv2.GaussianBlur(light, (0, 0), sigma)
+    energy = np.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), 2 * sigma))
+    h, w = light.shape
+    on_skin = cv2.resize(skin.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    if on_skin.sum() < 16:
+        return np.zeros_like(light)
+    ratio = energy / max(float(np.median(energy[on_skin])), 1e-3)
+    return np.clip((ratio - HAIR_TEXTURE[0]) / (HAIR_TEXTURE[1] - HAIR_TEXTURE[0]), 0, 1)
+
+
+def brow_band(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
+    """The brows and a little about them, soft (float32 (h, w) in [0, 1])."""
+    import cv2
+
+    lms = np.asarray(landmarks, float)
+    iod = max(inter_ocular(lms), 1.0)
+    hard = np.zeros(shape[:2], np.uint8)
+    _draw_brows(hard, lms, iod, 0.2)
+    return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
+
+
 def skin_mask(shape: tuple[int, ...], landmarks: np.ndarray, margin: float = 0.16,
               jaw: slice = slice(2, 15)) -> np.ndarray:
     """Where skin should be (bool (h, w)): the inner face (brows to the `jaw` points) kept
@@ -366,6 +395,10 @@ COLOUR_SCALE = 0.15
 # How much of the lightness change (in its logarithm) and of the skin's chroma mapping
 # brows, eyes and lips take: the rest keeps their own hue, lit like the skin around them.
 FEATURE_LIGHT, FEATURE_CHROMA = 0.5, 0.15
+# In the brows' band, pixels this much darker than the skin about them (L*: from the
+# first to the second, fading in) keep their own hue (fair brow hair).
+HAIR_DARKER = (2.0, 8.0)
+HAIR_TEXTURE = (1.3, 2.0)  # ...and whose fine detail is this many times the skin's
 # How much of the local shading correction the mouth and the skin around it take.
 MOUTH_SHADING = 0.0
 # The source's skin detail (about its local mean) is scaled toward the target's contrast
@@ -486,8 +519,19 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     spread_s = float((s.lab[..., 0] - low_s)[s.mask].std())
     spread_r = float((r.lab[..., 0] - low_r)[r.mask].std())
     detail = float(np.clip(spread_r / max(spread_s, 1e-3), *DETAIL_GAIN))
+    low = cv2.resize(low_s, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Fair brow hair (light brown or blond on pale skin) is near enough the skin's colour
+    # to read as skin, and took the target skin's hue (the astronaut's came out 17-18°
+    # redder): in the brows' band, what is darker than the skin about it and as finely
+    # textured as hair keeps its own hue too (its lightness follows the skin's, as a
+    # feature's darkness would not). Texture tells hair from a frown's creases between
+    # the brows, as dark but smooth (kept, they came out as red streaks on biden2).
+    hair = brow_band((h, w), src_landmarks) * np.clip(
+        (low - lab[..., 0] - HAIR_DARKER[0]) / (HAIR_DARKER[1] - HAIR_DARKER[0]), 0, 1)
+    if hair.max() > 0:
+        hair *= _hair_texture(lab[..., 0], src_landmarks, s.mask)
+    hued = np.maximum(feat, hair)
     if detail != 1.0:
-        low = cv2.resize(low_s, (w, h), interpolation=cv2.INTER_LINEAR)
         lab[..., 0] = low + (lab[..., 0] - low) * (1 - (1 - detail) * (1 - feat))
     # Lips take the whole lightness change: kept half as features are, a photo's lips laid
     # into a dimmer face came out as light as the skin around them (a pale pink patch),
@@ -501,7 +545,7 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     # iris is no skin, and 15% of a warm-skin shift turned a grey-blue one green. The lids
     # keep their share (a carried blink's look depends on their colour).
     opening = _soft_hulls((h, w), [drawn_px[e] for e in (LEFT_EYE, RIGHT_EYE)], 0.02 * iod_px)
-    share = 1 - (1 - FEATURE_CHROMA * (1 - opening)) * feat
+    share = 1 - (1 - FEATURE_CHROMA * (1 - opening)) * hued
     skin = s.mask & r.mask
     # A pale pixel of skin (a specular highlight: the photo's light on the skin, under
     # 60% of the skin's mean chroma) takes the new skin's chroma there as it is darkened,
@@ -509,7 +553,7 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     vivid = np.clip(np.hypot(lab[..., 1], lab[..., 2])
                     / (0.6 * max(float(np.hypot(s.mean[1], s.mean[2])), 1.0)), 0, 1)
     vivid = np.where(k < 1, vivid, 1.0)  # only where the light goes down
-    vivid = 1 - (1 - vivid) * (1 - feat)  # a grey-blue iris is no highlight
+    vivid = 1 - (1 - vivid) * (1 - hued)  # a grey-blue iris is no highlight
     for c in (1, 2):
         sm, rm = float(s.mean[c]), float(r.mean[c])
         gain = float(np.clip(rm / sm, *CHROMA_GAIN)) if sm > 3 and rm > 0 else 1.0
