@@ -292,15 +292,9 @@ class FaceBank:
         if rng is not None:
             ang = math.radians(rng.uniform(-8, 8))
             sc = rng.uniform(0.95, 1.05)
-            tx, ty = rng.uniform(-0.04, 0.04, 2) * r
-            c = (r - 1) / 2
-            rot = np.array([[sc * math.cos(ang), -sc * math.sin(ang)],
-                            [sc * math.sin(ang), sc * math.cos(ang)]])
-            jit = np.hstack([rot, (np.array([c, c]) - rot @ [c, c] + [tx, ty])[:, None]])
-            m = _compose(jit, m)
+            shift = rng.uniform(-0.04, 0.04, 2) * r
             flip = bool(rng.random() < 0.5)
-            if flip:
-                m = _compose(np.array([[-1.0, 0, r - 1], [0, 1.0, 0]]), m)
+            m = _jittered(m, r, ang, sc, shift, flip)
         target = cv2.warpAffine(self.images[i], m, (r, r), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REFLECT)
         pts = apply(m, self.landmarks[i])
@@ -320,6 +314,18 @@ class FaceBank:
         """`n` evenly spaced faces without augmentation (for previews)."""
         idx = np.linspace(0, len(self) - 1, min(n, len(self))).round().astype(int)
         return _stack([self.sample(int(i), None) for i in idx])
+
+
+def _jittered(m: np.ndarray, r: int, angle: float, scale: float, shift: np.ndarray,
+              flip: bool) -> np.ndarray:
+    """The crop matrix `m` (to an `r`-pixel crop) turned by `angle` (radians) and scaled
+    about the crop's centre, shifted by `shift` pixels, then mirrored if `flip`."""
+    c = (r - 1) / 2
+    rot = scale * np.array([[math.cos(angle), -math.sin(angle)],
+                            [math.sin(angle), math.cos(angle)]])
+    jit = np.hstack([rot, (np.array([c, c]) - rot @ [c, c] + shift)[:, None]])
+    m = _compose(jit, m)
+    return _compose(np.array([[-1.0, 0, r - 1], [0, 1.0, 0]]), m) if flip else m
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -436,16 +442,8 @@ class _TensorFeeder:
         shift = rng.uniform(-0.04, 0.04, (n, 2)) * r
         flip = rng.random(n) < 0.5
         offs = rng.normal(0, 0.03 * r, size=(n, 2, 5, 5)).astype(np.float32)
-        c = (r - 1) / 2
-        m = np.empty((n, 2, 3))
-        for i in range(n):
-            rot = sc[i] * np.array([[math.cos(ang[i]), -math.sin(ang[i])],
-                                    [math.sin(ang[i]), math.cos(ang[i])]])
-            jit = np.hstack([rot, (np.array([c, c]) - rot @ [c, c] + shift[i])[:, None]])
-            mi = _compose(jit, mats[idx[i]])
-            if flip[i]:
-                mi = _compose(np.array([[-1.0, 0, r - 1], [0, 1.0, 0]]), mi)
-            m[i] = mi
+        m = np.stack([_jittered(mats[j], r, ang[i], sc[i], shift[i], bool(flip[i]))
+                      for i, j in enumerate(idx)])
         return self._render(k, idx, m, offs)
 
     def plain(self, k: str, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -734,7 +732,7 @@ class _Session:
         self.fixed = {k: b.fixed(4) for k, b in banks.items()}
         on_device = opts.augment == "device" or (opts.augment == "auto" and dev.type != "cpu")
         self.tensors = _TensorFeeder(banks, opts, dev) if on_device else None
-        self.feeder = _Feeder(banks, opts, 0 if on_device else _workers(opts, dev))
+        self.feeder = None if on_device else _Feeder(banks, opts, _workers(opts, dev))
 
     def _make_disc(self, state: dict | None = None) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -749,7 +747,7 @@ class _Session:
     def step(self) -> dict[str, float]:
         """One optimisation step on a batch of each identity; the batch depends on (seed, step)."""
         opts = self.opts
-        if self.tensors is not None:
+        if self.feeder is None:
             rng = np.random.default_rng([opts.seed, self.done])
             batches = {k: self.tensors.batch(k, rng, opts.batch_size) for k in IDENTITIES}
         else:
@@ -882,7 +880,8 @@ def train(src_root: str | os.PathLike, dst_root: str | os.PathLike,
             if opts.save_every and run.done % opts.save_every == 0:
                 run.checkpoint()
     finally:
-        run.feeder.close()
+        if run.feeder is not None:
+            run.feeder.close()
         if run.saved != run.done or state is None:
             run.checkpoint()
     if not opts.preview_every or run.done % opts.preview_every:

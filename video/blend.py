@@ -192,17 +192,20 @@ def _draw_brows(mask: np.ndarray, lms: np.ndarray, iod: float, thickness: float)
         cv2.polylines(mask, [pts], False, 255, t)
 
 
-def feature_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
-    """Brows, eyes (lids and lashes) and lips, soft (float32 (h, w) in [0, 1])."""
+def feature_mask(shape: tuple[int, ...], landmarks: np.ndarray,
+                 brows_only: bool = False) -> np.ndarray:
+    """Brows, eyes (lids and lashes) and lips (or the brows alone), soft (float32 (h, w)
+    in [0, 1])."""
     import cv2
 
     lms = np.asarray(landmarks, float)
     iod = max(inter_ocular(lms), 1.0)
     hard = np.zeros(shape[:2], np.uint8)
     _draw_brows(hard, lms, iod, 0.2)
-    for eye in (LEFT_EYE, RIGHT_EYE):
-        _draw_hull(hard, lms[eye], grow=0.45)
-    _draw_hull(hard, lms[OUTER_LIPS], grow=0.08)
+    if not brows_only:
+        for eye in (LEFT_EYE, RIGHT_EYE):
+            _draw_hull(hard, lms[eye], grow=0.45)
+        _draw_hull(hard, lms[OUTER_LIPS], grow=0.08)
     return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
 
 
@@ -222,17 +225,6 @@ def _hair_texture(light: np.ndarray, landmarks: np.ndarray, skin: np.ndarray) ->
         return np.zeros_like(light)
     ratio = energy / max(float(np.median(energy[on_skin])), 1e-3)
     return np.clip((ratio - HAIR_TEXTURE[0]) / (HAIR_TEXTURE[1] - HAIR_TEXTURE[0]), 0, 1)
-
-
-def brow_band(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
-    """The brows and a little about them, soft (float32 (h, w) in [0, 1])."""
-    import cv2
-
-    lms = np.asarray(landmarks, float)
-    iod = max(inter_ocular(lms), 1.0)
-    hard = np.zeros(shape[:2], np.uint8)
-    _draw_brows(hard, lms, iod, 0.2)
-    return cv2.GaussianBlur(hard.astype(np.float32) / 255, (0, 0), max(0.04 * iod, 0.5))
 
 
 def skin_mask(shape: tuple[int, ...], landmarks: np.ndarray, margin: float = 0.16,
@@ -526,7 +518,7 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     # textured as hair keeps its own hue too (its lightness follows the skin's, as a
     # feature's darkness would not). Texture tells hair from a frown's creases between
     # the brows, as dark but smooth (kept, they came out as red streaks on biden2).
-    hair = brow_band((h, w), src_landmarks) * np.clip(
+    hair = feature_mask((h, w), src_landmarks, brows_only=True) * np.clip(
         (low - lab[..., 0] - HAIR_DARKER[0]) / (HAIR_DARKER[1] - HAIR_DARKER[0]), 0, 1)
     if hair.max() > 0:
         hair *= _hair_texture(lab[..., 0], src_landmarks, s.mask)
