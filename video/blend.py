@@ -389,7 +389,7 @@ COLOUR_SCALE = 0.15
 FEATURE_LIGHT, FEATURE_CHROMA = 0.5, 0.15
 # In the brows' band, pixels this much darker than the skin about them (L*: from the
 # first to the second, fading in) keep their own hue (fair brow hair).
-HAIR_DARKER = (2.0, 8.0)
+HAIR_DARKER = (1.0, 5.0)
 HAIR_TEXTURE = (1.3, 2.0)  # ...and whose fine detail is this many times the skin's
 # How much of the local shading correction the mouth and the skin around it take.
 MOUTH_SHADING = 0.0
@@ -537,7 +537,9 @@ def skin_transfer(src: np.ndarray, ref: np.ndarray, src_landmarks: np.ndarray,
     # iris is no skin, and 15% of a warm-skin shift turned a grey-blue one green. The lids
     # keep their share (a carried blink's look depends on their colour).
     opening = _soft_hulls((h, w), [drawn_px[e] for e in (LEFT_EYE, RIGHT_EYE)], 0.02 * iod_px)
-    share = 1 - (1 - FEATURE_CHROMA * (1 - opening)) * hued
+    # Brow hair keeps its own hue whole, as irises do (15% of a warm skin's mapping
+    # turned biden2's grey-brown brows 7° toward the target's skin).
+    share = 1 - (1 - FEATURE_CHROMA * (1 - np.maximum(opening, hair))) * hued
     skin = s.mask & r.mask
     # A pale pixel of skin (a specular highlight: the photo's light on the skin, under
     # 60% of the skin's mean chroma) takes the new skin's chroma there as it is darkened,

@@ -113,8 +113,10 @@ def _eye_inside(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     return inside > 0
 
 
-def _feature_ab(rgb: np.ndarray, landmarks: np.ndarray, feature: str) -> np.ndarray | None:
-    """(a*, b*) of the brows' or irises' darkest quarter (None: too few pixels)."""
+def _feature_ab(rgb: np.ndarray, landmarks: np.ndarray, feature: str,
+                shown: np.ndarray | None = None) -> np.ndarray | None:
+    """(a*, b*) of the brows' or irises' darkest quarter (None: too few pixels); with
+    `shown` (bool, the frame's size), only among the pixels it sets."""
     p = np.asarray(landmarks, float)
     iod = inter_ocular(p)
     sel = p[17:27] if feature == "brows" else p[36:48]
@@ -128,31 +130,36 @@ def _feature_ab(rgb: np.ndarray, landmarks: np.ndarray, feature: str) -> np.ndar
         where = _eye_inside(box.shape, local)
     else:
         raise ValueError(f"unknown feature {feature!r}")
+    if shown is not None:
+        where = where & np.asarray(shown, bool)[y0:y1, x0:x1]
     lab = _lab(box)[where]
     if len(lab) < 8:
         return None
     return lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)][:, 1:]
 
 
-def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
-                   ) -> tuple[np.ndarray, float]:
-    """Mean (a*, b*) of the brows' or irises' darkest quarter, and its pixels' RMS spread."""
-    ab = _feature_ab(rgb, landmarks, feature)
+def feature_chroma(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows",
+                   shown: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Mean (a*, b*) of the brows' or irises' darkest quarter, and its pixels' RMS spread
+    (`shown`: only where it is set, as in `feature_hue`)."""
+    ab = _feature_ab(rgb, landmarks, feature, shown)
     if ab is None:
         return np.array([np.nan, np.nan]), float("nan")
     mean = ab.mean(0)
     return mean, float(np.sqrt(((ab - mean) ** 2).sum(1).mean()))
 
 
-def feature_hue(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows"
-                ) -> tuple[float, float]:
+def feature_hue(rgb: np.ndarray, landmarks: np.ndarray, feature: str = "brows",
+                shown: np.ndarray | None = None) -> tuple[float, float]:
     """Hue angle (degrees) of the mean (a*, b*) of `feature_chroma`'s pixels, and their
     chroma-weighted circular spread (degrees).
 
     Hue, not the (a*, b*) vector: a face laid into dimmer light keeps its brows' hue but
     loses chroma with lightness (as the skin around them does); a green or red cast is a
-    turn of the hue angle."""
-    ab = _feature_ab(rgb, landmarks, feature)
+    turn of the hue angle. `shown` (bool, the frame's size): only the pixels it sets, e.g.
+    where a swap's blend shows the new face (a photo's brow tail running out over a narrow
+    target's temple is laid into the target's own hair there)."""
+    ab = _feature_ab(rgb, landmarks, feature, shown)
     if ab is None:
         return float("nan"), float("nan")
     a, b = ab[:, 0].astype(float), ab[:, 1].astype(float)
