@@ -373,6 +373,18 @@ def test_feature_hue_holds_under_dimming_and_turns_with_a_cast() -> None:
                                                                              "brows")[0][1]
     assert abs(hue_difference(feature_hue(green, lms, "brows")[0], hue)) > 30
     assert hue_difference(350, 10) == -20 and hue_difference(10, 350) == 20
+    # Only where the new face shows: a green cast on the right half of the picture (a
+    # brow tail laid into the target's hair) is not counted where `shown` leaves it out.
+    cut = int(lms[27, 0])
+    hair = lab.copy()
+    hair[..., 0] -= 10  # darker, so the darkest quarter is the green side's
+    hair[..., 1] -= 12
+    half = _u8(src).copy()
+    half[:, cut:] = _u8(cv2.cvtColor(hair, cv2.COLOR_LAB2RGB) * 255)[:, cut:]
+    left = np.zeros(half.shape[:2], bool)
+    left[:, :cut] = True
+    assert abs(hue_difference(feature_hue(half, lms, "brows")[0], hue)) > 10
+    assert abs(hue_difference(feature_hue(half, lms, "brows", shown=left)[0], hue)) < 3
 
 
 def test_reuse_measures_slow_decisions_every_few_merges(monkeypatch) -> None:
