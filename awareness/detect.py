@@ -151,7 +151,8 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
                 payload = getattr(h, "payload", None)
                 report.findings.append(Finding(
                     "watermark", round(h.start, 2), round(h.end, 2), round(h.score, 2),
-                    "Retake's watermark: this span was synthesized by Retake"
+                    "Retake's watermark: speech synthesized by Retake lies in this span "
+                    "(the mark covers a few seconds around each new word)"
                     + (f" (payload {payload})" if payload is not None else ""),
                     {"payload": None if payload is None else str(payload)}))
     # Lip closure.
