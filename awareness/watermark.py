@@ -97,8 +97,8 @@ CRC with probability 2^-16: 75000 windows per 10 hours * 0.026 * 2 / 65536 = 0.0
 payload detections per 10 hours; the second pass's 4-block windows (2.5 % above 4.5) add as
 many, 0.12 in all (none seen in the null trials). A detection without a valid payload is
 reported only when the sync z-score alone reaches `threshold_alone` (7.0); a Gumbel fit to
-the measured window
-maxima (mean 3.8, sd 0.33) puts that at ~2e-6 per window, ~0.1 per 10 hours. The speed
+the measured window maxima (mean 3.8, sd 0.33) puts that at ~2e-6 per window, ~0.1 per 10
+hours. The speed
 search adds one more candidate per file at most (its best factor, refined over 17): it is
 tried only when the coarse statistic reaches 7 (on unmarked speech, 25 files x 6 keys, its
 maximum over all factors was 6.0 +- 0.3, at most 6.9), and then needs a sync z of 5 and a
