@@ -606,17 +606,19 @@ def _find(y: np.ndarray, quality: np.ndarray, settings: WatermarkSettings
         # Only what the short windows did not decode: their edges are the sharper ones.
         paid = [d for d in found if d.payload is not None]
         found += [d for d in _find_at(y, quality, z, settings, settings.long_window_blocks,
-                                      False)
-                  if not any(p.start < d.end and d.start < p.end for p in paid)]
+                                      False) if not _overlaps(d, paid)]
     return _without_shadows(_merge(found))
+
+
+def _overlaps(d: Detection, others: list[Detection]) -> bool:
+    return any(o.start < d.end and d.start < o.end for o in others)
 
 
 def _without_shadows(found: list[Detection]) -> list[Detection]:
     """`found` less the detections without a payload that overlap one with a payload (the
     same mark, seen by a pass or a piece that could not decode it)."""
     paid = [d for d in found if d.payload is not None]
-    return [d for d in found if d.payload is not None
-            or not any(p.start < d.end and d.start < p.end for p in paid)]
+    return [d for d in found if d.payload is not None or not _overlaps(d, paid)]
 
 
 def _find_at(y: np.ndarray, quality: np.ndarray, z: np.ndarray, settings: WatermarkSettings,
