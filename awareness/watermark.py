@@ -148,6 +148,8 @@ class WatermarkSettings:
     speed_step: float = 4e-4  # grid of the coarse speed search (its statistic holds to +-2e-4)
     speed_threshold: float = 7.0  # coarse-search statistic needed to try a changed speed
     threshold_speed: float = 5.0  # sync z-score (with a valid CRC) at a searched speed
+    pitch_range: float = 1.5  # pitch shifts searched, semitones (tenths tried; 0: off)
+    pitch_threshold: float = 4.0  # presence z a pitched candidate needs before decoding
 
 
 DEFAULT = WatermarkSettings()
@@ -285,6 +287,10 @@ def _detect_piece(x: np.ndarray, sample_rate: int, settings: WatermarkSettings
     found = _find(y, quality, settings)
     if settings.speed_range > 0 and not any(d.payload is not None for d in found):
         found = _merge(found + _find_sped(y16, y, settings))
+    if settings.pitch_range > 0 and not any(d.payload is not None for d in found):
+        from retake.awareness.watermark_pitch import find_pitched
+
+        found = _without_shadows(_merge(found + find_pitched(y16, settings)))
     return found
 
 

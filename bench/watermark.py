@@ -19,7 +19,8 @@ file) measure:
 resampling, pitch +-0.1/0.5/1 semitone by librosa's phase vocoder, reverb RT60 0.1/0.2/0.3 s
 as a direct path plus an equal-energy exponentially decaying noise tail, white noise at 20
 and 10 dB SNR; all seeded), and 10 dB of noise on a mark as long as `retake edit` makes it
-(`voice/edit.MIN_MARK_S` around a word, the file less 0.2 s each side when shorter):
+(`voice/edit.MIN_MARK_S` around a word, the file less 0.2 s each side when shorter), and
+that mark pitch-shifted by +-1 semitone (`pitch_+-1st_edit_mark`):
 detections with the right payload on the marked files and any detection on the same
 attacks of the unmarked files, written to
 bench/results/watermark_attacks.json (`--files k` takes every k-th file for a quick run).
@@ -271,6 +272,8 @@ def main() -> None:
 def run_attacks(files) -> None:
     """Detection rate of each issue-18 attack on marked files, false alarms on unmarked ones;
     and 10 dB of noise on a mark as long as `retake edit` makes it (`noise_10dB_edit_mark`)."""
+    import librosa
+
     from retake.awareness import watermark as wm
     from retake.voice.edit import MIN_MARK_S
 
@@ -314,6 +317,20 @@ def run_attacks(files) -> None:
                                              sr))
         row["unmarked"] += 1
         line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
+        # ...and pitch-shifted by one semitone either way (the pitch search needs ~6 s)
+        for st in (1.0, -1.0):
+            tname = f"pitch_{st:+g}st_edit_mark"
+            shifted = librosa.effects.pitch_shift(y, sr=sr, n_steps=st).astype(np.float32)
+            dets = wm.detect(shifted, sr)
+            row = per.setdefault(tname, {"detected": 0, "wrong": 0, "n": 0, "false_alarms": 0,
+                                         "unmarked": 0, "mark_s": MIN_MARK_S})
+            row["n"] += 1
+            row["detected"] += any(d.payload == payload for d in dets)
+            row["wrong"] += sum(1 for d in dets if d.payload not in (None, payload))
+            row["false_alarms"] += len(wm.detect(
+                librosa.effects.pitch_shift(x, sr=sr, n_steps=st).astype(np.float32), sr))
+            row["unmarked"] += 1
+            line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
         print(f"{name}: " + " ".join(line), flush=True)
     result = {"files": len(files), "attacks": per,
               "detect_s_per_minute": 60 * t_detect / t_audio}
