@@ -149,7 +149,7 @@ class WatermarkSettings:
     speed_threshold: float = 7.0  # coarse-search statistic needed to try a changed speed
     threshold_speed: float = 5.0  # sync z-score (with a valid CRC) at a searched speed
     pitch_range: float = 1.5  # pitch shifts searched, semitones (tenths tried; 0: off)
-    pitch_threshold: float = 4.0  # presence z a pitched candidate needs before decoding
+    pitch_threshold: float = 3.0  # presence z a pitched candidate needs to be decoded
 
 
 DEFAULT = WatermarkSettings()

@@ -33,27 +33,32 @@ Measured at the exact factor on 8 LJ Speech files marked for 6 s (24 shifts of +
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 
 import numpy as np
 
 from retake.awareness.watermark import (
+    _GENERATORS,
+    _MEMORY,
     CODED_BITS,
     RATE,
     Detection,
     Payload,
     WatermarkSettings,
-    _encode,
+    _parity,
     _scrambled,
     _sequences,
     _viterbi,
+    version_code,
 )
+from retake.core.version import __version__
 
 N_FFT = 1024  # 64 ms frames: a bin (15.6 Hz) about as wide as a vocoder's
 HOP = 256
 CHUNK = 48  # frames summed coherently in each bin (0.77 s)
 WINDOW = 8  # chunks per presence window (6.1 s, what `retake edit` marks)
 OFFSETS = 2  # chunk grids tried, CHUNK / OFFSETS frames apart (a mark need not start on one)
+LLR_SCALE = 2.0  # channel LLR of a soft bit per its spread (a rough fit)
+DECODES = 4  # candidates (factor, grid, window) decoded per search, best z first
 ROUNDS = 6  # decoding rounds (each re-reads the soft bits against the decoded mark)
 
 
@@ -71,54 +76,74 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
 
     if settings.pitch_range <= 0 or len(y16) < settings.block:
         return []
-    found: list[Detection] = []
-    for g in pitch_factors(settings):
-        b = soxr.resample(np.asarray(y16, np.float64), RATE, RATE * g, "HQ")
-        for off in range(0, CHUNK * HOP, CHUNK * HOP // OFFSETS):
-            det = _find_at_factor(b[off:], float(g), settings)
-            if det is not None:
-                shift = off / RATE / g
-                found.append(replace(det, start=det.start + shift, end=det.end + shift))
-                break
-    return [max(found, key=lambda d: d.score)] if found else []
-
-
-def _find_at_factor(b: np.ndarray, g: float, settings: WatermarkSettings) -> Detection | None:
-    """The mark in `b` (the received audio resampled by `g`), if its payload decodes."""
     sync_t, carrier_t = _templates(settings)
-    period = sync_t.shape[0]
-    spec = _band_spec(b, settings)
+    def spectra(g: float) -> np.ndarray:
+        b = soxr.resample(np.asarray(y16, np.float64), RATE, RATE * g, "HQ")
+        return _band_spec(b, settings)
+
+    candidates = []  # (z, factor, frame offset, lag, first chunk); spectra not kept (memory)
+    for g in pitch_factors(settings):
+        spec = spectra(float(g))
+        for off in range(0, CHUNK, CHUNK // OFFSETS):
+            best = _best_window(spec[off:], float(g), sync_t)
+            if best is not None and best[0] >= settings.pitch_threshold:
+                candidates.append((best[0], float(g), off, best[1], best[2]))
+    candidates.sort(key=lambda c: -c[0])
+    newest = version_code(__version__)
+    for z, g, off, d0, c0 in candidates[:DECODES]:
+        spec = spectra(g)
+        sub = spec[off:]
+        n_chunks = len(sub) // CHUNK
+        w = min(WINDOW, n_chunks)
+        rows = np.arange(c0 * CHUNK, (c0 + w) * CHUNK)
+        phase = (rows - d0 - np.repeat(_drift(g, n_chunks), CHUNK)[rows]) % len(sync_t)
+        payload = _decode(sub[rows], phase, sync_t, carrier_t, settings)
+        # a payload naming a version yet to come is taken for a chance CRC match
+        if payload is not None and payload.version <= newest:
+            start = (off + c0 * CHUNK) * HOP / RATE / g
+            end = min(len(y16) / RATE, (off + (c0 + w) * CHUNK) * HOP / RATE / g)
+            return [Detection(start, end, payload, z, z)]
+    return []
+
+
+def _drift(g: float, n_chunks: int) -> np.ndarray:
+    """Frames the mark's lag has gained by each chunk (the vocoder's delays, undone by g)."""
+    return np.round((1 - 1 / g) * CHUNK * np.arange(n_chunks)).astype(int)
+
+
+def _best_window(spec: np.ndarray, g: float, sync_t: np.ndarray
+                 ) -> tuple[float, int, int] | None:
+    """(z, starting lag, first chunk) of the window of `WINDOW` chunks whose sync power,
+    along the lag's drift, stands highest over the statistic's spread at every lag."""
     n_chunks = len(spec) // CHUNK
     if n_chunks == 0:
         return None
-    n = n_chunks * CHUNK
-    spec = spec[:n]
-    t = np.arange(n)
-    drift = (1 - 1 / g) * CHUNK  # lag frames gained per chunk
-    steps = np.round(drift * np.arange(n_chunks)).astype(int)
-    power = np.empty((period, n_chunks), np.float32)  # per starting lag and chunk
-    for d in range(period):
-        lag = d + np.repeat(steps, CHUNK)
-        c = (spec * np.conj(sync_t[(t - lag) % period])).reshape(n_chunks, CHUNK, -1).sum(1)
-        power[d] = np.sum(np.abs(c) ** 2, axis=1)
+    power = _lag_power(spec[:n_chunks * CHUNK], _drift(g, n_chunks), sync_t)  # (lags, chunks)
     mu = float(np.median(power))
     sd = 1.4826 * float(np.median(np.abs(power - mu))) + 1e-12
     w = min(WINDOW, n_chunks)
     sums = np.cumsum(np.pad(power, ((0, 0), (1, 0))), axis=1)
     window = (sums[:, w:] - sums[:, :-w] - w * mu) / (sd * np.sqrt(w))  # (lags, starts)
     d0, c0 = np.unravel_index(int(np.argmax(window)), window.shape)
-    z = float(window[d0, c0])
-    if z < settings.pitch_threshold:
-        return None
-    rows = slice(c0 * CHUNK, (c0 + w) * CHUNK)
-    lag = d0 + np.repeat(steps, CHUNK)[rows]
-    phase = (t[rows] - lag) % period
-    payload = _decode(spec[rows], phase, sync_t, carrier_t, settings)
-    if payload is None:
-        return None
-    start = c0 * CHUNK * HOP / RATE / g
-    end = min(len(b), (c0 + w) * CHUNK * HOP) / RATE / g
-    return Detection(start, end, payload, z, z)
+    return float(window[d0, c0]), int(d0), int(c0)
+
+
+def _lag_power(spec: np.ndarray, steps: np.ndarray, sync_t: np.ndarray) -> np.ndarray:
+    """Sum over bins of |chunk's correlation with the sync|^2, for every starting lag.
+
+    Each chunk's frames are folded by their place in the block, then correlated with the
+    sync's spectra circularly over the block's frame positions (FFT): the same as summing
+    frame by frame at every lag, several times faster.
+    """
+    period = len(sync_t)
+    n_chunks = len(steps)
+    folded = np.zeros((n_chunks, period, spec.shape[1]), np.complex64)
+    chunk = np.arange(n_chunks)
+    for j in range(CHUNK):
+        folded[chunk, (chunk * CHUNK + j - steps) % period] += spec[chunk * CHUNK + j]
+    corr = np.fft.ifft(np.fft.fft(folded, axis=1) * np.conj(np.fft.fft(sync_t, axis=0)),
+                       axis=1)
+    return np.sum(np.abs(corr) ** 2, axis=2).T.astype(np.float32)
 
 
 def _decode(spec: np.ndarray, phase: np.ndarray, sync_t: np.ndarray, carrier_t: np.ndarray,
@@ -132,17 +157,45 @@ def _decode(spec: np.ndarray, phase: np.ndarray, sync_t: np.ndarray, carrier_t: 
                   np.conj(carrier_t[:, phase[i * CHUNK:(i + 1) * CHUNK]]))
         for i in range(m)], axis=1)  # (bits, chunks, bins)
     energy = np.sum(np.abs(per_bit) ** 2, axis=(1, 2))
-    flip = _scrambled(np.zeros(CODED_BITS, np.uint8), settings)
-    signs = np.zeros(CODED_BITS)
+    flip = _scrambled(np.zeros(CODED_BITS, np.uint8), settings) == 1
+    signs = np.zeros(CODED_BITS)  # expected sign of each scrambled coded bit on the air
     for _ in range(ROUNDS):
         ref = pilot + np.tensordot(signs, per_bit, axes=1)
         raw = np.real(np.sum(per_bit * np.conj(ref)[None], axis=(1, 2))) - signs * energy
-        bits = _viterbi(np.where(flip == 1, -raw, raw))
-        payload = Payload.unpack(bits)
+        soft = np.where(flip, -raw, raw)
+        payload = Payload.unpack(_viterbi(soft))
         if payload is not None:
             return payload
-        signs = 2.0 * _scrambled(_encode(bits), settings) - 1.0
+        llr = _coded_posteriors(LLR_SCALE * soft / (np.std(soft) + 1e-30))
+        signs = np.where(flip, -1.0, 1.0) * np.tanh(llr / 2)
     return None
+
+
+def _coded_posteriors(llr: np.ndarray) -> np.ndarray:
+    """Posterior log-likelihood ratios (positive: 1) of the coded bits given channel ones:
+    the forward-backward (BCJR) pass over the code's trellis, zero state at both ends."""
+    n_states = 1 << _MEMORY
+    ns = np.arange(n_states)
+    prev = np.stack([((ns << 1) & (n_states - 1)) | k for k in (0, 1)])  # (2, states)
+    reg = ((ns >> (_MEMORY - 1)) << _MEMORY) | prev
+    signs = np.stack([2.0 * _parity(reg & gen) - 1.0 for gen in _GENERATORS], axis=-1)
+    steps = llr.reshape(-1, len(_GENERATORS))
+    gamma = np.exp(np.clip(0.5 * np.einsum("ksi,ti->tks", signs, steps), -60, 60))
+    alpha = np.zeros((len(steps) + 1, n_states))
+    beta = np.zeros_like(alpha)
+    alpha[0, 0] = beta[-1, 0] = 1.0
+    for t in range(len(steps)):
+        a = np.sum(alpha[t][prev] * gamma[t], axis=0)
+        alpha[t + 1] = a / a.sum()
+    succ = np.stack([(ns >> 1) | (b << (_MEMORY - 1)) for b in (0, 1)])  # (2, states)
+    for t in range(len(steps) - 1, -1, -1):
+        b = np.sum(gamma[t][ns & 1, succ] * beta[t + 1][succ], axis=0)
+        beta[t] = b / b.sum()
+    post = alpha[:-1][:, prev] * gamma * beta[1:][:, None, :]  # (steps, 2, states)
+    ones = np.einsum("tks,ksi->ti", post, (signs > 0).astype(float))
+    total = post.sum(axis=(1, 2))[:, None]
+    p1 = np.clip(ones / total, 1e-12, 1 - 1e-12)
+    return np.log(p1 / (1 - p1)).ravel()
 
 
 def _band_spec(x: np.ndarray, settings: WatermarkSettings) -> np.ndarray:

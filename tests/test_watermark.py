@@ -196,7 +196,9 @@ ATTACKS = {
     "pitch +1 semitone": (lambda y, sr: pitched(y, sr, 1.0), 1.0),
 }
 NOT_YET = {  # measured in bench/watermark.py --attacks-only; see the module docstring
-    "pitch +1 semitone": "a phase-vocoder pitch shift scrambles the chips' phase",
+    "pitch +1 semitone": "a phase-vocoder pitch shift scrambles the chips' phase; the pitch "
+                         "search reads them bin by bin, which needs about the 6 s an edit "
+                         "marks (below), not 2 s",
 }
 
 
