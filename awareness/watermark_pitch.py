@@ -33,6 +33,7 @@ Measured at the exact factor on 8 LJ Speech files marked for 6 s (24 shifts of +
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,8 +59,10 @@ CHUNK = 48  # frames summed coherently in each bin (0.77 s)
 WINDOW = 8  # chunks per presence window (6.1 s, what `retake edit` marks)
 OFFSETS = 2  # chunk grids tried, CHUNK / OFFSETS frames apart (a mark need not start on one)
 LLR_SCALE = 2.0  # channel LLR of a soft bit per its spread (a rough fit)
-DECODES = 4  # candidates (factor, grid, window) decoded per search, best z first
-ROUNDS = 6  # decoding rounds (each re-reads the soft bits against the decoded mark)
+DECODES = 3  # factors decoded per search, best presence z first
+GRIDS = 4  # chunk grids each decoded window is read on, CHUNK / GRIDS frames apart
+SHIFTS = (0, 128)  # samples: and the audio shifted by each (a lag is one frame)
+ROUNDS = 8  # decoding rounds (each re-reads the soft bits against the decoded mark)
 
 
 def pitch_factors(settings: WatermarkSettings) -> np.ndarray:
@@ -77,33 +80,68 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
     if settings.pitch_range <= 0 or len(y16) < settings.block:
         return []
     sync_t, carrier_t = _templates(settings)
-    def spectra(g: float) -> np.ndarray:
-        b = soxr.resample(np.asarray(y16, np.float64), RATE, RATE * g, "HQ")
-        return _band_spec(b, settings)
 
-    candidates = []  # (z, factor, frame offset, lag, first chunk); spectra not kept (memory)
-    for g in pitch_factors(settings):
-        spec = spectra(float(g))
+    def resampled(g: float) -> np.ndarray:
+        return soxr.resample(np.asarray(y16, np.float64), RATE, RATE * g, "HQ")
+
+    best_z: dict[float, float] = {}  # factor -> best presence z (spectra not kept: memory)
+    for g in map(float, pitch_factors(settings)):
+        spec = _band_spec(resampled(g), settings)
         for off in range(0, CHUNK, CHUNK // OFFSETS):
-            best = _best_window(spec[off:], float(g), sync_t)
-            if best is not None and best[0] >= settings.pitch_threshold:
-                candidates.append((best[0], float(g), off, best[1], best[2]))
-    candidates.sort(key=lambda c: -c[0])
+            found = _best_window(spec[off:], g, sync_t)
+            if found is not None and found[0] >= settings.pitch_threshold:
+                best_z[g] = max(best_z.get(g, -np.inf), found[0])
     newest = version_code(__version__)
-    for z, g, off, d0, c0 in candidates[:DECODES]:
-        spec = spectra(g)
-        sub = spec[off:]
-        n_chunks = len(sub) // CHUNK
-        w = min(WINDOW, n_chunks)
-        rows = np.arange(c0 * CHUNK, (c0 + w) * CHUNK)
-        phase = (rows - d0 - np.repeat(_drift(g, n_chunks), CHUNK)[rows]) % len(sync_t)
-        payload = _decode(sub[rows], phase, sync_t, carrier_t, settings)
+    for g in sorted(best_z, key=lambda f: -best_z[f])[:DECODES]:
+        reads = _reads(resampled(g), g, sync_t, carrier_t, settings)
+        payload = _decode(reads, settings)
         # a payload naming a version yet to come is taken for a chance CRC match
         if payload is not None and payload.version <= newest:
-            start = (off + c0 * CHUNK) * HOP / RATE / g
-            end = min(len(y16) / RATE, (off + (c0 + w) * CHUNK) * HOP / RATE / g)
-            return [Detection(start, end, payload, z, z)]
+            top = max(reads, key=lambda r: r.z)
+            return [Detection(top.start, min(len(y16) / RATE, top.end), payload, top.z, top.z)]
     return []
+
+
+@dataclass
+class _Read:
+    """One chunking of a candidate window: its sync pilot and each coded bit's correlation
+    per chunk and bin, and where it lies (seconds of the received audio)."""
+
+    pilot: np.ndarray  # (chunks, bins)
+    per_bit: np.ndarray  # (bits, chunks, bins)
+    z: float
+    start: float
+    end: float
+
+
+def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_t: np.ndarray,
+           settings: WatermarkSettings) -> list[_Read]:
+    """The best window of `b` (received audio resampled by `g`) read in every chunking:
+    chunk grids GRIDS apart, and the audio shifted by SHIFTS samples (the lag is found to
+    a frame; a window is 4 frames)."""
+    reads = []
+    for shift in SHIFTS:
+        spec = _band_spec(b[shift:], settings)
+        for off in range(0, CHUNK, CHUNK // GRIDS):
+            sub = spec[off:]
+            found = _best_window(sub, g, sync_t)
+            if found is None:
+                continue
+            z, d0, c0 = found
+            n_chunks = len(sub) // CHUNK
+            w = min(WINDOW, n_chunks)
+            rows = np.arange(c0 * CHUNK, (c0 + w) * CHUNK)
+            phase = (rows - d0 - np.repeat(_drift(g, n_chunks), CHUNK)[rows]) % len(sync_t)
+            # fold each chunk's frames by their place in the block, then correlate
+            folded = np.zeros((w, len(sync_t), sub.shape[1]), np.complex64)
+            chunk = np.repeat(np.arange(w), CHUNK)
+            np.add.at(folded, (chunk, phase), sub[rows])
+            pilot = np.einsum("cpk,pk->ck", folded, np.conj(sync_t))
+            per_bit = np.einsum("cpk,jpk->jck", folded, np.conj(carrier_t), optimize=True)
+            start = ((off + c0 * CHUNK) * HOP + shift) / RATE / g
+            end = ((off + (c0 + w) * CHUNK) * HOP + shift) / RATE / g
+            reads.append(_Read(pilot, per_bit, z, start, end))
+    return reads
 
 
 def _drift(g: float, n_chunks: int) -> np.ndarray:
@@ -146,22 +184,26 @@ def _lag_power(spec: np.ndarray, steps: np.ndarray, sync_t: np.ndarray) -> np.nd
     return np.sum(np.abs(corr) ** 2, axis=2).T.astype(np.float32)
 
 
-def _decode(spec: np.ndarray, phase: np.ndarray, sync_t: np.ndarray, carrier_t: np.ndarray,
-            settings: WatermarkSettings) -> Payload | None:
-    """Pilot-aided soft decoding of the chunks in `spec` (frames x bins, `phase`: each
-    frame's place in the block, in frames)."""
-    m = len(spec) // CHUNK
-    pilot = (spec * np.conj(sync_t[phase])).reshape(m, CHUNK, -1).sum(1)  # (chunks, bins)
-    per_bit = np.stack([
-        np.einsum("tk,jtk->jk", spec[i * CHUNK:(i + 1) * CHUNK],
-                  np.conj(carrier_t[:, phase[i * CHUNK:(i + 1) * CHUNK]]))
-        for i in range(m)], axis=1)  # (bits, chunks, bins)
-    energy = np.sum(np.abs(per_bit) ** 2, axis=(1, 2))
+def _decode(reads: list[_Read], settings: WatermarkSettings) -> Payload | None:
+    """Pilot-aided soft decoding over every chunking of a window.
+
+    Each chunk's phase in each bin is read off its sync (the pilot); the carrier's soft
+    bits are read against it and summed over the chunkings (their chunk edges fall at
+    different places, so their pilots err differently); then the coded bits' posteriors
+    (forward-backward over the code) rebuild the whole mark as a stronger pilot for the
+    next round, each bit's own share left out of its soft value.
+    """
+    if not reads:
+        return None
     flip = _scrambled(np.zeros(CODED_BITS, np.uint8), settings) == 1
+    energy = [np.sum(np.abs(r.per_bit) ** 2, axis=(1, 2)) for r in reads]
     signs = np.zeros(CODED_BITS)  # expected sign of each scrambled coded bit on the air
     for _ in range(ROUNDS):
-        ref = pilot + np.tensordot(signs, per_bit, axes=1)
-        raw = np.real(np.sum(per_bit * np.conj(ref)[None], axis=(1, 2))) - signs * energy
+        raw = np.zeros(CODED_BITS)
+        for r, e in zip(reads, energy, strict=True):
+            ref = r.pilot + np.tensordot(signs, r.per_bit, axes=1)
+            one = np.real(np.sum(r.per_bit * np.conj(ref)[None], axis=(1, 2))) - signs * e
+            raw += one / (np.std(one) + 1e-30)
         soft = np.where(flip, -raw, raw)
         payload = Payload.unpack(_viterbi(soft))
         if payload is not None:
