@@ -49,11 +49,17 @@ Design (spread spectrum in a speech band, after Cox et al. 1997 and Kirovski & M
   correlation, the audio resampled back by it, and searched as above with the sync
   threshold raised to `threshold_speed` and only CRC-valid payloads reported. The search
   costs ~2 s of CPU per minute of audio (one thread), about ten times the rest.
+- Pitch. A phase-vocoder pitch shift scrambles the chips' phase across frequency bins,
+  but not within one bin over a few hundred ms: when nothing carrying a payload is found,
+  `watermark_pitch.find_pitched` reads the sync bin by bin, whatever its phase, at every
+  pitch factor of a whole tenth of a semitone within +-`pitch_range`, and decodes the
+  payload with the sync, then the decoded mark, as the phase reference (that module has
+  the method and figures). It needs about the 6 s an edit marks; a 2 s mark is mostly lost.
 - What the mark does not survive (bench/watermark.py --attacks-only): a phase-vocoder
-  pitch shift of 0.5 semitone or more (the chips' phase is scrambled; the magnitude
-  spectrum survives, so this needs a second, magnitude-domain mark), and white noise at
-  10 dB SNR on a mark of 2 s or less (the payload's 162 coded bits over 2 s cannot be
-  decoded even at the right alignment), which is what a short file gives.
+  pitch shift on a mark of 2 s (the bin-by-bin reading needs more chips), or by a factor
+  that is not a whole tenth of a semitone; and white noise at 10 dB SNR on a mark of 2 s
+  or less (the payload's 162 coded bits over 2 s cannot be decoded even at the right
+  alignment), which is what a short file gives.
 - A second, magnitude-domain layer was tried for both (issue 18) and not kept: within this
   mark's audibility budget (segmental SNR 26.4 dB on the bench) none gets strong enough
   over a 2 s span. A phase vocoder keeps each fine bin's magnitude and phase advance but
@@ -149,7 +155,7 @@ class WatermarkSettings:
     speed_threshold: float = 7.0  # coarse-search statistic needed to try a changed speed
     threshold_speed: float = 5.0  # sync z-score (with a valid CRC) at a searched speed
     pitch_range: float = 1.5  # pitch shifts searched, semitones (tenths tried; 0: off)
-    pitch_threshold: float = 3.0  # presence z a pitched candidate needs to be decoded
+    pitch_threshold: float = 2.5  # presence z a pitch factor needs to be decoded at all
 
 
 DEFAULT = WatermarkSettings()
