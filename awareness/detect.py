@@ -153,8 +153,10 @@ def detect(path: str | os.PathLike, transcript: str | None = None, models=None,
                     "watermark", round(h.start, 2), round(h.end, 2), round(h.score, 2),
                     "Retake's watermark: speech synthesized by Retake lies in this span "
                     "(the mark covers a few seconds around each new word)"
-                    + (f" (payload {payload})" if payload is not None else ""),
-                    {"payload": None if payload is None else str(payload)}))
+                    + (f" (payload {payload})" if payload is not None else "")
+                    + (f"; found in audio {h.altered}" if h.altered else ""),
+                    {"payload": None if payload is None else str(payload),
+                     "altered": h.altered or None}))
     # Lip closure.
     from retake.video.media import probe
 

@@ -208,7 +208,9 @@ class Detection:
     """A marked stretch found in audio: seconds in the analysed signal, payload, strength.
 
     `score` is the z-score of the correlation with the whole decoded mark over the stretch
-    (about N(0,1) on unmarked audio); `sync_score` that of the sync search that found it.
+    (about N(0,1) on unmarked audio); `sync_score` that of the sync search that found it;
+    `altered` says how the audio had been changed when the mark was found only after
+    undoing it ("played 2.0% faster", "pitch shifted by +1.0 semitones"), else "".
     """
 
     start: float
@@ -216,6 +218,7 @@ class Detection:
     payload: Payload | None
     score: float
     sync_score: float
+    altered: str = ""
 
 
 def embed(samples: np.ndarray, sample_rate: int, payload: Payload, start: float = 0.0,
@@ -704,7 +707,9 @@ def _find_sped(y16: np.ndarray, y: np.ndarray, settings: WatermarkSettings
     yb, quality = _whiten(back, settings)
     scaled = WatermarkSettings(**{**settings.__dict__, "threshold": settings.threshold_speed,
                                   "threshold_alone": np.inf})
-    return [Detection(d.start / best_f, d.end / best_f, d.payload, d.score, d.sync_score)
+    pct = 100 * (best_f - 1)
+    how = f"played {abs(pct):.1f}% {'faster' if pct > 0 else 'slower'}"
+    return [Detection(d.start / best_f, d.end / best_f, d.payload, d.score, d.sync_score, how)
             for d in _find(yb, quality, scaled) if d.payload is not None]
 
 
@@ -874,7 +879,8 @@ def _merge(found: list[Detection]) -> list[Detection]:
         prev = out[-1] if out else None
         if prev is not None and det.start < prev.end and det.payload == prev.payload:
             out[-1] = Detection(prev.start, max(prev.end, det.end), prev.payload,
-                                max(prev.score, det.score), max(prev.sync_score, det.sync_score))
+                                max(prev.score, det.score), max(prev.sync_score, det.sync_score),
+                                prev.altered or det.altered)
         else:
             out.append(det)
     return out

@@ -108,7 +108,9 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
         # a payload naming a version yet to come is taken for a chance CRC match
         if payload is not None and payload.version <= newest:
             top = max(reads, key=lambda r: r.z)
-            return [Detection(top.start, min(len(y16) / RATE, top.end), payload, top.z, top.z)]
+            how = f"pitch shifted by {12 * np.log2(g):+.1f} semitones"
+            return [Detection(top.start, min(len(y16) / RATE, top.end), payload, top.z, top.z,
+                              how)]
     return []
 
 

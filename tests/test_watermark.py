@@ -258,6 +258,9 @@ def test_marked_real_speech_survives_recording_attacks(real_speech, name):
     assert found, f"{name}: not detected"
     assert abs(found[0].start - a / factor) <= 2 * TOLERANCE_S
     assert abs(found[0].end - b / factor) <= 2 * TOLERANCE_S
+    # the report says how the audio had been changed when that was undone to find the mark
+    expected = "" if factor == 1.0 else f"played 3.0% {'faster' if factor > 1 else 'slower'}"
+    assert found[0].altered == expected
 
 
 def test_no_detection_on_attacked_unmarked_real_speech(real_speech):
@@ -310,4 +313,5 @@ def test_a_mark_as_long_as_an_edit_makes_survives_a_pitch_shift(name, semitones)
                                        semitones), sr) if d.payload == PAYLOAD]
     assert found, "not detected"
     assert found[0].start < a + 1.0 and a + MIN_MARK_S - 1.0 < found[0].end
+    assert found[0].altered == f"pitch shifted by {semitones:+.1f} semitones"
     assert detect(pitched(x, sr, semitones), sr) == []
