@@ -84,7 +84,8 @@ def pitch_factors(settings: WatermarkSettings) -> np.ndarray:
 
 def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection]:
     """Marks in 16 kHz audio whose pitch was shifted by one of `pitch_factors` (times are
-    those of `y16`). At most one, the best-scoring decodable candidate, is returned."""
+    those of `y16`). At most one, the best-scoring decodable candidate, is returned; its
+    edges are those of the window read (chunks of 0.77 s), not located further."""
     import soxr
 
     if settings.pitch_range <= 0 or len(y16) < settings.block:
