@@ -12,7 +12,9 @@ file) measure:
 - segmental SNR of the mark over the span;
 - false alarms: `detect` on every unmarked file with many keys (hours-equivalent of null
   trials), and the null distribution of the per-window best sync z-score, from which the
-  false-alarm rate per 10 hours is extrapolated for both thresholds;
+  false-alarm rate per 10 hours is extrapolated for both thresholds; the pitch search
+  (awareness/watermark_pitch.py, ~2 s a file) on its own, with fewer keys (`--pitch-keys`):
+  how often it decodes a factor, any payload it finds, and its analytic bound;
 - detection speed (x real time, 2 threads).
 
 `--attacks-only` measures instead the attacks of issue 18 (`attacks`: speed +-0.5/2/5 % by
@@ -135,6 +137,8 @@ def load_speech() -> list[tuple[str, np.ndarray, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=200, help="keys for the null trials")
+    parser.add_argument("--pitch-keys", type=int, default=8,
+                        help="keys for the pitch search's null trials (~2 s a file)")
     parser.add_argument("--attacks-only", action="store_true",
                         help="only the issue-18 attacks (marked and unmarked files); writes "
                              "bench/results/watermark_attacks.json")
@@ -201,7 +205,8 @@ def main() -> None:
     null_hits, maxima, maxima_long = 0, [], []
     t0 = time.perf_counter()
     for k in range(args.keys):
-        key = wm.WatermarkSettings(seed=1000 + k)
+        # the pitch search is measured on its own below (it costs ~2 s a file)
+        key = wm.WatermarkSettings(seed=1000 + k, pitch_range=0.0)
         for _, x, sr in files:
             null_hits += len(wm.detect(x, sr, key))
             maxima.append(wm.sync_scores(x, sr, key))
@@ -221,8 +226,43 @@ def main() -> None:
     def gumbel_sf(t: float) -> float:
         return float(-np.expm1(-np.exp(-(t - mu) / beta)))
 
+    # The pitch search on unmarked speech: how often a factor is decoded at all, and any
+    # payload that comes out (bounded by DECODES * ROUNDS CRC checks per search, each
+    # passed with p = 2^-16, times the share of version codes accepted).
+    from retake.awareness import watermark_pitch as wp
+    from retake.core.version import __version__
+
+    decodes, pitch_hits, pitch_s = 0, 0, 0.0
+    plain_decode = wp._decode
+
+    def counted(reads, settings_):
+        nonlocal decodes
+        decodes += 1
+        return plain_decode(reads, settings_)
+
+    wp._decode = counted
+    try:
+        for k in range(args.pitch_keys):
+            key = wm.WatermarkSettings(seed=5000 + k)
+            for _, x, sr in files:
+                y16 = resample(x, sr, wm.RATE).astype(np.float64)
+                pitch_hits += len(wp.find_pitched(y16, key))
+                pitch_s += len(y16) / wm.RATE
+    finally:
+        wp._decode = plain_decode
+    searches = args.pitch_keys * len(files)
+    accepted = (wm.version_code(__version__) + 1) / 256
+    pitch_null = {
+        "keys": args.pitch_keys, "searches": searches, "hours": pitch_s / 3600,
+        "factors_decoded": decodes, "false_payloads": pitch_hits,
+        "crc_checks_per_search_max": wp.DECODES * wp.ROUNDS,
+        "version_codes_accepted": accepted,
+        "false_payloads_per_search_bound": wp.DECODES * wp.ROUNDS / 65536 * accepted,
+    }
+
     null = {
         "unmarked_files": len(files), "unmarked_seconds": total_s,
+        "pitch_search": pitch_null,
         "detections_on_unmarked_files": unmarked_hits,
         "null_trial_keys": args.keys, "null_trial_hours": args.keys * total_s / 3600,
         "detections_in_null_trials": null_hits,
