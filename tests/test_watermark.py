@@ -270,11 +270,8 @@ def test_no_detection_on_attacked_unmarked_real_speech(real_speech):
         assert detect(attack(x, sr), sr) == [], name
 
 
-@pytest.mark.parametrize("name", ["LJ001-0010.wav", "LJ001-0007.wav"])
-def test_a_mark_as_long_as_an_edit_makes_survives_10_db_of_noise(name):
-    """`retake edit` marks MIN_MARK_S around each new word: at 10 dB SNR, where a 2 s mark
-    is lost (above), that length comes back with its payload (on LJ001-0007 only through
-    the second pass's 4-block sync windows), and the unmarked noisy speech stays clean."""
+def edit_length_span(name: str) -> tuple[np.ndarray, int, float, float]:
+    """A real recording and the span `retake edit` would mark mid-way (MIN_MARK_S long)."""
     import soundfile as sf
 
     from retake.voice.edit import MIN_MARK_S
@@ -285,11 +282,20 @@ def test_a_mark_as_long_as_an_edit_makes_survives_10_db_of_noise(name):
     x, sr = sf.read(path, dtype="float32")
     a = (len(x) / sr - MIN_MARK_S) / 2
     assert a > 0.2
+    return x, sr, a, a + MIN_MARK_S
+
+
+@pytest.mark.parametrize("name", ["LJ001-0010.wav", "LJ001-0007.wav"])
+def test_a_mark_as_long_as_an_edit_makes_survives_10_db_of_noise(name):
+    """`retake edit` marks MIN_MARK_S around each new word: at 10 dB SNR, where a 2 s mark
+    is lost (above), that length comes back with its payload (on LJ001-0007 only through
+    the second pass's 4-block sync windows), and the unmarked noisy speech stays clean."""
+    x, sr, a, b = edit_length_span(name)
     attack, _ = REAL_ATTACKS["noise 10 dB"]
-    found = [d for d in detect(attack(embed(x, sr, PAYLOAD, a, a + MIN_MARK_S), sr), sr)
+    found = [d for d in detect(attack(embed(x, sr, PAYLOAD, a, b), sr), sr)
              if d.payload == PAYLOAD]
     assert found, "not detected"
-    assert found[0].start < a + MIN_MARK_S and a < found[0].end
+    assert found[0].start < b and a < found[0].end
     assert detect(attack(x, sr), sr) == []
 
 
@@ -299,19 +305,10 @@ def test_a_mark_as_long_as_an_edit_makes_survives_a_pitch_shift(name, semitones)
     over the 6 s an edit marks, the pitch search (awareness/watermark_pitch.py) reads the
     sync bin by bin whatever its phase and decodes the payload against it as a pilot. The
     unmarked shifted speech stays clean."""
-    import soundfile as sf
-
-    from retake.voice.edit import MIN_MARK_S
-
-    path = SPEECH / "ljspeech" / name
-    if not path.exists():
-        pytest.skip(f"shared media not available: {SPEECH}")
-    x, sr = sf.read(path, dtype="float32")
-    a = (len(x) / sr - MIN_MARK_S) / 2
-    assert a > 0.2
-    found = [d for d in detect(pitched(embed(x, sr, PAYLOAD, a, a + MIN_MARK_S), sr,
-                                       semitones), sr) if d.payload == PAYLOAD]
+    x, sr, a, b = edit_length_span(name)
+    found = [d for d in detect(pitched(embed(x, sr, PAYLOAD, a, b), sr, semitones), sr)
+             if d.payload == PAYLOAD]
     assert found, "not detected"
-    assert found[0].start < a + 1.0 and a + MIN_MARK_S - 1.0 < found[0].end
+    assert found[0].start < a + 1.0 and b - 1.0 < found[0].end
     assert found[0].altered == f"pitch shifted by {semitones:+.1f} semitones"
     assert detect(pitched(x, sr, semitones), sr) == []
