@@ -109,8 +109,8 @@ search adds one more candidate per file at most (its best factor, refined over 1
 tried only when the coarse statistic reaches 7 (on unmarked speech, 25 files x 6 keys, its
 maximum over all factors was 6.0 +- 0.3, at most 6.9), and then needs a sync z of 5 and a
 valid CRC. The pitch search decodes at most 4 factors, 8 rounds each, and keeps a payload
-only if it names a Retake version up to this one: at most 32 * 2^-16 * 5/256 ~ 1e-5 false
-payloads per searched file or 60 s piece (`watermark_pitch`).
+only if it names a Retake version up to this one: at most 32 * 2^-16 * 9/256 ~ 2e-5 false
+payloads per searched file or 60 s piece (`watermark_pitch`; none in its null trials).
 """
 
 from __future__ import annotations

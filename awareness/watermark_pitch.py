@@ -23,9 +23,10 @@ chips no longer add up across bins, but within one bin and one segment they stil
 - False alarms. Only the `DECODES` factors with the best presence z (at least
   `pitch_threshold`) are decoded, `ROUNDS` rounds each: at most 32 CRC checks per search,
   each passed by chance with probability 2^-16; and a payload must name a Retake version
-  up to this one (5 of the 256 codes today). So at most 32 * 2^-16 * 5/256 ~ 1e-5 false
-  payloads per searched piece (one file, or 60 s of a long one): ~0.03 per 10 hours of
-  10 s files, ~0.006 per 10 hours of long ones.
+  up to this one (9 of the 256 codes at 0.2). So at most 32 * 2^-16 * 9/256 ~ 2e-5 false
+  payloads per searched piece (one file, or 60 s of a long one): ~0.06 per 10 hours of
+  10 s files, ~0.01 per 10 hours of long ones. Null trials (bench/watermark.py, 8 keys on
+  the 25 unmarked files, 200 searches, 800 factors decoded): no payload.
 - Factors. The bins stay coherent over a chunk only if g is right to about 1e-4, which a
   search over every factor cannot afford (~600 factors), and a coarse statistic (chunks of
   4 frames, factor steps of 1e-3) did not find it. Pitch-shifting tools take
