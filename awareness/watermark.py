@@ -394,14 +394,23 @@ def _encode(bits: np.ndarray) -> np.ndarray:
     return np.array(out, np.uint8)
 
 
-def _viterbi(soft: np.ndarray) -> np.ndarray:
-    """Maximum-likelihood payload bits from soft coded values (positive means a 1 was sent)."""
+@functools.lru_cache(maxsize=1)
+def _trellis() -> tuple[np.ndarray, np.ndarray]:
+    """The code's trellis: each state's two predecessors (2, states), and the coded signs
+    (+-1) of the transition from each into it (2, states, outputs)."""
     n_states = 1 << _MEMORY
     ns = np.arange(n_states)
     bit = ns >> (_MEMORY - 1)  # the input bit that leads into state ns
     prev = np.stack([((ns << 1) & (n_states - 1)) | k for k in (0, 1)])  # (2, states)
     reg = (bit << _MEMORY) | prev
     signs = np.stack([2.0 * _parity(reg & g) - 1.0 for g in _GENERATORS], axis=-1)
+    return prev, signs
+
+
+def _viterbi(soft: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood payload bits from soft coded values (positive means a 1 was sent)."""
+    n_states = 1 << _MEMORY
+    prev, signs = _trellis()
     steps = soft.reshape(-1, len(_GENERATORS))
     metric = np.full(n_states, -np.inf)
     metric[0] = 0.0

@@ -49,17 +49,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from retake.awareness.watermark import (
-    _GENERATORS,
     _MEMORY,
     CODED_BITS,
     RATE,
     Detection,
     Payload,
     WatermarkSettings,
-    _parity,
     _scrambled,
     _sequences,
+    _trellis,
     _viterbi,
+    _window,
     version_code,
 )
 from retake.core.version import __version__
@@ -92,6 +92,7 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
     if settings.pitch_range <= 0 or len(y16) < settings.block:
         return []
     sync_t, carrier_t = _templates(settings)
+    carrier_c = np.conj(carrier_t)  # 10 MB: once per search, not once per chunking
 
     def resampled(g: float) -> np.ndarray:
         return soxr.resample(np.asarray(y16, np.float64), RATE, RATE * g, "HQ")
@@ -105,7 +106,7 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
                 best_z[g] = max(best_z.get(g, -np.inf), found[0])
     newest = version_code(__version__)
     for g in sorted(best_z, key=lambda f: -best_z[f])[:DECODES]:
-        reads = _reads(resampled(g), g, sync_t, carrier_t, settings)
+        reads = _reads(resampled(g), g, sync_t, carrier_c, settings)
         payload = _decode(reads, settings)
         # a payload naming a version yet to come is taken for a chance CRC match
         if payload is not None and payload.version <= newest:
@@ -128,11 +129,11 @@ class _Read:
     end: float
 
 
-def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_t: np.ndarray,
+def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_c: np.ndarray,
            settings: WatermarkSettings) -> list[_Read]:
     """The best window of `b` (received audio resampled by `g`) read in every chunking:
     chunk grids GRIDS apart, and the audio shifted by SHIFTS samples (the lag is found to
-    a frame; a window is 4 frames)."""
+    a frame; a window is 4 frames). `carrier_c`: the carrier templates, conjugated."""
     reads = []
     for shift in SHIFTS:
         spec = _band_spec(b[shift:], settings)
@@ -151,7 +152,7 @@ def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_t: np.ndarray,
             chunk = np.repeat(np.arange(w), CHUNK)
             np.add.at(folded, (chunk, phase), sub[rows])
             pilot = np.einsum("cpk,pk->ck", folded, np.conj(sync_t))
-            per_bit = np.einsum("cpk,jpk->jck", folded, np.conj(carrier_t), optimize=True)
+            per_bit = np.einsum("cpk,jpk->jck", folded, carrier_c, optimize=True)
             start = ((off + c0 * CHUNK) * HOP + shift) / RATE / g
             end = ((off + (c0 + w) * CHUNK) * HOP + shift) / RATE / g
             reads.append(_Read(pilot, per_bit, z, start, end))
@@ -232,10 +233,8 @@ def _coded_posteriors(llr: np.ndarray) -> np.ndarray:
     the forward-backward (BCJR) pass over the code's trellis, zero state at both ends."""
     n_states = 1 << _MEMORY
     ns = np.arange(n_states)
-    prev = np.stack([((ns << 1) & (n_states - 1)) | k for k in (0, 1)])  # (2, states)
-    reg = ((ns >> (_MEMORY - 1)) << _MEMORY) | prev
-    signs = np.stack([2.0 * _parity(reg & gen) - 1.0 for gen in _GENERATORS], axis=-1)
-    steps = llr.reshape(-1, len(_GENERATORS))
+    prev, signs = _trellis()
+    steps = llr.reshape(-1, signs.shape[-1])
     gamma = np.exp(np.clip(0.5 * np.einsum("ksi,ti->tks", signs, steps), -60, 60))
     alpha = np.zeros((len(steps) + 1, n_states))
     beta = np.zeros_like(alpha)
@@ -257,7 +256,7 @@ def _coded_posteriors(llr: np.ndarray) -> np.ndarray:
 def _band_spec(x: np.ndarray, settings: WatermarkSettings) -> np.ndarray:
     """Phase-transformed spectra of the band's bins, frames centred every HOP samples."""
     k0, k1 = _band_bins(settings)
-    win = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    win = _window(N_FFT, HOP).astype(np.float32)  # Hann
     pad = N_FFT // 2
     xp = np.zeros(len(x) + 2 * pad + N_FFT, np.float32)
     xp[pad:pad + len(x)] = x
@@ -278,7 +277,7 @@ def _templates(settings: WatermarkSettings) -> tuple[np.ndarray, np.ndarray]:
     sync, carrier, slot_bit = _sequences(settings)
     period = settings.block // HOP
     k0, k1 = _band_bins(settings)
-    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    win = _window(N_FFT, HOP)
     starts = (np.arange(period) * HOP - N_FFT // 2) % settings.block
     idx = (starts[:, None] + np.arange(N_FFT)[None]) % settings.block  # (P, N_FFT)
 
