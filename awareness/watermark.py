@@ -32,7 +32,9 @@ Design (spread spectrum in a speech band, after Cox et al. 1997 and Kirovski & M
   marked chip, partial blocks included), and the span is located by a change-point search
   on the correlation with the whole decoded block in 80 ms windows. A second pass sums
   four blocks (1.92 s windows) and reports only payloads whose CRC holds, where the first
-  decoded none: a long mark in noise, whose 2-block windows hover about the threshold.
+  decoded none: a long mark in noise, whose 2-block windows hover about the threshold. A
+  third sums twelve (5.76 s, about what an edit marks) and keeps only payloads that also
+  name a Retake version up to this one: a quiet recording's edit mark in noise.
 - Length. `retake edit` marks MIN_MARK_S (6 s, voice/edit.py) around each new word, since
   noise is what a longer mark survives: at 10 dB SNR (white; the 25 bench files, one
   span each, the same seeds) the payload came back from 7 of 23 files marked for 2 s, 15
@@ -101,7 +103,9 @@ shared speech with 200 keys, ~10.9 hours of null trials) 2.6 % of windows have a
 4.5; their decoded bits are then random, so each of the two decodes per candidate passes the
 CRC with probability 2^-16: 75000 windows per 10 hours * 0.026 * 2 / 65536 = 0.06 false
 payload detections per 10 hours; the second pass's 4-block windows (2.5 % above 4.5) add as
-many, 0.12 in all (none seen in the null trials). A detection without a valid payload is
+many, 0.12 in all (none seen in the null trials); the third pass's 12-block windows, up to
+three decodes each, keep only payloads naming a version up to this one (9 of 256 codes at
+0.2), which adds ~0.003. A detection without a valid payload is
 reported only when the sync z-score alone reaches `threshold_alone` (7.0); a Gumbel fit to
 the measured window maxima (mean 3.8, sd 0.33) puts that at ~2e-6 per window, ~0.1 per 10
 hours. The speed
@@ -121,6 +125,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from retake.core.errors import RetakeError
+from retake.core.version import __version__
 
 RATE = 16000  # Hz: chips, analysis and detection all run at this rate
 PAYLOAD_BITS = 48
@@ -150,6 +155,8 @@ class WatermarkSettings:
     sync_share: float = 0.3  # fraction of the mark's power in the sync sequence
     window_blocks: int = 2  # blocks summed for the sync decision (0.96 s)
     long_window_blocks: int = 4  # a second pass over 1.92 s windows, payloads only (0: off)
+    edit_window_blocks: int = 12  # a third, over 5.76 s (an edit's mark), payloads only, and
+    # only those naming a Retake version up to this one (0: off)
     threshold: float = 4.5  # sync z-score needed for a detection whose CRC holds
     threshold_alone: float = 7.0  # sync z-score needed to report one without a valid payload
     speed_range: float = 0.05  # speed changes searched at detection: factors 1 +- this (0: off)
@@ -620,19 +627,29 @@ def _window_maxima(z: np.ndarray, settings: WatermarkSettings, blocks: int | Non
 def _find(y: np.ndarray, quality: np.ndarray, settings: WatermarkSettings
           ) -> list[Detection]:
     """Marks in whitened audio: sync windows of `window_blocks` blocks, then of
-    `long_window_blocks` (a mark longer than about 3 s in noise: its 2-block windows
-    hover about the threshold, which 4 blocks of the same mark clear; at 10 dB SNR, 6 s
-    marks were found with their payload in 9 of 14 files by 2-block windows, 13 of 14
-    with both). The long pass reports only payloads whose CRC holds."""
+    `long_window_blocks`, then of `edit_window_blocks`, each longer pass only where the
+    shorter ones decoded nothing (their edges are the sharper ones) and reporting only
+    payloads whose CRC holds. A mark in noise: at 10 dB SNR, 6 s marks were found with their
+    payload in 9 of 14 files by 2-block windows, 13 of 14 with 4-block windows too; the
+    5.76 s windows (about the 6 s `retake edit` marks) add a quiet recording whose sync
+    reached a z of 5.0 only summed over the whole mark (mfa/cold_corpus: 22 -> 23 of the
+    25 bench files). The third pass keeps only payloads naming a Retake version up to this
+    one (9 of 256 codes at 0.2), so its windows add ~0.003 false payloads per 10 hours."""
     z = _sync_z(y, settings)
     if len(z) == 0:
         return []
     found = _find_at(y, quality, z, settings, settings.window_blocks, True)
-    if settings.long_window_blocks > settings.window_blocks:
-        # Only what the short windows did not decode: their edges are the sharper ones.
+    rows = int(np.ceil(len(z) / settings.block))
+    done = min(settings.window_blocks, rows)
+    newest = version_code(__version__)
+    for blocks, versions in ((settings.long_window_blocks, None),
+                             (settings.edit_window_blocks, newest)):
+        if min(blocks, rows) <= done:  # a file shorter than the window: already read whole
+            continue
+        done = min(blocks, rows)
         paid = [d for d in found if d.payload is not None]
-        found += [d for d in _find_at(y, quality, z, settings, settings.long_window_blocks,
-                                      False) if not _overlaps(d, paid)]
+        found += [d for d in _find_at(y, quality, z, settings, blocks, False, versions)
+                  if not _overlaps(d, paid)]
     return _without_shadows(_merge(found))
 
 
@@ -648,9 +665,11 @@ def _without_shadows(found: list[Detection]) -> list[Detection]:
 
 
 def _find_at(y: np.ndarray, quality: np.ndarray, z: np.ndarray, settings: WatermarkSettings,
-             blocks: int, alone: bool) -> list[Detection]:
+             blocks: int, alone: bool, newest: int | None = None) -> list[Detection]:
     """`_find` with windows of `blocks` blocks; `alone`: also report marks without a valid
-    payload whose sync reaches `threshold_alone`."""
+    payload whose sync reaches `threshold_alone`; `newest`: take a payload naming a later
+    version code for a chance CRC match, and decode the best window alone too when its run
+    of windows (which reaches past a mark by up to `blocks` - 1 blocks) decoded nothing."""
     nb, threshold = settings.block, settings.threshold
     best, phase = _window_maxima(z, settings, blocks)
     sync, carrier, slot_bit = _sequences(settings)
@@ -673,8 +692,16 @@ def _find_at(y: np.ndarray, quality: np.ndarray, z: np.ndarray, settings: Waterm
         a = lo * nb + int(phase[row])
         b = min(len(y), (hi + blocks) * nb + int(phase[row]))
         first = _decode(y, a, b, origin, carrier, slot_bit, settings)
+        if first is None and newest is not None and hi > lo:
+            # the best window alone: a run of long windows reaches past a short mark
+            first = _decode(y, origin, min(len(y), origin + blocks * nb), origin, carrier,
+                            slot_bit, settings)
+            if first is not None:
+                a, b = origin, min(len(y), origin + blocks * nb)
         a, b, score = _locate(y, quality, _reference(first, settings), origin, a, b, settings)
         payload = _decode(y, a, b, origin, carrier, slot_bit, settings) or first
+        if payload is not None and newest is not None and payload.version > newest:
+            payload = None
         if payload is None and (not alone or best[row] < settings.threshold_alone):
             continue
         if payload is not None and first is None:  # locate again with the whole mark

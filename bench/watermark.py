@@ -202,7 +202,7 @@ def main() -> None:
     # --- false alarms ---------------------------------------------------------------
     unmarked_hits = sum(len(wm.detect(x, sr)) for _, x, sr in files)
     total_s = sum(len(x) / sr for _, x, sr in files)
-    null_hits, maxima, maxima_long = 0, [], []
+    null_hits, maxima, maxima_long, maxima_edit = 0, [], [], []
     t0 = time.perf_counter()
     for k in range(args.keys):
         # the pitch search is measured on its own below (it costs ~2 s a file)
@@ -212,11 +212,20 @@ def main() -> None:
             maxima.append(wm.sync_scores(x, sr, key))
             if key.long_window_blocks:
                 maxima_long.append(wm.sync_scores(x, sr, key, key.long_window_blocks))
+            if key.edit_window_blocks:
+                maxima_edit.append(wm.sync_scores(x, sr, key, key.edit_window_blocks))
     null_time = time.perf_counter() - t0
     maxima = np.concatenate(maxima)
     # the second pass's longer windows: more candidates for a chance CRC
     p_long = float(np.mean(np.concatenate(maxima_long) >= settings.threshold)) \
         if maxima_long else 0.0
+    # the third pass's edit-length windows: up to three decodes each, and only payloads
+    # naming a version up to this one (the share of codes accepted) are kept
+    p_edit = float(np.mean(np.concatenate(maxima_edit) >= settings.threshold)) \
+        if maxima_edit else 0.0
+    from retake.core.version import __version__
+
+    accepted = (wm.version_code(__version__) + 1) / 256
     windows_per_10h = 10 * 3600 / (settings.block / wm.RATE)
     p_cand = float(np.mean(maxima >= settings.threshold))
     # tail beyond the data: a Gumbel fit to the per-window maxima (method of moments)
@@ -230,7 +239,6 @@ def main() -> None:
     # payload that comes out (bounded by DECODES * ROUNDS CRC checks per search, each
     # passed with p = 2^-16, times the share of version codes accepted).
     from retake.awareness import watermark_pitch as wp
-    from retake.core.version import __version__
 
     decodes, pitch_hits, pitch_s = 0, 0, 0.0
     plain_decode = wp._decode
@@ -251,7 +259,6 @@ def main() -> None:
     finally:
         wp._decode = plain_decode
     searches = args.pitch_keys * len(files)
-    accepted = (wm.version_code(__version__) + 1) / 256
     pitch_null = {
         "keys": args.pitch_keys, "searches": searches, "hours": pitch_s / 3600,
         "factors_decoded": decodes, "false_payloads": pitch_hits,
@@ -274,10 +281,12 @@ def main() -> None:
         "p_window_over_threshold": p_cand,
         "p_window_over_threshold_gumbel": gumbel_sf(settings.threshold),
         "p_long_window_over_threshold": p_long,
+        "p_edit_window_over_threshold": p_edit,
         "p_window_over_threshold_alone_gumbel": gumbel_sf(settings.threshold_alone),
         "windows_per_10h": windows_per_10h,
         # two decodes per candidate, each passing the CRC-16 by chance with p = 2^-16
-        "false_payloads_per_10h": windows_per_10h * (p_cand + p_long) * 2 / 65536,
+        "false_payloads_per_10h": windows_per_10h * ((p_cand + p_long) * 2
+                                                      + p_edit * 3 * accepted) / 65536,
         "false_sync_only_per_10h": windows_per_10h * gumbel_sf(settings.threshold_alone),
     }
 
