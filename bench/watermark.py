@@ -22,7 +22,7 @@ resampling, pitch +-0.1/0.5/1 semitone by librosa's phase vocoder, reverb RT60 0
 as a direct path plus an equal-energy exponentially decaying noise tail, white noise at 20
 and 10 dB SNR; all seeded), and 10 dB of noise on a mark as long as `retake edit` makes it
 (`voice/edit.MIN_MARK_S` around a word, the file less 0.2 s each side when shorter), and
-that mark pitch-shifted by +-1 and +-0.5 semitone (`pitch_+-1st_edit_mark`, ...):
+that mark pitch-shifted by +-1, +-0.5 and +-0.1 semitone (`pitch_+-1st_edit_mark`, ...):
 detections with the right payload on the marked files and any detection on the same
 attacks of the unmarked files, written to
 bench/results/watermark_attacks.json (`--files k` takes every k-th file for a quick run).
@@ -366,8 +366,8 @@ def run_attacks(files) -> None:
                                              sr))
         row["unmarked"] += 1
         line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
-        # ...and pitch-shifted by one and half a semitone either way (the pitch search needs ~6 s)
-        for st in (1.0, -1.0, 0.5, -0.5):
+        # ...and pitch-shifted by 1, 0.5 and 0.1 semitone either way (the pitch search needs ~6 s)
+        for st in (1.0, -1.0, 0.5, -0.5, 0.1, -0.1):
             tname = f"pitch_{st:+g}st_edit_mark"
             shifted = librosa.effects.pitch_shift(y, sr=sr, n_steps=st).astype(np.float32)
             dets = wm.detect(shifted, sr)
