@@ -22,7 +22,9 @@ resampling, pitch +-0.1/0.5/1 semitone by librosa's phase vocoder, reverb RT60 0
 as a direct path plus an equal-energy exponentially decaying noise tail, white noise at 20
 and 10 dB SNR; all seeded), and 10 dB of noise on a mark as long as `retake edit` makes it
 (`voice/edit.MIN_MARK_S` around a word, the file less 0.2 s each side when shorter), and
-that mark pitch-shifted by +-1, +-0.5 and +-0.1 semitone (`pitch_+-1st_edit_mark`, ...):
+that mark pitch-shifted by +-1, +-0.5 and +-0.1 semitone (`pitch_+-1st_edit_mark`, ...),
+and by +-1 and +-0.1 semitone the way ffmpeg does it (`asetrate`, then WSOLA `atempo`:
+`pitch_ffmpeg_+-1st_edit_mark`, ...):
 detections with the right payload on the marked files and any detection on the same
 attacks of the unmarked files, written to
 bench/results/watermark_attacks.json (`--files k` takes every k-th file for a quick run).
@@ -81,6 +83,38 @@ def speed(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
     import soxr
 
     return soxr.resample(y.astype(np.float32), sr * factor, sr, "HQ").astype(np.float32)
+
+
+def ffmpeg_pitch(y: np.ndarray, sr: int, semitones: float) -> np.ndarray:
+    """Pitch shifted the way ffmpeg scripts do it: `asetrate` (faster and higher), resampled
+    back to `sr`, then `atempo` (WSOLA: overlapping time-domain pieces, each aligned by
+    cross-correlation) to the original length. Through PyAV's filter graph."""
+    from fractions import Fraction
+
+    import av
+    import av.filter
+
+    g = 2 ** (semitones / 12)
+    graph = av.filter.Graph()
+    src = graph.add_abuffer(format="flt", sample_rate=sr, layout="mono",
+                            time_base=Fraction(1, sr))
+    prev = src
+    for f in (graph.add("asetrate", f"r={round(sr * g)}"), graph.add("aresample", f"{sr}"),
+              graph.add("atempo", f"{1 / g:.8f}"), graph.add("abuffersink")):
+        prev.link_to(f)
+        prev = f
+    graph.configure()
+    frame = av.AudioFrame.from_ndarray(y[None].astype(np.float32), format="flt", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = sr, 0, Fraction(1, sr)
+    src.push(frame)
+    src.push(None)
+    out = []
+    while True:
+        try:
+            out.append(prev.pull().to_ndarray().reshape(-1))
+        except (av.error.EOFError, av.error.BlockingIOError):
+            break
+    return np.concatenate(out).astype(np.float32)
 
 
 def reverb(y: np.ndarray, sr: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
@@ -367,17 +401,23 @@ def run_attacks(files) -> None:
         row["unmarked"] += 1
         line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
         # ...and pitch-shifted by 1, 0.5 and 0.1 semitone either way (the pitch search needs ~6 s)
-        for st in (1.0, -1.0, 0.5, -0.5, 0.1, -0.1):
-            tname = f"pitch_{st:+g}st_edit_mark"
-            shifted = librosa.effects.pitch_shift(y, sr=sr, n_steps=st).astype(np.float32)
-            dets = wm.detect(shifted, sr)
+        # (and by ffmpeg's asetrate + atempo, a time-domain method, for +-1 and +-0.1)
+        for tool, st in [("", s) for s in (1.0, -1.0, 0.5, -0.5, 0.1, -0.1)] + [
+                ("ffmpeg_", s) for s in (1.0, -1.0, 0.1, -0.1)]:
+            tname = f"pitch_{tool}{st:+g}st_edit_mark"
+
+            def shift(z, st=st, tool=tool, sr=sr):
+                if tool:
+                    return ffmpeg_pitch(z, sr, st)
+                return librosa.effects.pitch_shift(z, sr=sr, n_steps=st).astype(np.float32)
+
+            dets = wm.detect(shift(y), sr)
             row = per.setdefault(tname, {"detected": 0, "wrong": 0, "n": 0, "false_alarms": 0,
                                          "unmarked": 0, "mark_s": MIN_MARK_S})
             row["n"] += 1
             row["detected"] += any(d.payload == payload for d in dets)
             row["wrong"] += sum(1 for d in dets if d.payload not in (None, payload))
-            row["false_alarms"] += len(wm.detect(
-                librosa.effects.pitch_shift(x, sr=sr, n_steps=st).astype(np.float32), sr))
+            row["false_alarms"] += len(wm.detect(shift(x), sr))
             row["unmarked"] += 1
             line.append(f"{tname}={int(any(d.payload == payload for d in dets))}")
         print(f"{name}: " + " ".join(line), flush=True)
