@@ -910,12 +910,19 @@ def _best_run(v: np.ndarray) -> tuple[int, int]:
     return best_i, best_j
 
 
+MERGE_GAP_S = 1.0  # detections of one payload this close are one mark (dropouts between)
+
+
 def _merge(found: list[Detection]) -> list[Detection]:
-    """Overlapping detections of one payload become one; the result is in time order."""
+    """Overlapping detections of one payload become one, and so do those of one decoded
+    payload less than MERGE_GAP_S apart: a mark is continuous over its span, so a gap is
+    a stretch where it was not read (a time-domain pitch shift, ffmpeg's atempo, leaves
+    the mark readable in pieces between its splices). The result is in time order."""
     out: list[Detection] = []
     for det in sorted(found, key=lambda d: d.start):
         prev = out[-1] if out else None
-        if prev is not None and det.start < prev.end and det.payload == prev.payload:
+        gap = MERGE_GAP_S if det.payload is not None else 0.0
+        if prev is not None and det.start < prev.end + gap and det.payload == prev.payload:
             out[-1] = Detection(prev.start, max(prev.end, det.end), prev.payload,
                                 max(prev.score, det.score), max(prev.sync_score, det.sync_score),
                                 prev.altered or det.altered)

@@ -144,6 +144,23 @@ def test_two_spans_are_found_apart(espeak_speech):
     assert abs(found[0].start - 0.5) <= TOLERANCE_S and abs(found[1].end - 6.0) <= TOLERANCE_S
 
 
+def test_pieces_of_one_mark_are_reported_as_one():
+    """Detections of one decoded payload under a second apart are one mark read in pieces
+    (ffmpeg's atempo splices a pitch-shifted file every few tens of ms); a payload's pieces
+    farther apart, other payloads, and marks without a payload stay apart."""
+    from retake.awareness.watermark import MERGE_GAP_S, Detection, _merge
+
+    other = Payload(PAYLOAD.version, 12345)
+    a = Detection(1.0, 2.0, PAYLOAD, 9.0, 6.0, "played 0.6% faster")
+    b = Detection(2.0 + MERGE_GAP_S / 2, 4.0, PAYLOAD, 8.0, 5.5, "played 0.6% faster")
+    far = Detection(4.0 + 2 * MERGE_GAP_S, 7.0, PAYLOAD, 8.0, 5.5)
+    assert _merge([b, a, far]) == [
+        Detection(1.0, 4.0, PAYLOAD, 9.0, 6.0, "played 0.6% faster"), far]
+    assert len(_merge([a, Detection(2.3, 3.0, other, 8.0, 5.0)])) == 2
+    assert len(_merge([Detection(1.0, 2.0, None, 0.0, 7.5),
+                       Detection(2.3, 3.0, None, 0.0, 7.5)])) == 2
+
+
 def test_a_minute_of_audio_is_searched_whole(espeak_speech):
     """Detection over a long file finds the one marked span and nothing else (its speed is
     measured in bench/watermark.py, not asserted here)."""
