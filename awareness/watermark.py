@@ -59,9 +59,12 @@ Design (spread spectrum in a speech band, after Cox et al. 1997 and Kirovski & M
   the method and figures). It needs about the 6 s an edit marks; a 2 s mark is mostly lost.
 - What the mark does not survive (bench/watermark.py --attacks-only): a phase-vocoder
   pitch shift on a mark of 2 s (the bin-by-bin reading needs more chips), or by a factor
-  that is not a whole tenth of a semitone; and white noise at 10 dB SNR on a mark of 2 s
-  or less (the payload's 162 coded bits over 2 s cannot be decoded even at the right
-  alignment), which is what a short file gives.
+  that is not a whole tenth of a semitone; a time-domain pitch shift of a semitone
+  (ffmpeg's asetrate + atempo: WSOLA splices every ~23 ms, each piece delayed by its own
+  few ms, which scrambles every bin's phase piece by piece; 1 of 25 edit marks each way,
+  where 0.1 semitone leaves pieces the speed search reads, 25 of 25); and white noise at
+  10 dB SNR on a mark of 2 s or less (the payload's 162 coded bits over 2 s cannot be
+  decoded even at the right alignment), which is what a short file gives.
 - A second, magnitude-domain layer was tried for both (issue 18) and not kept: within this
   mark's audibility budget (segmental SNR 26.4 dB on the bench) none gets strong enough
   over a 2 s span. A phase vocoder keeps each fine bin's magnitude and phase advance but
