@@ -79,6 +79,7 @@ CANDIDATES = 8  # factors whose presence is read again on every chunking (best z
 DECODES = 4  # factors decoded per search, best presence z over every chunking first
 GRIDS = 4  # chunk grids each decoded window is read on, CHUNK / GRIDS frames apart
 SHIFTS = (0, 128)  # samples: and the audio shifted by each (a lag is one frame)
+SPEC_BLOCK = 512  # frames transformed at a time (memory)
 ROUNDS = 8  # decoding rounds (each re-reads the soft bits against the decoded mark)
 
 
@@ -283,8 +284,11 @@ def _band_spec(x: np.ndarray, settings: WatermarkSettings) -> np.ndarray:
     xp = np.zeros(len(x) + 2 * pad + N_FFT, np.float32)
     xp[pad:pad + len(x)] = x
     frames = np.lib.stride_tricks.sliding_window_view(xp, N_FFT)[::HOP][:len(x) // HOP + 1]
-    spec = np.fft.rfft(frames * win, axis=1)[:, k0:k1].astype(np.complex64)
-    return spec / (np.abs(spec) + np.float32(1e-12))
+    spec = np.empty((len(frames), k1 - k0), np.complex64)
+    for i in range(0, len(frames), SPEC_BLOCK):  # in blocks: the full FFT is 4x the band
+        part = np.fft.rfft(frames[i:i + SPEC_BLOCK] * win, axis=1)[:, k0:k1]
+        spec[i:i + SPEC_BLOCK] = part / (np.abs(part) + 1e-12)
+    return spec
 
 
 def _band_bins(settings: WatermarkSettings) -> tuple[int, int]:
