@@ -114,10 +114,11 @@ def find_pitched(y16: np.ndarray, settings: WatermarkSettings) -> list[Detection
     # presence on 2 chunk grids is noisy: the best few are read on all 8 chunkings and
     # ranked again by their mean z (spectra again, not kept: memory)
     top = sorted(best_z, key=lambda f: -best_z[f])[:CANDIDATES]
-    pooled = {g: _pooled_z(resampled(g), g, sync_t, settings) for g in top}
+    windows = {g: _windows(resampled(g), g, sync_t, settings) for g in top}
+    pooled = {g: np.mean([found[0] for *_, found in w]) for g, w in windows.items() if w}
     newest = version_code(__version__)
     for g in sorted(pooled, key=lambda f: -pooled[f])[:DECODES]:
-        reads = _reads(resampled(g), g, sync_t, carrier_c, settings)
+        reads = _reads(resampled(g), g, windows[g], sync_t, carrier_c, settings)
         payload = _decode(reads, settings)
         # a payload naming a version yet to come is taken for a chance CRC match
         if payload is not None and payload.version <= newest:
@@ -140,13 +141,15 @@ class _Read:
     end: float
 
 
-def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_c: np.ndarray,
-           settings: WatermarkSettings) -> list[_Read]:
-    """The best window of `b` (received audio resampled by `g`) read in every chunking:
-    chunk grids GRIDS apart, and the audio shifted by SHIFTS samples (the lag is found to
-    a frame; a window is 4 frames). `carrier_c`: the carrier templates, conjugated."""
+def _reads(b: np.ndarray, g: float, windows: list[tuple[int, int, tuple[float, int, int]]],
+           sync_t: np.ndarray, carrier_c: np.ndarray, settings: WatermarkSettings
+           ) -> list[_Read]:
+    """The best window of `b` (received audio resampled by `g`) read in every chunking
+    (`windows`, from `_windows`). `carrier_c`: the carrier templates, conjugated."""
     reads = []
-    for shift, off, sub, (z, d0, c0) in _chunkings(b, g, sync_t, settings):
+    specs = {shift: _band_spec(b[shift:], settings) for shift in SHIFTS}
+    for shift, off, (z, d0, c0) in windows:
+        sub = specs[shift][off:]
         n_chunks = len(sub) // CHUNK
         w = min(WINDOW, n_chunks)
         rows = np.arange(c0 * CHUNK, (c0 + w) * CHUNK)
@@ -163,23 +166,19 @@ def _reads(b: np.ndarray, g: float, sync_t: np.ndarray, carrier_c: np.ndarray,
     return reads
 
 
-def _chunkings(b: np.ndarray, g: float, sync_t: np.ndarray, settings: WatermarkSettings):
-    """(shift, grid offset, spectra from that offset, (z, lag, first chunk) of the best
-    window) for each chunking of `b`: GRIDS chunk grids, the audio shifted by SHIFTS."""
+def _windows(b: np.ndarray, g: float, sync_t: np.ndarray, settings: WatermarkSettings
+             ) -> list[tuple[int, int, tuple[float, int, int]]]:
+    """(shift, grid offset, (z, lag, first chunk) of the best window) of `b` (received
+    audio resampled by `g`) in each chunking: GRIDS chunk grids, CHUNK / GRIDS frames
+    apart, and the audio shifted by SHIFTS samples (the lag is found to a frame)."""
+    out = []
     for shift in SHIFTS:
         spec = _band_spec(b[shift:], settings)
         for off in range(0, CHUNK, CHUNK // GRIDS):
             found = _best_window(spec[off:], g, sync_t)
             if found is not None:
-                yield shift, off, spec[off:], found
-
-
-def _pooled_z(b: np.ndarray, g: float, sync_t: np.ndarray, settings: WatermarkSettings
-              ) -> float:
-    """The presence z of `b` (received audio resampled by `g`) averaged over the chunkings
-    `_reads` decodes."""
-    zs = [found[0] for *_, found in _chunkings(b, g, sync_t, settings)]
-    return float(np.mean(zs)) if zs else -np.inf
+                out.append((shift, off, found))
+    return out
 
 
 def _drift(g: float, n_chunks: int) -> np.ndarray:
