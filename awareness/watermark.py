@@ -316,16 +316,17 @@ def _detect_piece(x: np.ndarray, sample_rate: int, settings: WatermarkSettings
 
 
 def sync_scores(samples: np.ndarray, sample_rate: int, settings: WatermarkSettings = DEFAULT,
-                blocks: int | None = None) -> np.ndarray:
+                blocks: tuple[int, ...] = ()) -> list[np.ndarray]:
     """The best sync z-score of every detection window: the null statistic thresholds come from.
 
-    One value per window of `blocks` blocks (default `window_blocks`; hop one block).
+    One array per window length in `blocks` (default: `window_blocks` alone), one value per
+    window (hop one block); the audio is whitened and correlated once for all of them.
     """
     from retake.align.audio import resample
 
     y, _ = _whiten(resample(_mono(samples), sample_rate, RATE).astype(np.float64), settings)
-    best, _ = _window_maxima(_sync_z(y, settings), settings, blocks)
-    return best
+    z = _sync_z(y, settings)
+    return [_window_maxima(z, settings, b)[0] for b in blocks or (settings.window_blocks,)]
 
 
 def block_pattern(payload: Payload, settings: WatermarkSettings = DEFAULT) -> np.ndarray:

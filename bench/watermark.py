@@ -243,11 +243,11 @@ def main() -> None:
         key = wm.WatermarkSettings(seed=1000 + k, pitch_range=0.0)
         for _, x, sr in files:
             null_hits += len(wm.detect(x, sr, key))
-            maxima.append(wm.sync_scores(x, sr, key))
-            if key.long_window_blocks:
-                maxima_long.append(wm.sync_scores(x, sr, key, key.long_window_blocks))
-            if key.edit_window_blocks:
-                maxima_edit.append(wm.sync_scores(x, sr, key, key.edit_window_blocks))
+            short, long_, edit = wm.sync_scores(x, sr, key, (
+                key.window_blocks, key.long_window_blocks, key.edit_window_blocks))
+            maxima.append(short)
+            maxima_long.append(long_)
+            maxima_edit.append(edit)
     null_time = time.perf_counter() - t0
     maxima = np.concatenate(maxima)
     # the second pass's longer windows: more candidates for a chance CRC
